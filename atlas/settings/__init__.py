@@ -1,0 +1,1 @@
+"""Settings package: base, dev, test, prod. DJANGO_SETTINGS_MODULE picks one (dev by default)."""

@@ -1,0 +1,1 @@
+"""Reference implementations of six families of generative models (PyTorch, no Django)."""

@@ -1,0 +1,107 @@
+"""The one interface every model family implements.
+
+The trainer, the Celery task, the metrics and the experiments never name a family: they
+build one through ``compute.registry`` and talk to it through :class:`Family` only.
+A family file imports torch (never Django), takes a frozen config dataclass, a
+:class:`DataSpec`, a seed and a device, and offers the methods below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Literal
+
+import torch
+from torch import nn
+
+LikelihoodKind = Literal["exact", "bound", "estimate", "unavailable"]
+DataKind = Literal["points2d", "image", "tokens"]
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a family needs to know about its data, independent of where it came from.
+
+    - ``points2d``: batches are float tensors (B, 2).
+    - ``image``: batches are float tensors (B, C, H, W) in [0, 1]; ``levels`` intensity levels
+      (17 for scikit-learn's 8x8 digits); ``num_classes`` when labels exist.
+    - ``tokens``: batches are long tensors (B, seq_len) with values in [0, vocab_size).
+    """
+
+    kind: DataKind
+    shape: tuple[int, ...]  # one example, e.g. (2,), (1, 8, 8), (seq_len,)
+    levels: int | None = None  # discretisation levels of image pixels / 2-D bins
+    num_classes: int | None = None  # class-conditional data (digits)
+    vocab_size: int | None = None  # tokens
+    # log p_data(x) in nats for x (N, 2), where the dataset has it in closed form.
+    true_log_density: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, compare=False)
+    bounds: tuple[float, float] | None = None  # square support used for grids / quadrature
+
+    @property
+    def dim(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+@dataclass(frozen=True)
+class LogLikelihood:
+    """log p(x) per example in nats, shape (N,), and what kind of number it is.
+
+    ``exact``: the model's exact log-likelihood; ``bound``: a lower bound (ELBO);
+    ``estimate``: a stochastic or numerical estimate (IWAE, ODE trace, quadrature);
+    ``unavailable``: the family has no likelihood (GAN) and ``values`` is None.
+    """
+
+    values: torch.Tensor | None
+    kind: LikelihoodKind
+
+    @staticmethod
+    def unavailable() -> "LogLikelihood":
+        return LogLikelihood(values=None, kind="unavailable")
+
+
+class Family(nn.Module):
+    """Base class for every family. Subclasses set the class variables and implement the methods.
+
+    Contract (checked by tests/compute/test_family_contract.py over everything the registry lists):
+    - ``train_step(batch, labels=None) -> dict[str, float]``: one optimisation step, returns
+      named scalar losses; always contains the key ``"loss"``.
+    - ``sample(n, labels=None, **knobs) -> Tensor``: ``n`` samples shaped like a batch
+      (``(n, *spec.shape)``) on CPU; knobs such as ``nfe`` or ``guidance`` are family-specific.
+    - ``log_likelihood(x) -> LogLikelihood`` in nats per example.
+    - ``state_dict()`` / ``load_state_dict()``: from nn.Module; optimiser state is not included.
+    - ``nfe``: network evaluations per sample with the current sampling settings.
+    """
+
+    name: ClassVar[str]  # registry name, e.g. "diffusion", "flow-matching", "made"
+    family: ClassVar[str]  # one of the six: vae, gan, diffusion, flow, ebm, autoregressive
+    variants: ClassVar[tuple[str, ...]]  # e.g. ("ddpm-linear", "ddpm-cosine")
+    data_kinds: ClassVar[tuple[DataKind, ...]]  # which DataSpec kinds it supports
+    Config: ClassVar[type]  # frozen dataclass with a ``variant: str`` field and defaults
+
+    def __init__(self, config: Any, spec: DataSpec, seed: int = 0, device: str | torch.device = "cpu"):
+        super().__init__()
+        self.config = config
+        self.spec = spec
+        self.seed = seed
+        self.device = torch.device(device)
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+
+    def train_step(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | None = None, **knobs: Any) -> torch.Tensor:
+        raise NotImplementedError
+
+    def log_likelihood(self, x: torch.Tensor) -> LogLikelihood:
+        return LogLikelihood.unavailable()
+
+    @property
+    def nfe(self) -> int:
+        return 1
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,40 @@
+"""docker/compose.yaml describes the production shape (no Docker engine runs here to start it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+COMPOSE = Path(__file__).resolve().parent.parent.parent / "docker" / "compose.yaml"
+
+
+def load() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_it_has_the_production_services_each_with_a_health_check():
+    services = load()["services"]
+    for name in ("postgres", "redis", "web", "worker-cpu", "worker-gpu"):
+        assert name in services, name
+        assert "healthcheck" in services[name], f"{name} has no health check"
+
+
+def test_the_gpu_worker_reserves_an_nvidia_device_and_consumes_the_gpu_queue():
+    gpu = load()["services"]["worker-gpu"]
+    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+    queues = gpu["command"][gpu["command"].index("-Q") + 1].split(",")
+    assert "gpu" in queues
+
+
+def test_the_cpu_worker_consumes_only_the_cpu_queue():
+    cpu = load()["services"]["worker-cpu"]
+    assert cpu["command"][cpu["command"].index("-Q") + 1] == "cpu"
+
+
+def test_the_app_services_point_at_postgres_and_redis():
+    env = load()["services"]["web"]["environment"]
+    assert env["DATABASE_URL"].startswith("postgres://")
+    assert env["REDIS_URL"].startswith("redis://redis:")
+    assert env["DJANGO_SETTINGS_MODULE"] == "atlas.settings.prod"
