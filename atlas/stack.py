@@ -115,13 +115,14 @@ def manage(args: list[str], env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "manage.py", *args], env=env, cwd=ROOT, check=True)
 
 
-def prepare(env: dict[str, str], skip_content: bool) -> None:
+def prepare(env: dict[str, str], skip_content: bool, owns_redis: bool) -> None:
     manage(["migrate", "--noinput", "-v", "0"], env)
     if not skip_content and (ROOT / "atlas/content/management/commands/content.py").exists():
         manage(["content", "load"], env)
     manage(["collectstatic", "--noinput", "-v", "0"], env)
-    # Runs left queued or running by a previous stack whose workers are gone end as failed.
-    manage(["runs", "recover"], env)
+    # Runs left queued or running by a previous stack end now; with its own fresh Redis the stack
+    # knows every one of them is an orphan, and their lost messages are not replayed.
+    manage(["runs", "recover", *(["--all"] if owns_redis else [])], env)
 
 
 def cuda_available() -> bool:
@@ -153,11 +154,12 @@ def build_children(args: argparse.Namespace, data_dir: Path) -> list[Child]:
         ],
         restart=True,
     )
+    reaper = Child("reaper", [sys.executable, "manage.py", "runs", "reap", "--loop"], restart=True)
     web = Child(
         "web",
         [sys.executable, "-m", "daphne", "-b", args.host, "-p", str(args.port), "atlas.asgi:application"],
     )
-    return [worker] if args.no_web else [worker, web]
+    return [worker, reaper] if args.no_web else [worker, reaper, web]
 
 
 def supervise(children: list[Child], env: dict[str, str], stopping: list[bool]) -> int:
@@ -193,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-content", action="store_true", help="do not load content/ at start")
     args = parser.parse_args(argv)
 
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "ATLAS_WORKER_CONCURRENCY": str(args.concurrency)}
     env.setdefault("DJANGO_SETTINGS_MODULE", "atlas.settings.dev")
     data_dir = Path(env.get("ATLAS_DATA_DIR", ROOT / ".atlas"))
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -228,12 +230,13 @@ def main(argv: list[str] | None = None) -> int:
                     "--protected-mode",
                     "yes",
                 ],
+                restart=True,  # restarted on the same port; workers and the web server reconnect
             )
             redis.start(env)
             started.append(redis)
             env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
             wait_until(lambda: port_open("127.0.0.1", redis_port), 15, "redis-server")
-        prepare(env, args.skip_content)
+        prepare(env, args.skip_content, owns_redis=bool(started))
         children = build_children(args, data_dir)
         for child in children:
             child.start(env)
@@ -244,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_web:
             wait_until(lambda: port_open(args.host, args.port) or stopping, 60, "the web server")
             log(f"Generative Atlas is running at http://{args.host}:{args.port}/  (Ctrl-C stops everything)")
-        code = supervise(children, env, stopping)
+        code = supervise(started, env, stopping)
     finally:
         for child in reversed(started):
             child.stop()

@@ -1,7 +1,9 @@
 """URL configuration: pages, /healthz, the one API router under /api/, schema and docs."""
 
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from atlas.core import views as core_views
@@ -15,3 +17,8 @@ urlpatterns = [
     path("api/", include("atlas.api.urls")),
     path("", include("atlas.graph.urls")),
 ]
+
+if settings.STORAGES["default"]["BACKEND"] == "django.core.files.storage.FileSystemStorage":
+    # Run artifacts on the local filesystem are served by the site itself (read-only files under
+    # MEDIA_ROOT); another storage backend serves its own URLs.
+    urlpatterns.append(re_path(r"^media/(?P<path>.+)$", serve, {"document_root": settings.MEDIA_ROOT}))

@@ -31,3 +31,11 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStac
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread() -> None:
+    """The suite shares 2 cores with the processes it starts; one torch thread avoids oversubscription."""
+    import torch
+
+    torch.set_num_threads(1)

@@ -2,6 +2,10 @@
 
 from rest_framework.routers import DefaultRouter
 
+from atlas.runs.views import RecipeViewSet, RunViewSet
+
 router = DefaultRouter()
+router.register("recipes", RecipeViewSet, basename="recipe")
+router.register("runs", RunViewSet, basename="run")
 
 urlpatterns = router.urls

@@ -197,3 +197,19 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("ATLAS_LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+
+# --- Runs ------------------------------------------------------------------------------------
+ATLAS_RUNS_MAX_ACTIVE = env_int("ATLAS_RUNS_MAX_ACTIVE", 20)  # queued + running, everyone
+ATLAS_RUNS_MAX_PER_CLIENT = env_int("ATLAS_RUNS_MAX_PER_CLIENT", 4)  # queued + running, one client
+ATLAS_RUN_MAX_ATTEMPTS = env_int("ATLAS_RUN_MAX_ATTEMPTS", 3)  # worker deaths before a run fails
+ATLAS_RUN_HEARTBEAT_EVERY = env_float("ATLAS_RUN_HEARTBEAT_EVERY", 1.0)
+ATLAS_RUN_HEARTBEAT_TIMEOUT = env_float("ATLAS_RUN_HEARTBEAT_TIMEOUT", 20.0)  # then the reaper steps in
+ATLAS_RUN_REQUEUE_AFTER = env_float("ATLAS_RUN_REQUEUE_AFTER", 120.0)  # re-send a queued run not picked up
+ATLAS_RUN_MAX_LEASE_WAITS = env_int("ATLAS_RUN_MAX_LEASE_WAITS", 120)
+ATLAS_RUN_MAX_SECONDS = env_float("ATLAS_RUN_MAX_SECONDS", 600.0)  # wall-time cap of any run (recipes set less)
+ATLAS_RUN_MAX_RSS_MB = env_int("ATLAS_RUN_MAX_RSS_MB", 4096)  # memory cap of a worker process
+ATLAS_RUN_PROGRESS_EVERY = env_float("ATLAS_RUN_PROGRESS_EVERY", 0.2)
+ATLAS_RUN_PREVIEW_EVERY = env_float("ATLAS_RUN_PREVIEW_EVERY", 2.0)
+ATLAS_REAPER_EVERY = env_float("ATLAS_REAPER_EVERY", 5.0)
+ATLAS_RUNS_THROTTLE = env_str("ATLAS_RUNS_THROTTLE", "30/min")  # POST /api/runs/ per client
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"runs": ATLAS_RUNS_THROTTLE}

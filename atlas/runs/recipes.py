@@ -1,0 +1,333 @@
+"""Recipes: a node of the map tied to a runnable, bounded configuration of compute/.
+
+A recipe names a model of ``compute.registry``, the datasets it may run on, the
+hyperparameters a visitor may edit (each with a type, default and bounds) and the fixed ones,
+and the caps (steps, wall time). ``validate`` turns untrusted input into a canonical config or
+field-keyed errors; ``json_schema`` describes the same bounds for the API and the run panel.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ParamKind = Literal["int", "float", "choice", "bool"]
+POINTS2D = ("ring8", "grid25", "moons", "checkerboard", "swissroll", "pinwheel")
+MAX_SEED = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: ParamKind
+    default: Any
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] = ()
+    help: str = ""
+    target: Literal["config", "train"] = "config"  # a model Config field, or a trainer setting
+
+    def schema(self) -> dict[str, Any]:
+        if self.kind == "choice":
+            return {"enum": list(self.choices), "default": self.default, "description": self.help}
+        if self.kind == "bool":
+            return {"type": "boolean", "default": self.default, "description": self.help}
+        schema: dict[str, Any] = {
+            "type": "integer" if self.kind == "int" else "number",
+            "default": self.default,
+        }
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        schema["description"] = self.help
+        return schema
+
+    def clean(self, value: Any) -> Any:
+        """The value, typed and within bounds, or ValueError with a message for the visitor."""
+        if self.kind == "choice":
+            if value not in self.choices:
+                raise ValueError(f"must be one of: {', '.join(map(str, self.choices))}")
+            return value
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise ValueError("must be true or false")
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be {'an integer' if self.kind == 'int' else 'a number'}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        if self.kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError("must be an integer")
+            value = int(value)
+        else:
+            value = float(value)
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"must be at least {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(f"must be at most {self.maximum}")
+        return value
+
+
+@dataclass(frozen=True)
+class Recipe:
+    slug: str
+    title: str
+    nodes: tuple[str, ...]  # map nodes whose page shows this recipe's Run panel
+    model: str  # compute.registry name
+    datasets: tuple[str, ...]
+    description: str = ""
+    fixed: dict[str, Any] = field(default_factory=dict)  # Config overrides a visitor cannot change
+    params: tuple[Param, ...] = ()
+    steps_default: int = 2000
+    steps_max: int = 20000
+    seconds_max: float = 60.0  # wall-time cap; hitting it ends the run timed_out, partial metrics kept
+    eval_samples: int = 2500
+    requires_gpu: bool = False
+
+    @property
+    def queue(self) -> str:
+        return "gpu" if self.requires_gpu else "cpu"
+
+    def all_params(self) -> tuple[Param, ...]:
+        """The editable parameters: dataset, steps and seed, then the recipe's own."""
+        return (
+            Param(
+                "dataset",
+                "choice",
+                self.datasets[0],
+                choices=self.datasets,
+                help="training data",
+                target="train",
+            ),
+            Param(
+                "steps",
+                "int",
+                self.steps_default,
+                1,
+                self.steps_max,
+                help="optimisation steps",
+                target="train",
+            ),
+            Param("seed", "int", 0, 0, MAX_SEED, help="random seed", target="train"),
+            *self.params,
+        )
+
+    def json_schema(self) -> dict[str, Any]:
+        params = self.all_params()
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {p.name: p.schema() for p in params},
+        }
+
+    def validate(self, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        """(canonical config with every parameter, {field: [errors]}) for untrusted input."""
+        params = {p.name: p for p in self.all_params()}
+        errors: dict[str, list[str]] = {}
+        for name in sorted(set(raw) - set(params)):
+            errors[name] = [f"unknown parameter; valid: {', '.join(params)}"]
+        config: dict[str, Any] = {}
+        for name, param in params.items():
+            try:
+                config[name] = param.clean(raw[name]) if name in raw else param.default
+            except ValueError as exc:
+                errors[name] = [str(exc)]
+        return config, errors
+
+    def split(self, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(model Config overrides incl. fixed ones, trainer settings) of a canonical config."""
+        targets = {p.name: p.target for p in self.all_params()}
+        overrides = {**self.fixed, **{k: v for k, v in config.items() if targets[k] == "config"}}
+        return overrides, {k: v for k, v in config.items() if targets[k] == "train"}
+
+
+def lr(default: float) -> Param:
+    return Param("lr", "float", default, 1e-5, 1e-1, help="Adam learning rate")
+
+
+def hidden(default: int = 256) -> Param:
+    return Param("hidden", "int", default, 16, 1024, help="hidden width of the networks")
+
+
+RECIPES: tuple[Recipe, ...] = (
+    Recipe(
+        "vae-2d",
+        "VAE on 2-D data",
+        ("vae",),
+        "vae",
+        POINTS2D,
+        "A Gaussian VAE trained on the ELBO; its likelihood is a lower bound.",
+        params=(
+            Param(
+                "variant",
+                "choice",
+                "gaussian",
+                choices=("gaussian", "beta", "free-bits", "kl-annealing"),
+                help="VAE objective",
+            ),
+            Param("beta", "float", 4.0, 0.0, 20.0, help="KL weight (variant beta)"),
+            hidden(),
+            lr(1e-3),
+        ),
+        steps_default=3000,
+    ),
+    Recipe(
+        "beta-vae-digits",
+        "β-VAE on 8×8 digits",
+        ("beta-vae",),
+        "vae",
+        ("digits",),
+        "The KL term weighted by β: larger β gives smoother, more factorised latents and blurrier samples.",
+        fixed={"variant": "beta"},
+        params=(Param("beta", "float", 4.0, 0.0, 20.0, help="KL weight β"), lr(1e-3)),
+        steps_default=3000,
+        seconds_max=120,
+        eval_samples=1000,
+    ),
+    Recipe(
+        "vae-free-bits-digits",
+        "VAE with free bits on digits",
+        ("free-bits",),
+        "vae",
+        ("digits",),
+        "Free bits keep a minimum KL per latent dimension, a fix for posterior collapse.",
+        fixed={"variant": "free-bits"},
+        params=(Param("free_bits", "float", 0.25, 0.0, 4.0, help="λ, nats per latent dimension"), lr(1e-3)),
+        steps_default=3000,
+        seconds_max=120,
+        eval_samples=1000,
+    ),
+    Recipe(
+        "vae-kl-annealing-digits",
+        "VAE with KL annealing on digits",
+        ("kl-annealing",),
+        "vae",
+        ("digits",),
+        "The KL weight grows from 0 to 1 during warm-up, another fix for posterior collapse.",
+        fixed={"variant": "kl-annealing"},
+        params=(Param("warmup_steps", "int", 2000, 0, 20000, help="steps of KL warm-up"), lr(1e-3)),
+        steps_default=3000,
+        seconds_max=120,
+        eval_samples=1000,
+    ),
+    Recipe(
+        "gan-2d",
+        "GAN on 2-D data",
+        ("gan",),
+        "gan",
+        POINTS2D,
+        "Generator against discriminator; no likelihood. The saturating minimax loss tends to drop modes.",
+        params=(
+            Param(
+                "variant",
+                "choice",
+                "non-saturating",
+                choices=("minimax", "non-saturating", "wgan-gp"),
+                help="adversarial objective",
+            ),
+            Param("r1_gamma", "float", 0.0, 0.0, 100.0, help="R1 penalty weight (0: off)"),
+            hidden(),
+        ),
+        steps_default=3000,
+    ),
+    Recipe(
+        "wgan-gp-2d",
+        "WGAN-GP on 2-D data",
+        ("wgan-gp", "wgan"),
+        "gan",
+        ("grid25", *POINTS2D[:1], *POINTS2D[2:]),
+        "A Wasserstein critic with a gradient penalty: stable training that covers the modes.",
+        fixed={"variant": "wgan-gp"},
+        params=(Param("gp_lambda", "float", 10.0, 0.0, 100.0, help="gradient-penalty weight λ"), hidden()),
+        steps_default=3000,
+    ),
+    Recipe(
+        "ddpm-2d",
+        "DDPM on 2-D data",
+        ("diffusion", "ddpm"),
+        "diffusion",
+        POINTS2D,
+        "ε-prediction diffusion with ancestral sampling; its likelihood is the ELBO (a bound).",
+        params=(
+            Param("variant", "choice", "cosine", choices=("linear", "cosine"), help="noise schedule"),
+            Param("sample_nfe", "int", 250, 1, 1000, help="network evaluations per sample"),
+            lr(2e-3),
+        ),
+        steps_default=3000,
+    ),
+    Recipe(
+        "ddim-2d",
+        "DDIM sampling on 2-D data",
+        ("ddim",),
+        "diffusion",
+        POINTS2D,
+        "The same trained ε-model sampled deterministically with few steps.",
+        fixed={"sampler": "ddim"},
+        params=(
+            Param("sample_nfe", "int", 50, 1, 1000, help="network evaluations per sample"),
+            Param("eta", "float", 0.0, 0.0, 1.0, help="stochasticity η (0: deterministic)"),
+        ),
+        steps_default=3000,
+    ),
+    Recipe(
+        "cfg-digits",
+        "Classifier-free guidance on digits",
+        ("cfg", "classifier-guidance"),
+        "diffusion",
+        ("digits",),
+        "A class-conditional diffusion model with label dropout, sampled with guidance weight w.",
+        fixed={"sampler": "ddim"},
+        params=(
+            Param("guidance", "float", 3.0, 0.0, 15.0, help="guidance weight w"),
+            Param("sample_nfe", "int", 50, 1, 1000, help="network evaluations per sample"),
+        ),
+        steps_default=4000,
+        steps_max=40000,
+        seconds_max=180,
+        eval_samples=500,
+    ),
+    Recipe(
+        "made-digits",
+        "MADE on 8×8 digits",
+        ("autoregressive", "made"),
+        "made",
+        ("digits",),
+        "A masked autoencoder with exact likelihood over 17 intensity levels per pixel.",
+        params=(
+            Param(
+                "variant",
+                "choice",
+                "order-agnostic",
+                choices=("order-agnostic", "natural"),
+                help="mask ordering",
+            ),
+            lr(1e-3),
+        ),
+        steps_default=3000,
+        seconds_max=180,
+        eval_samples=1000,
+    ),
+    Recipe(
+        "ar-grid-2d",
+        "Autoregressive model on discretised 2-D data",
+        ("autoregressive",),
+        "ar-grid",
+        POINTS2D,
+        "p(x₁) p(x₂ | x₁) over bins: exact likelihood by the chain rule.",
+        params=(Param("bins", "int", 512, 16, 1024, help="bins per coordinate"), lr(3e-3)),
+        steps_default=2000,
+    ),
+)
+
+_BY_SLUG = {r.slug: r for r in RECIPES}
+
+
+def get(slug: str) -> Recipe:
+    return _BY_SLUG[slug]
+
+
+def for_node(slug: str) -> list[Recipe]:
+    return [r for r in RECIPES if slug in r.nodes]

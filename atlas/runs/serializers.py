@@ -1,0 +1,103 @@
+"""Serializers of runs and recipes for the API, the run panel and the websocket snapshot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from atlas.runs.models import Run, RunEvent
+
+
+class RunEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RunEvent
+        fields = ["at", "from_status", "to_status", "reason", "attempt"]
+
+
+class RunSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    artifacts = serializers.SerializerMethodField()
+    events = RunEventSerializer(many=True, read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "url",
+            "recipe",
+            "model",
+            "family",
+            "dataset",
+            "config",
+            "seed",
+            "code_version",
+            "queue",
+            "status",
+            "status_reason",
+            "cancel_requested",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "attempts",
+            "progress",
+            "preview",
+            "metrics",
+            "result",
+            "loss_history",
+            "artifacts",
+            "events",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "string", "format": "uri"}})
+    def get_artifacts(self, run: Run) -> dict[str, str]:
+        names = {"samples_png": run.samples_png, "samples_npy": run.samples_npy, "losses_png": run.losses_png}
+        return {key: f.url for key, f in names.items() if f}
+
+    def get_url(self, run: Run) -> str:
+        return f"/api/runs/{run.public_id}/"
+
+
+class RunListSerializer(RunSerializer):
+    """Lists leave out the heavy fields (preview, loss history, events)."""
+
+    class Meta(RunSerializer.Meta):
+        fields = [f for f in RunSerializer.Meta.fields if f not in {"preview", "loss_history", "events"}]
+        read_only_fields = fields
+
+
+class RunCreateSerializer(serializers.Serializer):
+    """Only the shape is checked here; the recipe's bounds are checked by runs.services."""
+
+    recipe = serializers.CharField(max_length=100, help_text="slug of a recipe from /api/recipes/")
+    config = serializers.DictField(
+        required=False, default=dict, help_text="parameter values; see the recipe's config_schema"
+    )
+
+    def to_internal_value(self, data: Any) -> dict:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - {"recipe", "config"})
+            if unknown:
+                raise serializers.ValidationError({k: ["unknown field"] for k in unknown})
+        return super().to_internal_value(data)
+
+
+class RecipeSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    nodes = serializers.ListField(child=serializers.CharField())
+    model = serializers.CharField()
+    datasets = serializers.ListField(child=serializers.CharField())
+    queue = serializers.CharField()
+    requires_gpu = serializers.BooleanField()
+    steps_max = serializers.IntegerField()
+    seconds_max = serializers.FloatField()
+    config_schema = serializers.SerializerMethodField()
+
+    @extend_schema_field({"type": "object"})
+    def get_config_schema(self, recipe) -> dict:
+        return recipe.json_schema()

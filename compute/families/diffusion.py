@@ -1,0 +1,575 @@
+"""Denoising diffusion: Ho, Jain & Abbeel (2020), "Denoising Diffusion Probabilistic Models" (DDPM).
+
+Forward process with a variance schedule beta_1..beta_T, alpha_t = 1 - beta_t, abar_t = prod_s alpha_s:
+
+    q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I)                                 (Ho eq. 4)
+    x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps,   eps ~ N(0, I)
+
+A network eps_theta(x_t, t) predicts the noise; the training loss is L_simple (Ho eq. 14)
+
+    L_simple = E_{t ~ U{1..T}, x_0, eps} || eps - eps_theta(x_t, t) ||^2
+
+and the model's lower bound on log p(x_0) is the ELBO (Ho eq. 5)
+
+    -log p(x_0) <= L_T + sum_{t=2}^T L_{t-1} + L_0
+    L_T     = KL(q(x_T | x_0) || N(0, I))                                   prior term
+    L_{t-1} = KL(q(x_{t-1} | x_t, x_0) || p_theta(x_{t-1} | x_t))           one Gaussian KL per step
+    L_0     = -log p_theta(x_0 | x_1)                                       decoder
+
+with the posterior q(x_{t-1} | x_t, x_0) = N(c1_t x_0 + c2_t x_t, betatilde_t I) (Ho eq. 7),
+c1_t = sqrt(abar_{t-1}) beta_t / (1 - abar_t), c2_t = sqrt(alpha_t) (1 - abar_{t-1}) / (1 - abar_t),
+betatilde_t = (1 - abar_{t-1}) / (1 - abar_t) beta_t, and p_theta the same Gaussian with x_0 replaced
+by the network's x0_hat = (x_t - sqrt(1 - abar_t) eps_theta) / sqrt(abar_t) and variance sigma_t^2.
+
+Pieces from later papers, each a Config switch:
+- ``variant="cosine"``: abar_t = f(t)/f(0), f(t) = cos^2(((t/T + s)/(1 + s)) pi/2), s = 0.008
+  (Nichol & Dhariwal 2021, eq. 17); ``"linear"``: beta linear in [1e-4, 0.02] for T = 1000 (Ho).
+  For T != 1000 the linear range is multiplied by 1000/T (``scale_betas``, as in Nichol & Dhariwal's
+  code) so abar_T stays near 0. ``scale_betas=False, T=50`` is the *schedule mismatch* failure:
+  abar_T ~ 0.6, the network never sees pure noise, yet sampling starts from N(0, I).
+- ``zero_terminal_snr``: Lin et al. 2024, "Common Diffusion Noise Schedules and Sample Steps are
+  Flawed", Algorithm 1: shift and scale sqrt(abar) so sqrt(abar_T) = 0 and sqrt(abar_1) is unchanged.
+  eps-prediction is undefined at SNR 0 (x0_hat divides by sqrt(abar_T)); like diffusers we keep
+  abar_T = 2^-24, and ``prediction="v"`` (v = sqrt(abar) eps - sqrt(1 - abar) x_0, Salimans & Ho 2022)
+  is the fix Lin et al. recommend.
+- samplers: ``ancestral`` (Ho Algorithm 2, on a strided subsequence of timesteps as in Nichol &
+  Dhariwal's respacing) and ``ddim`` (Song, Meng & Ermon 2021, eq. 12; eta = 0 deterministic,
+  eta = 1 ancestral); ``nfe`` picks how many timesteps are visited.
+- classifier-free guidance (Ho & Salimans 2022): labels are replaced by a null class with
+  probability ``label_dropout`` in training; sampling uses eps_u + w (eps_c - eps_u), so w = 1 is
+  plain conditional sampling, w = 0 unconditional and w > 1 guided (Ho & Salimans' w is our w - 1).
+
+Coordinates. points2d are standardised, z = (x - c) / s with c, s from ``spec.bounds`` (the box maps
+to [-2, 2], so both ring8 and grid25 have per-coordinate std ~1); densities are reported in x,
+log p(x) = log p(z) - D log s. Images in [0, 1] map to z = 2x - 1 in [-1, 1] and the decoder is
+discretised over the ``spec.levels`` intensity levels (Ho eq. 13), so the ELBO bounds the log
+probability of the *discrete* data and -ELBO / (D ln 2) is an upper bound on bits/dim.
+``eps``, ``alpha_bar`` and ``elbo_terms`` are public and work in z.
+
+Why the defaults meet the 2-D benchmark (8/25 modes with std 0.02/0.05, see bench/): the cosine
+schedule spends many timesteps at the low noise levels that decide the width of a mode; an EMA of
+the weights removes the SGD noise a few thousand steps leave; a 256-wide MLP with a sinusoidal time
+embedding is cheap enough on two CPU cores for ~200 steps/s at batch 256.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from compute.families.base import DataKind, DataSpec, Family, LogLikelihood
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+@dataclass(frozen=True)
+class Config:
+    variant: str = "cosine"  # "linear" (Ho et al.) | "cosine" (Nichol & Dhariwal)
+    T: int = 1000  # diffusion steps of the forward process
+    beta_start: float = 1e-4  # linear schedule at T = 1000 (scaled by 1000/T when scale_betas)
+    beta_end: float = 0.02
+    scale_betas: bool = True  # False with a short T reproduces the schedule mismatch (abar_T >> 0)
+    zero_terminal_snr: bool = False  # Lin et al. 2024 rescale: abar_T = 0 (kept at 2^-24)
+    prediction: str = "eps"  # "eps" (Ho) | "v" (Salimans & Ho 2022; needed with zero_terminal_snr)
+    model_variance: str = "posterior"  # sigma_t^2 of p(x_{t-1}|x_t): "posterior" betatilde_t | "beta"
+    sampler: str = "ancestral"  # "ancestral" | "ddim"
+    sample_nfe: int = 250  # timesteps visited when sampling (strided), <= T
+    eta: float = 0.0  # DDIM stochasticity (0 deterministic, 1 ~ ancestral)
+    guidance: float = 1.0  # classifier-free guidance weight w at sampling (1 = conditional, no guidance)
+    label_dropout: float = 0.1  # p(label -> null) in training, what makes CFG possible
+    hidden: int = 256  # points2d MLP width
+    depth: int = 3  # points2d MLP hidden layers
+    time_dim: int = 64  # sinusoidal time-embedding size
+    channels: int = 64  # image U-Net base channels
+    lr: float = 2e-3
+    warmup_steps: int = 100  # linear lr warm-up
+    grad_clip: float = 1.0
+    ema_decay: float = 0.995  # weights used for sampling / likelihood are an EMA of the trained ones
+    batch_size: int = 256  # a hint for the trainer; train_step takes whatever batch it is given
+    elbo_timesteps: int | None = None  # None: all T KL terms; k: an unbiased k-term stratified estimate
+
+
+# --------------------------------------------------------------------------------------------
+# Noise schedules. Index t runs 0..T with abar_0 = 1 (no noise), so every tensor has length T + 1.
+
+
+def linear_alpha_bars(T: int, beta_start: float, beta_end: float) -> torch.Tensor:
+    """abar_t for beta_t linear in [beta_start, beta_end], t = 0..T, float64 (T + 1,)."""
+    betas = torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
+    return torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(1 - betas, 0)])
+
+
+def cosine_alpha_bars(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
+    """Nichol & Dhariwal eq. 17, with beta_t clipped at 0.999 to avoid a singular last step. (T + 1,)"""
+    t = torch.arange(T + 1, dtype=torch.float64)
+    f = torch.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2
+    abar = f / f[0]
+    betas = (1 - abar[1:] / abar[:-1]).clamp(max=max_beta)
+    return torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(1 - betas, 0)])
+
+
+def rescale_zero_terminal_snr(abar: torch.Tensor, floor: float = 2.0**-24) -> torch.Tensor:
+    """Lin et al. 2024 Algorithm 1 on sqrt(abar_1..T): last value -> 0, first unchanged. (T + 1,)
+
+    abar_T is then set to ``floor`` instead of 0, so x0_hat = (x_T - ...) / sqrt(abar_T) stays finite.
+    """
+    sq = abar[1:].sqrt()
+    first, last = sq[0].clone(), sq[-1].clone()
+    sq = (sq - last) * first / (first - last)
+    out = torch.cat([abar[:1], sq**2])
+    out[-1] = max(float(out[-1]), floor)
+    return out
+
+
+def make_alpha_bars(config: Config) -> torch.Tensor:
+    """The schedule a config asks for, float64 (T + 1,) with abar_0 = 1."""
+    if config.variant == "cosine":
+        abar = cosine_alpha_bars(config.T)
+    elif config.variant == "linear":
+        scale = 1000.0 / config.T if config.scale_betas else 1.0
+        abar = linear_alpha_bars(config.T, scale * config.beta_start, min(scale * config.beta_end, 0.999))
+    else:
+        raise ValueError(f"unknown diffusion variant {config.variant!r}; valid: linear, cosine")
+    return rescale_zero_terminal_snr(abar) if config.zero_terminal_snr else abar
+
+
+def strided_timesteps(T: int, nfe: int) -> torch.Tensor:
+    """``nfe`` distinct timesteps from T down to 1, evenly spaced (always starts at T). (<= nfe,)"""
+    nfe = max(1, min(nfe, T))
+    ts = torch.linspace(T, 1, nfe).round().long()
+    return torch.unique(ts).flip(0)
+
+
+# --------------------------------------------------------------------------------------------
+# Networks. The same two serve flow matching (compute/families/flow_matching.py): a denoiser does
+# not care whether its output is read as a noise, a velocity or a clean sample.
+
+
+class SinusoidalEmbedding(nn.Module):
+    """t in [0, 1] (B,) -> (B, dim) sin/cos features of 1000 t (Vaswani et al. 2017; Ho et al.)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        half = dim // 2
+        self.register_buffer("freqs", torch.exp(-math.log(10_000.0) * torch.arange(half) / half))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        arg = 1000.0 * t[:, None] * self.freqs[None]  # (B, half)
+        return torch.cat([arg.sin(), arg.cos()], dim=1)
+
+
+class TimeMLP(nn.Module):
+    """(x (B, D), t (B,), labels (B,) | None) -> (B, D). Input [x, emb(t)], ``depth`` SiLU layers."""
+
+    def __init__(self, dim: int, hidden: int, depth: int, time_dim: int, num_classes: int | None = None):
+        super().__init__()
+        self.time = SinusoidalEmbedding(time_dim)
+        # index num_classes is the null label of classifier-free guidance
+        self.label = nn.Embedding(num_classes + 1, time_dim) if num_classes else None
+        layers: list[nn.Module] = [nn.Linear(dim + time_dim, hidden), nn.SiLU()]
+        for _ in range(depth - 1):
+            layers += [nn.Linear(hidden, hidden), nn.SiLU()]
+        layers.append(nn.Linear(hidden, dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        emb = self.time(t)
+        if self.label is not None and labels is not None:
+            emb = emb + self.label(labels)
+        return self.net(torch.cat([x, emb], dim=1))
+
+
+class ResBlock(nn.Module):
+    """GroupNorm-SiLU-conv twice, the embedding added in between (Ho et al.'s U-Net block)."""
+
+    def __init__(self, c_in: int, c_out: int, emb_dim: int):
+        super().__init__()
+        self.norm1, self.conv1 = nn.GroupNorm(8, c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, c_out)
+        self.norm2, self.conv2 = nn.GroupNorm(8, c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.emb(emb)[:, :, None, None]
+        h = self.conv2(F.silu(self.norm2(h)))
+        return h + self.skip(x)
+
+
+class TimeUNet(nn.Module):
+    """A two-level U-Net for small images: (B, C, H, W) at H, W and H/2, W/2; H, W even."""
+
+    def __init__(self, in_ch: int, ch: int, time_dim: int, num_classes: int | None = None):
+        super().__init__()
+        emb_dim = 4 * time_dim
+        self.time = nn.Sequential(SinusoidalEmbedding(time_dim), nn.Linear(time_dim, emb_dim), nn.SiLU(),
+                                  nn.Linear(emb_dim, emb_dim))
+        self.label = nn.Embedding(num_classes + 1, emb_dim) if num_classes else None
+        self.inp = nn.Conv2d(in_ch, ch, 3, padding=1)
+        self.down1 = ResBlock(ch, ch, emb_dim)  # H x W
+        self.pool = nn.Conv2d(ch, ch, 3, stride=2, padding=1)  # -> H/2
+        self.down2 = ResBlock(ch, 2 * ch, emb_dim)
+        self.mid = ResBlock(2 * ch, 2 * ch, emb_dim)
+        self.up2 = ResBlock(4 * ch, 2 * ch, emb_dim)  # concat skip from down2
+        self.unpool = nn.Upsample(scale_factor=2, mode="nearest")
+        self.up1 = ResBlock(3 * ch, ch, emb_dim)  # concat skip from down1
+        self.out = nn.Sequential(nn.GroupNorm(8, ch), nn.SiLU(), nn.Conv2d(ch, in_ch, 3, padding=1))
+        nn.init.zeros_(self.out[-1].weight)  # start as the zero function: a stable first step
+        nn.init.zeros_(self.out[-1].bias)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        emb = self.time(t)
+        if self.label is not None and labels is not None:
+            emb = emb + self.label(labels)
+        h1 = self.down1(self.inp(x), emb)  # (B, ch, H, W)
+        h2 = self.down2(self.pool(h1), emb)  # (B, 2ch, H/2, W/2)
+        h = self.mid(h2, emb)
+        h = self.up2(torch.cat([h, h2], 1), emb)
+        h = self.up1(torch.cat([self.unpool(h), h1], 1), emb)  # (B, ch, H, W)
+        return self.out(h)
+
+
+def build_network(spec: DataSpec, hidden: int, depth: int, time_dim: int, channels: int) -> nn.Module:
+    """TimeMLP for points2d, TimeUNet for images; class-conditional when ``spec.num_classes``."""
+    if spec.kind == "points2d":
+        return TimeMLP(spec.dim, hidden, depth, time_dim, spec.num_classes)
+    if spec.kind == "image":
+        return TimeUNet(spec.shape[0], channels, time_dim, spec.num_classes)
+    raise ValueError(f"unsupported data kind {spec.kind!r}")
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    for pe, pm in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(pm, 1.0 - decay)
+
+
+def discretized_gaussian_log_prob(z: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+                                  levels: int) -> torch.Tensor:
+    """log P(z) for z on the grid {-1, ..., 1} of ``levels`` values under N(mean, std^2) binned (Ho eq. 13).
+
+    The bin of z is [z - h, z + h], h = 1/(levels - 1); the end bins reach -inf / +inf. Elementwise.
+    """
+    h = 1.0 / (levels - 1)
+    a = torch.where(z <= -1 + 1e-6, torch.full_like(z, -math.inf), (z - h - mean) / std)
+    b = torch.where(z >= 1 - 1e-6, torch.full_like(z, math.inf), (z + h - mean) / std)
+    # log(Phi(b) - Phi(a)) without cancellation: work in the lower tail, flipping when the bin is
+    # above the mean (Phi(b) - Phi(a) = Phi(-a) - Phi(-b)).
+    flip = (a + b) > 0
+    lo, hi = torch.where(flip, -b, a), torch.where(flip, -a, b)
+    log_hi, log_lo = torch.special.log_ndtr(hi), torch.special.log_ndtr(lo)
+    return log_hi + torch.log1p(-torch.exp(log_lo - log_hi).clamp(max=1 - 1e-12))
+
+
+@dataclass
+class ELBOTerms:
+    """The DDPM bound split into its terms, nats per example, in the model's z coordinates.
+
+    ``decoder`` = L_0 (N,), ``kl`` = L_{t-1} for t in ``timesteps`` (N, K), ``prior`` = L_T (N,),
+    ``log_det`` = log |dz/dx| (N,). When ``kl`` holds a subset of the T - 1 steps, ``kl_weight`` =
+    (T - 1) / K makes the sum an unbiased estimate. ``log_likelihood_bound()`` = log p(x) lower bound.
+    """
+
+    decoder: torch.Tensor
+    kl: torch.Tensor
+    prior: torch.Tensor
+    log_det: torch.Tensor
+    timesteps: torch.Tensor
+    kl_weight: float = 1.0
+
+    def log_likelihood_bound(self) -> torch.Tensor:
+        return -(self.decoder + self.kl_weight * self.kl.sum(1) + self.prior) + self.log_det
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class Diffusion(Family):
+    name: ClassVar[str] = "diffusion"
+    family: ClassVar[str] = "diffusion"
+    variants: ClassVar[tuple[str, ...]] = ("linear", "cosine")
+    data_kinds: ClassVar[tuple[DataKind, ...]] = ("points2d", "image")
+    Config: ClassVar[type] = Config
+
+    def __init__(self, config: Config, spec: DataSpec, seed: int = 0, device: str | torch.device = "cpu"):
+        super().__init__(config, spec, seed, device)
+        if spec.kind not in self.data_kinds:
+            raise ValueError(f"diffusion models {self.data_kinds}, not {spec.kind}")
+        if config.prediction not in ("eps", "v"):
+            raise ValueError(f"prediction must be 'eps' or 'v', not {config.prediction!r}")
+        if config.sampler not in ("ancestral", "ddim"):
+            raise ValueError(f"sampler must be 'ancestral' or 'ddim', not {config.sampler!r}")
+        if config.model_variance not in ("posterior", "beta"):
+            raise ValueError(f"model_variance must be 'posterior' or 'beta', not {config.model_variance!r}")
+        # points2d: z = (x - shift) / scale, the bounds box -> [-2, 2]; images: z = 2x - 1
+        if spec.kind == "points2d" and spec.bounds is not None:
+            lo, hi = spec.bounds
+            self.shift, self.scale = (lo + hi) / 2, (hi - lo) / 4
+        elif spec.kind == "image":
+            self.shift, self.scale = 0.5, 0.5
+        else:
+            self.shift, self.scale = 0.0, 1.0
+        self.conditional = bool(spec.num_classes)
+        self.null_label = spec.num_classes or 0
+
+        abar = make_alpha_bars(config)  # float64 (T + 1,)
+        self._register_schedule(abar)
+        with torch.random.fork_rng(devices=[]):  # same seed, same init; global RNG untouched
+            torch.manual_seed(seed)
+            self.net = build_network(spec, config.hidden, config.depth, config.time_dim, config.channels)
+        self.ema = copy.deepcopy(self.net).requires_grad_(False)
+        self.register_buffer("num_steps", torch.zeros((), dtype=torch.long))
+        self.to(self.device)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=config.lr)
+        self._noise_gen = (self.generator if self.device.type == "cpu"
+                           else torch.Generator(device=self.device).manual_seed(seed))
+
+    def _register_schedule(self, abar: torch.Tensor) -> None:
+        """Buffers indexed by t = 0..T (float32, computed in float64)."""
+        abar_prev = torch.cat([abar[:1], abar[:-1]])
+        betas = 1 - abar / abar_prev  # beta_0 = 0
+        post_var = betas * (1 - abar_prev) / (1 - abar).clamp(min=1e-20)  # betatilde_t (Ho eq. 7)
+        c1 = abar_prev.sqrt() * betas / (1 - abar).clamp(min=1e-20)
+        c2 = (1 - betas).sqrt() * (1 - abar_prev) / (1 - abar).clamp(min=1e-20)
+        for name, value in [("alpha_bars", abar), ("betas", betas), ("posterior_var", post_var),
+                            ("post_c1", c1), ("post_c2", c2)]:
+            self.register_buffer(name, value.float(), persistent=False)
+
+    # ------------------------------------------------------------------ coordinates and schedule
+    def to_model_space(self, x: torch.Tensor) -> torch.Tensor:
+        """A batch in data space -> z on the device (images are snapped to their levels first)."""
+        x = x.to(self.device, torch.float32)
+        if self.spec.kind == "image" and self.spec.levels:
+            x = torch.round(x.clamp(0, 1) * (self.spec.levels - 1)) / (self.spec.levels - 1)
+        return (x - self.shift) / self.scale
+
+    def from_model_space(self, z: torch.Tensor) -> torch.Tensor:
+        x = z * self.scale + self.shift
+        return (x.clamp(0, 1) if self.spec.kind == "image" else x).cpu()
+
+    @property
+    def log_det(self) -> float:
+        """log |dz/dx| summed over dims (0 for images: their likelihood is of discrete levels)."""
+        return -self.spec.dim * math.log(self.scale) if self.spec.kind == "points2d" else 0.0
+
+    def alpha_bar(self, t: torch.Tensor | int) -> torch.Tensor:
+        """abar_t for integer steps t in 0..T (abar_0 = 1); same shape as t."""
+        t = torch.as_tensor(t, device=self.alpha_bars.device).long()
+        return self.alpha_bars[t]
+
+    def _bcast(self, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return v.reshape(-1, *([1] * (x.dim() - 1)))
+
+    def _randn(self, shape: tuple[int, ...], generator: torch.Generator | None = None) -> torch.Tensor:
+        g = generator or self._noise_gen
+        if g.device.type == "cpu":
+            return torch.randn(shape, generator=g).to(self.device)
+        return torch.randn(shape, generator=g, device=self.device)
+
+    # ------------------------------------------------------------------ the network's predictions
+    def _net_out(self, net: nn.Module, z: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None,
+                 guidance: float) -> torch.Tensor:
+        """Raw network output (eps or v), with classifier-free guidance when w != 1."""
+        tt = t.float() / self.config.T
+        if not self.conditional:
+            return net(z, tt)
+        null = torch.full((len(z),), self.null_label, device=self.device, dtype=torch.long)
+        if labels is None:
+            return net(z, tt, null)
+        labels = labels.to(self.device).long()
+        if guidance == 1.0:
+            return net(z, tt, labels)
+        both = net(torch.cat([z, z]), torch.cat([tt, tt]), torch.cat([labels, null]))  # one batched call
+        cond, uncond = both.chunk(2)
+        return uncond + guidance * (cond - uncond)
+
+    def _predict(self, z: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None,
+                 guidance: float = 1.0, net: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(eps_hat, x0_hat) at z = x_t, step t (B,) long."""
+        out = self._net_out(net or self.ema, z, t, labels, guidance)
+        ab = self._bcast(self.alpha_bars[t], z)
+        if self.config.prediction == "v":  # v = sqrt(ab) eps - sqrt(1 - ab) x0
+            x0 = ab.sqrt() * z - (1 - ab).sqrt() * out
+            eps = (1 - ab).sqrt() * z + ab.sqrt() * out
+        else:
+            eps = out
+            x0 = (z - (1 - ab).sqrt() * eps) / ab.sqrt()
+        return eps, x0
+
+    @torch.no_grad()
+    def eps(self, x_t: torch.Tensor, t: torch.Tensor | int, labels: torch.Tensor | None = None,
+            guidance: float = 1.0) -> torch.Tensor:
+        """The (EMA) model's noise prediction eps_theta(x_t, t) for x_t (B, *shape) in z coordinates.
+
+        ``t``: integer step(s) in 1..T. With abar = alpha_bar(t), x0_hat = (x_t - sqrt(1-abar) eps) /
+        sqrt(abar) and, for the linear path of flow matching, velocity and score follow from eps.
+        """
+        self.eval()
+        x_t = x_t.to(self.device, torch.float32)
+        t = torch.as_tensor(t, device=self.device).long().expand(len(x_t))
+        return self._predict(x_t, t, labels, guidance)[0]
+
+    # ------------------------------------------------------------------ training
+    def train_step(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
+        c = self.config
+        self.net.train()
+        z0 = self.to_model_space(batch)  # (B, *shape)
+        b = len(z0)
+        t = torch.randint(1, c.T + 1, (b,), generator=self.generator).to(self.device)  # (B,)
+        noise = self._randn(tuple(z0.shape))
+        ab = self._bcast(self.alpha_bars[t], z0)
+        zt = ab.sqrt() * z0 + (1 - ab).sqrt() * noise  # Ho eq. 4
+        target = noise if c.prediction == "eps" else ab.sqrt() * noise - (1 - ab).sqrt() * z0
+        cond = None
+        if self.conditional and labels is not None:
+            drop = torch.rand(b, generator=self.generator).to(self.device) < c.label_dropout
+            cond = torch.where(drop, self.null_label, labels.to(self.device).long())
+        elif self.conditional:
+            cond = torch.full((b,), self.null_label, device=self.device, dtype=torch.long)
+        pred = self.net(zt, t.float() / c.T, cond) if self.conditional else self.net(zt, t.float() / c.T)
+        loss = F.mse_loss(pred, target)  # L_simple (Ho eq. 14)
+
+        lr = c.lr * min(1.0, (int(self.num_steps) + 1) / max(c.warmup_steps, 1))
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)
+        self.opt.step()
+        k = int(self.num_steps)
+        ema_update(self.ema, self.net, min(c.ema_decay, (1 + k) / (10 + k)))  # EMA warm-up
+        self.num_steps += 1
+        return {"loss": loss.item(), "grad_norm": float(grad_norm), "lr": lr}
+
+    # ------------------------------------------------------------------ sampling
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | None = None, **knobs: Any) -> torch.Tensor:
+        """n samples (n, *spec.shape) on CPU.
+
+        Knobs: ``sampler`` ("ancestral" | "ddim"), ``nfe`` (timesteps visited), ``eta`` (DDIM),
+        ``guidance`` (CFG weight w, needs ``labels`` (n,)), ``seed`` (a fresh generator: same seed,
+        same samples), ``clip`` (clip x0_hat to [-1, 1]; default True for images).
+        """
+        c = self.config
+        sampler = knobs.get("sampler", c.sampler)
+        nfe = int(knobs.get("nfe", c.sample_nfe))
+        eta = float(knobs.get("eta", c.eta))
+        guidance = float(knobs.get("guidance", c.guidance))
+        clip = bool(knobs.get("clip", self.spec.kind == "image"))
+        gen = torch.Generator(device=self._noise_gen.device).manual_seed(int(knobs["seed"])) \
+            if knobs.get("seed") is not None else None
+        self.eval()
+        if labels is not None:
+            labels = labels.to(self.device).long()
+        z = self._randn((n, *self.spec.shape), gen)  # x_T ~ N(0, I)
+        ts = strided_timesteps(c.T, nfe).tolist()
+        for i, t in enumerate(ts):
+            s = ts[i + 1] if i + 1 < len(ts) else 0
+            tt = torch.full((n,), t, device=self.device, dtype=torch.long)
+            eps, x0 = self._predict(z, tt, labels, guidance)
+            if clip:
+                x0 = x0.clamp(-1, 1)
+                eps = (z - self.alpha_bars[t].sqrt() * x0) / (1 - self.alpha_bars[t]).sqrt()
+            z = self._step(z, x0, eps, t, s, sampler, eta, gen)
+        return self.from_model_space(z)
+
+    def _step(self, z: torch.Tensor, x0: torch.Tensor, eps: torch.Tensor, t: int, s: int, sampler: str,
+              eta: float, gen: torch.Generator | None) -> torch.Tensor:
+        """One move x_t -> x_s (s < t) of the respaced chain; s = 0 returns x0_hat."""
+        if s == 0:
+            return x0
+        ab_t, ab_s = self.alpha_bars[t], self.alpha_bars[s]
+        if sampler == "ddim":  # Song et al. eq. 12 with sigma from eq. 16
+            sigma = eta * ((1 - ab_s) / (1 - ab_t) * (1 - ab_t / ab_s)).sqrt()
+            direction = (1 - ab_s - sigma**2).clamp(min=0).sqrt() * eps
+            return ab_s.sqrt() * x0 + direction + sigma * self._randn(tuple(z.shape), gen)
+        # ancestral: the posterior q(x_s | x_t, x0_hat) of the chain respaced to t -> s
+        beta = 1 - ab_t / ab_s
+        mean = ab_s.sqrt() * beta / (1 - ab_t) * x0 + (1 - beta).sqrt() * (1 - ab_s) / (1 - ab_t) * z
+        var = beta * (1 - ab_s) / (1 - ab_t) if self.config.model_variance == "posterior" else beta
+        return mean + var.sqrt() * self._randn(tuple(z.shape), gen)
+
+    @property
+    def nfe(self) -> int:
+        steps = len(strided_timesteps(self.config.T, self.config.sample_nfe))
+        return steps * (2 if self.conditional and self.config.guidance != 1.0 else 1)
+
+    # ------------------------------------------------------------------ likelihood (the ELBO)
+    def _model_var(self, t: torch.Tensor) -> torch.Tensor:
+        return self.posterior_var[t] if self.config.model_variance == "posterior" else self.betas[t]
+
+    @torch.no_grad()
+    def elbo_terms(self, x: torch.Tensor, labels: torch.Tensor | None = None, timesteps: int | None = None,
+                   generator: torch.Generator | None = None) -> ELBOTerms:
+        """Every term of Ho eq. 5 per example (nats); each KL uses one draw x_t ~ q(x_t | x_0).
+
+        ``timesteps``: None for all t = 2..T, or k for a stratified random subset of k steps.
+        A discrete-time diffusion is a hierarchical VAE with T latent layers x_1..x_T: ``kl[:, j]``
+        is the KL of layer ``timesteps[j] - 1``, ``decoder`` its reconstruction term.
+        """
+        c = self.config
+        self.eval()
+        gen = generator or torch.Generator(device=self._noise_gen.device).manual_seed(self.seed + 1)
+        z0 = self.to_model_space(x)
+        n, d = len(z0), self.spec.dim
+        all_t = torch.arange(2, c.T + 1)
+        if timesteps is not None and timesteps < len(all_t):
+            # stratified: one uniform draw in each of k equal blocks of 2..T
+            edges = torch.linspace(0, len(all_t), timesteps + 1)
+            u = torch.rand(timesteps, generator=torch.Generator().manual_seed(self.seed + 2))
+            all_t = all_t[(edges[:-1] + u * (edges[1:] - edges[:-1])).long().clamp(max=len(all_t) - 1)]
+        kl_weight = (c.T - 1) / max(len(all_t), 1)
+
+        def flat_sum(v: torch.Tensor) -> torch.Tensor:
+            return v.reshape(n, -1).sum(1)
+
+        kls = []
+        for t_int in all_t.tolist():  # L_{t-1}, t = 2..T: Gaussian KL between posterior and model
+            t = torch.full((n,), t_int, device=self.device, dtype=torch.long)
+            zt = self._q_sample(z0, t_int, gen)
+            _, x0_hat = self._predict(zt, t, labels)
+            c1, c2 = self.post_c1[t_int], self.post_c2[t_int]
+            mean_q, mean_p = c1 * z0 + c2 * zt, c1 * x0_hat + c2 * zt
+            var_q, var_p = self.posterior_var[t_int], self._model_var(t)[0]
+            kl = 0.5 * ((mean_q - mean_p) ** 2 / var_p)
+            kls.append(flat_sum(kl) + 0.5 * d * (var_q / var_p - 1 - torch.log(var_q / var_p)))
+        kl = torch.stack(kls, 1) if kls else torch.zeros(n, 0, device=self.device)  # (N, K)
+
+        # L_0 = -log p(x_0 | x_1): mean x0_hat(x_1), variance beta_1 (betatilde_1 = 0)
+        t1 = torch.ones(n, device=self.device, dtype=torch.long)
+        _, x0_hat = self._predict(self._q_sample(z0, 1, gen), t1, labels)
+        std1 = self.betas[1].sqrt()
+        if self.spec.kind == "image":
+            log_p0 = discretized_gaussian_log_prob(z0, x0_hat.clamp(-1, 1), std1, self.spec.levels or 256)
+        else:
+            log_p0 = -0.5 * ((z0 - x0_hat) / std1) ** 2 - torch.log(std1) - 0.5 * LOG_2PI
+        decoder = -flat_sum(log_p0)
+
+        # L_T = KL(N(sqrt(abar_T) z0, 1 - abar_T) || N(0, 1))
+        ab_t = self.alpha_bars[c.T]
+        prior = 0.5 * flat_sum(ab_t * z0**2 + (1 - ab_t) - 1 - torch.log(1 - ab_t))
+        log_det = torch.full((n,), self.log_det, device=self.device)
+        return ELBOTerms(decoder, kl, prior, log_det, all_t, kl_weight)
+
+    def _q_sample(self, z0: torch.Tensor, t: int, gen: torch.Generator) -> torch.Tensor:
+        ab = self.alpha_bars[t]
+        return ab.sqrt() * z0 + (1 - ab).sqrt() * self._randn(tuple(z0.shape), gen)
+
+    @torch.no_grad()
+    def log_likelihood(self, x: torch.Tensor, labels: torch.Tensor | None = None,
+                       timesteps: int | None = None) -> LogLikelihood:
+        """The DDPM ELBO per example in nats (kind "bound"); images: of the discrete 17-level data.
+
+        ``timesteps`` (default ``Config.elbo_timesteps``) trades exactness of the sum for speed.
+        Noise draws come from a fixed seed, so the same model and x give the same numbers.
+        """
+        k = timesteps if timesteps is not None else self.config.elbo_timesteps
+        out = [self.elbo_terms(xb, None if labels is None else lb, k).log_likelihood_bound()
+               for xb, lb in zip(x.split(2048), (labels.split(2048) if labels is not None else [None] * len(x)))]
+        return LogLikelihood(values=torch.cat(out).cpu(), kind="bound")

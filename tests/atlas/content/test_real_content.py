@@ -1,0 +1,73 @@
+"""The real content/ passes the strict check, holds every fixed set, and loads idempotently."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import pytest
+from django.conf import settings
+
+from atlas.content.loader import load
+from atlas.content.schema import FAMILIES
+from atlas.content.validate import CheckResult, check
+
+
+@pytest.fixture(scope="module")
+def real() -> CheckResult:
+    return check(settings.CONTENT_DIR, strict=True)
+
+
+def test_the_real_content_passes_the_strict_check(real: CheckResult):
+    assert [str(error) for error in real.errors] == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "count"),
+    [
+        ("family", 6),
+        ("unification", 8),
+        ("failure-mode", 13),
+        ("open-problem", 8),
+        ("confusion", 10),
+        ("trend", 5),
+        ("pipeline", 3),
+        ("lens", 3),
+        ("guide", 1),
+    ],
+)
+def test_every_fixed_set_is_complete(real: CheckResult, kind: str, count: int):
+    records = [r for r in real.records if r.kind == kind]
+    assert len(records) == count
+    numbers = sorted(r.fields["number"] for r in records if "number" in r.fields)
+    assert numbers in ([], list(range(1, count + 1)))
+
+
+def test_the_six_families_are_the_fixed_six(real: CheckResult):
+    assert sorted(r.slug for r in real.records if r.kind == "family") == sorted(FAMILIES)
+
+
+def test_every_lens_and_axis_covers_all_six_families(real: CheckResult):
+    assert real.tree is not None
+    covered: dict[str, set[str]] = defaultdict(set)
+    for value in real.tree.lens_values:
+        if value.variant is None:
+            covered[value.lens].add(value.family)
+    lenses = [r.slug for r in real.records if r.kind in {"lens", "axis"}]
+    assert lenses and all(covered[slug] == set(FAMILIES) for slug in lenses)
+
+
+def test_every_guide_leaf_recommends_existing_nodes(real: CheckResult):
+    assert real.tree is not None
+    guide = next(r for r in real.records if r.kind == "guide")
+    for leaf in guide.fields["leaves"]:
+        assert leaf["recommends"] and all(slug in real.tree.nodes for slug in leaf["recommends"])
+
+
+@pytest.mark.django_db
+def test_the_real_content_loads_and_reloads_without_changes(django_assert_max_num_queries):
+    first = load(settings.CONTENT_DIR, strict=True)
+    assert first.counts["nodes"].created > 200
+    assert Counter(first.counts["papers"].__dict__)["created"] > 100
+    with django_assert_max_num_queries(15):
+        second = load(settings.CONTENT_DIR, strict=True)
+    assert not second.changed
