@@ -122,9 +122,11 @@ class LiveReporter(trainer.Callback):
     def __init__(self, run: Run, dataset: datasets.Dataset, beat: Heartbeat, total: int):
         self.run, self.dataset, self.beat, self.total = run, dataset, beat, total
         self.last_progress: dict[str, Any] = {}
+        self.density = density_grid(dataset)  # persisted with each preview for late viewers
 
     def on_start(self, info: dict[str, Any]) -> None:
-        self.beat.push(result={"parameters": info["parameters"], "device": info["device"], "worker_pid": os.getpid()})
+        worker = {"parameters": info["parameters"], "device": info["device"], "worker_pid": os.getpid()}
+        self.beat.push(result=worker)
         live.publish(self.run.public_id, {"type": "status", "status": "running", "info": info})
 
     def on_progress(self, step: int, losses: dict[str, float], elapsed: float) -> None:
@@ -143,7 +145,7 @@ class LiveReporter(trainer.Callback):
 
     def on_preview(self, step: int, samples: torch.Tensor) -> None:
         preview = {"step": step, **encode_preview(samples, self.dataset)}
-        self.beat.push(preview=preview)
+        self.beat.push(preview={**preview, "density": self.density} if self.density else preview)
         live.publish(self.run.public_id, {"type": "preview", **preview})
 
     def should_stop(self) -> bool:
@@ -176,6 +178,10 @@ def execute(lease: services.Lease) -> str:
         close_old_connections()
 
 
+def wall_cap(recipe: recipes.Recipe) -> float:
+    return min(recipe.seconds_max, settings.ATLAS_RUN_MAX_SECONDS)
+
+
 def _timeout_reason(exc: Exception) -> str:
     from celery.exceptions import SoftTimeLimitExceeded
 
@@ -188,15 +194,14 @@ def _train_and_store(run, recipe, overrides, train_settings, beat: Heartbeat, le
     model = registry.build(
         recipe.model, dataset.spec, seed=train_settings["seed"], device=device, **overrides
     )
-    grid = density_grid(dataset)
-    if grid is not None:
-        live.publish(run.public_id, {"type": "density", **grid})
-        beat.push(preview={"density": grid})
     reporter = LiveReporter(run, dataset, beat, train_settings["steps"])
+    if reporter.density is not None:
+        live.publish(run.public_id, {"type": "density", **reporter.density})
+        beat.push(preview={"density": reporter.density})
     result = trainer.train(
         model,
         dataset,
-        budget=trainer.Budget(train_settings["steps"], min(recipe.seconds_max, settings.ATLAS_RUN_MAX_SECONDS)),
+        budget=trainer.Budget(train_settings["steps"], wall_cap(recipe)),
         callbacks=[reporter],
         seed=train_settings["seed"],
         preview_n=PREVIEW_N[dataset.spec.kind],

@@ -88,6 +88,12 @@ class Recipe:
     requires_gpu: bool = False
 
     @property
+    def family(self) -> str:
+        from compute import registry
+
+        return registry.get(self.model).family
+
+    @property
     def queue(self) -> str:
         return "gpu" if self.requires_gpu else "cpu"
 

@@ -15,7 +15,7 @@ def load() -> dict:
 
 def test_it_has_the_production_services_each_with_a_health_check():
     services = load()["services"]
-    for name in ("postgres", "redis", "web", "worker-cpu", "worker-gpu"):
+    for name in ("postgres", "redis", "web", "worker-cpu", "worker-gpu", "reaper"):
         assert name in services, name
         assert "healthcheck" in services[name], f"{name} has no health check"
 
