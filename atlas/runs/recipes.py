@@ -9,7 +9,7 @@ field-keyed errors; ``json_schema`` describes the same bounds for the API and th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 ParamKind = Literal["int", "float", "choice", "bool"]
@@ -326,9 +326,70 @@ RECIPES: tuple[Recipe, ...] = (
         params=(Param("bins", "int", 512, 16, 1024, help="bins per coordinate"), lr(3e-3)),
         steps_default=2000,
     ),
+    Recipe(
+        "ebm-dsm-2d",
+        "Energy-based model by denoising score matching",
+        ("ebm", "denoising-score-matching", "score-matching", "langevin-dynamics"),
+        "ebm",
+        POINTS2D,
+        "An energy network whose gradient matches the score of noised data; sampled by annealed Langevin "
+        "dynamics. Its normaliser is computed by quadrature on a grid, so the KL to the data is measured.",
+        fixed={"variant": "dsm"},
+        params=(hidden(128), lr(1e-3)),
+        steps_default=3000,
+    ),
+    Recipe(
+        "ebm-cd-2d",
+        "Energy-based model by contrastive divergence",
+        ("contrastive-divergence", "replay-buffer-cd", "energy-regularization"),
+        "ebm",
+        POINTS2D,
+        "Push the energy of data down and of Langevin samples up. Short-run chains start from noise; "
+        "persistent chains continue from a replay buffer; an L2 penalty keeps energies bounded.",
+        params=(
+            Param(
+                "variant", "choice", "cd-persistent", choices=("cd-short-run", "cd-persistent"), help="chains"
+            ),
+            Param("energy_l2", "float", 0.1, 0.0, 10.0, help="L2 penalty α on energies (0: none)"),
+            Param("sgld_steps", "int", 40, 1, 200, help="Langevin steps per update"),
+        ),
+        steps_default=2000,
+        seconds_max=90,
+    ),
+    Recipe(
+        "char-transformer-text",
+        "Character-level transformer on the Atlas's own text",
+        ("ar-transformer",),
+        "char-transformer",
+        ("text",),
+        "A small GPT trained on the content of this site; exact likelihood in bits per character.",
+        params=(lr(3e-3),),
+        steps_default=1500,
+        seconds_max=180,
+        eval_samples=64,
+    ),
 )
 
 _BY_SLUG = {r.slug: r for r in RECIPES}
+
+
+def with_preset(recipe: Recipe, config: dict[str, Any], role: str = "") -> Recipe:
+    """The recipe with ``config`` as its defaults (an experiment's reproduce / fix setting), still
+    editable and bounded like any run; ``config`` must validate against the recipe."""
+    _, errors = recipe.validate(config)
+    if errors:
+        raise ValueError(f"{recipe.slug}: preset {config} does not validate: {errors}")
+    datasets = tuple(sorted(recipe.datasets, key=lambda d: d != config.get("dataset", recipe.datasets[0])))
+    params = tuple(replace(p, default=config.get(p.name, p.default)) for p in recipe.params)
+    title = f"{role.capitalize()}: {recipe.title}" if role else recipe.title
+    return replace(
+        recipe,
+        title=title,
+        datasets=datasets,
+        params=params,
+        steps_default=config.get("steps", recipe.steps_default),
+        fixed=dict(recipe.fixed),
+    )
 
 
 def get(slug: str) -> Recipe:

@@ -116,7 +116,10 @@ class RecipeViewSet(viewsets.ViewSet):
     def list(self, request: Request) -> Response:
         return Response(RecipeSerializer(recipes.RECIPES, many=True).data)
 
-    @extend_schema(responses=RecipeSerializer)
+    @extend_schema(
+        responses=RecipeSerializer,
+        parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH, description="slug of the recipe")],
+    )
     def retrieve(self, request: Request, slug: str | None = None) -> Response:
         recipe = _recipe_or_404(slug)
         return Response(RecipeSerializer(recipe).data)

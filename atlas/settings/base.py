@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "atlas.content",
     "atlas.runs",
     "atlas.guide",
+    "atlas.experiments",
     "atlas.api",
 ]
 
@@ -180,6 +181,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Three choice sets share the field name `kind`; name them instead of hash-suffixed names.
+    "ENUM_NAME_OVERRIDES": {
+        "NodeKindEnum": "atlas.graph.models.NodeKind",
+        "EdgeKindEnum": "atlas.graph.models.EdgeKind",
+        "LensKindEnum": "atlas.api.filters.LENS_KIND_CHOICES",
+    },
 }
 
 CORS_URLS_REGEX = r"^/api/.*$"

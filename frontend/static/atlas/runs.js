@@ -225,7 +225,9 @@
     return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   }
 
-  for (const panel of document.querySelectorAll(".run-panel")) {
+  // The script may be included by several panels on one page: bind each form once.
+  for (const panel of document.querySelectorAll(".run-panel:not([data-bound])")) {
+    panel.dataset.bound = "1";
     panel.querySelector("form").addEventListener("submit", (event) => {
       event.preventDefault();
       startRun(panel).catch((err) => (panel.querySelector(".form-error").textContent = String(err)));

@@ -1,0 +1,3 @@
+"""Failure-mode experiments: slug of the failure-mode node -> "module:Class"."""
+
+REGISTRY: dict[str, str] = {}

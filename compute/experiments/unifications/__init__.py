@@ -1,0 +1,3 @@
+"""Unification experiments: slug of the unification node -> "module:Class"."""
+
+REGISTRY: dict[str, str] = {}

@@ -1,0 +1,101 @@
+"""Storing experiment results: figures through the storage backend, one row per experiment, refresh."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.template import Context, Template
+
+from atlas.experiments import services
+from atlas.experiments.models import ExperimentRecord
+from compute import experiments
+from compute.experiments.base import Experiment, ExperimentResult, Table, Verdict
+
+pytestmark = pytest.mark.django_db
+PNG = b"\x89PNG\r\n\x1a\nfake"
+
+
+class Toy(Experiment):
+    slug, kind, title = "mode-collapse", "failure-mode", "Toy"
+    modes = 3.0
+
+    def measure(self, scale, log):
+        log("measuring")
+        return ExperimentResult(
+            slug=self.slug,
+            kind=self.kind,
+            title=self.title,
+            verdict=Verdict("reproduced", f"GAN captured {self.modes} of 25 modes"),
+            tables=[Table("modes", ["model", "modes"], [["gan", self.modes], ["fix", float("nan")]])],
+            measurements={"modes": self.modes},
+            params={"seeds": scale.seeds},
+            figures={"samples": PNG},
+            recipes=[
+                {
+                    "role": "reproduce",
+                    "recipe": "gan-2d",
+                    "config": {"variant": "minimax", "dataset": "grid25"},
+                }
+            ],
+        )
+
+
+class Broken(Experiment):
+    slug, kind, title = "energy-explosion", "failure-mode", "Broken"
+
+    def measure(self, scale, log):
+        raise RuntimeError("diverged")
+
+
+@pytest.fixture(autouse=True)
+def toy_registry(monkeypatch, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    known = {"mode-collapse": Toy, "energy-explosion": Broken}
+    monkeypatch.setattr(experiments, "names", lambda: sorted(known))
+    monkeypatch.setattr(experiments, "get", lambda slug: known[slug]())
+
+
+def test_it_stores_tables_figures_verdict_and_code_version():
+    record = services.run_and_store("mode-collapse", "smoke", log=lambda _: None)
+    assert record.verdict == "reproduced" and "3.0 of 25" in record.verdict_text
+    assert record.tables[0]["rows"][1] == ["fix", None]  # NaN is stored as null
+    assert record.code_version and record.scale == "smoke"
+    path = record.figures[0]["path"]
+    assert (services.default_storage.open(path).read()) == PNG
+
+
+def test_a_refresh_replaces_the_row_and_its_figures():
+    services.run_and_store("mode-collapse", "smoke", log=lambda _: None)
+    Toy.modes = 24.0
+    try:
+        record = services.run_and_store("mode-collapse", "smoke", log=lambda _: None)
+    finally:
+        Toy.modes = 3.0
+    assert ExperimentRecord.objects.count() == 1 and record.measurements["modes"] == 24.0
+
+
+def test_a_failing_experiment_keeps_the_previous_record_and_the_command_fails():
+    call_command("experiments", "run", "--only", "mode-collapse", "--scale", "smoke")
+    with pytest.raises(CommandError, match="energy-explosion"):
+        call_command("experiments", "run", "--scale", "smoke")
+    assert list(ExperimentRecord.objects.values_list("slug", flat=True)) == ["mode-collapse"]
+
+
+def test_it_rejects_an_unknown_slug():
+    with pytest.raises(CommandError, match="unknown experiment"):
+        call_command("experiments", "run", "--only", "nope")
+
+
+def test_the_panel_shows_the_verdict_and_a_runnable_preset():
+    services.run_and_store("mode-collapse", "smoke", log=lambda _: None)
+
+    class NodeStub:
+        slug, kind, data = "mode-collapse", "failure-mode", {}
+
+    html = Template("{% load experiments_tags %}{% experiment_panel node %}").render(
+        Context({"node": NodeStub()})
+    )
+    assert "REPRODUCED" in html and "3.0 of 25" in html
+    assert 'data-recipe="gan-2d"' in html and "Reproduce: GAN on 2-D data" in html
+    assert '<option value="minimax" selected>' in html and '<option value="grid25" selected>' in html
