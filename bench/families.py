@@ -138,17 +138,45 @@ def run_one(name: str, variant: str | None, data_name: str, seed: int, args: arg
     if data.spec.kind == "tokens":
         budget_s = args.seconds_text
     watch = Watch(model, data, budget_s, args.eval_every, args.eval_n, seed)
-    result = train(model, data, budget=Budget(steps=10**9), callbacks=[watch], seed=seed, preview_n=0,
-                   progress_every_s=0.05)
+    result = train(
+        model,
+        data,
+        budget=Budget(steps=10**9),
+        callbacks=[watch],
+        seed=seed,
+        preview_n=0,
+        progress_every_s=0.05,
+    )
     if result.stop_reason == "non_finite":
-        return Outcome(name, model.config.variant, data_name, seed, result.steps, watch.train_elapsed(),
-                       result.steps_per_s, None, {}, watch.checks, error=result.message)
-    final = evaluate(model, data, n=args.eval_n, seed=seed)
+        return Outcome(
+            name,
+            model.config.variant,
+            data_name,
+            seed,
+            result.steps,
+            watch.train_elapsed(),
+            result.steps_per_s,
+            None,
+            {},
+            watch.checks,
+            error=result.message,
+        )
+    final = evaluate(model, data, n=args.eval_n, seed=seed, nll_n=args.nll_n)
     t_hit = watch.t_threshold
     if t_hit is None and final.get("meets_threshold"):
         t_hit = watch.train_elapsed()  # met only at the end of the budget
-    return Outcome(name, model.config.variant, data_name, seed, result.steps, watch.train_elapsed(),
-                   result.steps_per_s, t_hit, final, watch.checks)
+    return Outcome(
+        name,
+        model.config.variant,
+        data_name,
+        seed,
+        result.steps,
+        watch.train_elapsed(),
+        result.steps_per_s,
+        t_hit,
+        final,
+        watch.checks,
+    )
 
 
 def _mean_std(values: list[float | None], fmt: str = "{:.3g}") -> str:
@@ -230,14 +258,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seconds-text", type=float, default=60.0)
     p.add_argument("--eval-every", type=float, default=2.0, help="training seconds between threshold checks")
     p.add_argument("--eval-n", type=int, default=2500, help="samples per evaluation (PacGAN protocol: 2,500)")
+    p.add_argument("--nll-n", type=int, default=None, help="test examples for the NLL (default: all/2,500)")
     p.add_argument("--device", default=None, help="cpu / cuda (default: ATLAS_DEVICE, else CUDA if present)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
-    p.add_argument("--quick", action="store_true", help="smoke run: 2-D 3 s, digits 5 s, 1 seed, n=1,000")
+    p.add_argument("--quick", action="store_true", help="smoke run: 2-D 3 s, digits 5 s, 1 seed, n=500")
     p.add_argument("--json", default=None, help="also write every run's numbers to this file")
     args = p.parse_args(argv)
     if args.quick:
         args.seeds, args.seconds_2d, args.seconds_digits, args.seconds_text = 1, 3.0, 5.0, 5.0
-        args.eval_every, args.eval_n = 1.0, 1000
+        args.eval_every, args.eval_n, args.nll_n = 1.0, 500, 100
     args.device = args.device or pick_device()
     return args
 
@@ -253,8 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     for d in data_names:
         datasets.kind_of(d)
     plan = [(n, None) for n in names] + [(n, v) for n, v in EXTRA_VARIANTS if n in names]
-    print(f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()} "
-          f"seeds={args.seeds} budgets: 2-D {args.seconds_2d:g} s, digits {args.seconds_digits:g} s")
+    print(
+        f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()} "
+        f"seeds={args.seeds} budgets: 2-D {args.seconds_2d:g} s, digits {args.seconds_digits:g} s"
+    )
     print(f"threshold: {THRESHOLD}")
     rows, raw, skipped = [], [], []
     for name, variant in plan:
@@ -265,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
         todo = [d for d in data_names if datasets.kind_of(d) in kinds]
         if variant is not None:  # extra variants only where a target names them
             todo = [d for d in todo if (name, variant, d) in TARGETS]
+            if not todo:
+                wanted = [d for (n, v, d) in TARGETS if (n, v) == (name, variant)]
+                skipped.append(f"{name}/{variant}: its target dataset {', '.join(wanted)} is not selected")
+                continue
         if not todo:
             skipped.append(f"{name}: supports {', '.join(kinds)}, none of {', '.join(data_names)}")
             continue
@@ -275,13 +310,25 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     out = run_one(name, variant, data_name, seed, args)
                 except Exception as err:  # report and go on: one broken model must not hide the others
-                    out = Outcome(name, variant or "?", data_name, seed, 0, 0.0, 0.0, None, {},
-                                  error=f"{type(err).__name__}: {err}")
+                    out = Outcome(
+                        name,
+                        variant or "?",
+                        data_name,
+                        seed,
+                        0,
+                        0.0,
+                        0.0,
+                        None,
+                        {},
+                        error=f"{type(err).__name__}: {err}",
+                    )
                 runs.append(out)
-                print(f"  {name}/{out.variant} {data_name} seed {seed}: {out.steps} steps, "
-                      f"threshold {'-' if out.t_threshold is None else f'{out.t_threshold:.1f} s'}"
-                      f"{' ERROR ' + out.error if out.error else ''} ({time.perf_counter() - t0:.0f} s)",
-                      flush=True)
+                print(
+                    f"  {name}/{out.variant} {data_name} seed {seed}: {out.steps} steps, "
+                    f"threshold {'-' if out.t_threshold is None else f'{out.t_threshold:.1f} s'}"
+                    f"{' ERROR ' + out.error if out.error else ''} ({time.perf_counter() - t0:.0f} s)",
+                    flush=True,
+                )
             rows.append(summarise(name, variant, data_name, runs))
             raw += [vars(r) for r in runs]
     print()

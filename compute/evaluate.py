@@ -23,6 +23,7 @@ from torch import Tensor
 from compute import metrics
 from compute.datasets import Dataset
 from compute.families.base import Family
+from compute.trainer import isolated_rng
 
 _entropy_cache: dict[tuple[str, int], float] = {}
 
@@ -37,21 +38,20 @@ def true_entropy(dataset: Dataset) -> float:
 
 @torch.no_grad()
 def draw(model: Family, n: int, seed: int) -> tuple[Tensor, float]:
-    """n samples on CPU under a fixed seed (eval mode) and the seconds it took."""
-    torch.manual_seed(seed)
-    if hasattr(model, "generator"):
-        model.generator.manual_seed(seed)
+    """n samples on CPU under a fixed seed (eval mode) and the seconds it took. The model's and
+    torch's random streams are restored afterwards, so evaluating mid-run does not change training."""
     was_training = model.training
     model.eval()
     try:
-        t0 = time.perf_counter()
-        x = model.sample(n).detach().cpu()
-        return x, time.perf_counter() - t0
+        with isolated_rng(model, seed):
+            t0 = time.perf_counter()
+            x = model.sample(n).detach().cpu()
+            return x, time.perf_counter() - t0
     finally:
         model.train(was_training)
 
 
-def test_nll(model: Family, x: Tensor, batch: int = 1000) -> tuple[float | None, str]:
+def mean_nll(model: Family, x: Tensor, batch: int = 1000) -> tuple[float | None, str]:
     """Mean -log p(x) in nats/example over ``x`` and the likelihood kind."""
     was_training = model.training
     model.eval()
@@ -75,26 +75,35 @@ def _likelihood(value: float | None, kind: str, unit: str) -> dict[str, Any]:
     return out
 
 
-def evaluate(model: Family, dataset: Dataset, n: int = 2500, seed: int = 0) -> dict[str, Any]:
-    """Metrics of ``model`` on ``dataset`` from ``n`` samples; keys depend on ``dataset.spec.kind``."""
-    return evaluate_with_samples(model, dataset, n, seed)[0]
+def evaluate(
+    model: Family, dataset: Dataset, n: int = 2500, seed: int = 0, *, nll_n: int | None = None
+) -> dict[str, Any]:
+    """Metrics of ``model`` on ``dataset`` from ``n`` samples; keys depend on ``dataset.spec.kind``.
+
+    ``nll_n`` caps the test examples scored by the likelihood (default: n for 2-D, the whole test
+    split for digits and text); slow likelihoods (full-T diffusion ELBO) make a smaller cap useful.
+    """
+    return evaluate_with_samples(model, dataset, n, seed, nll_n=nll_n)[0]
 
 
 def evaluate_with_samples(
-    model: Family, dataset: Dataset, n: int = 2500, seed: int = 0
+    model: Family, dataset: Dataset, n: int = 2500, seed: int = 0, *, nll_n: int | None = None
 ) -> tuple[dict[str, Any], Tensor]:
     """:func:`evaluate` plus the samples it scored (CPU), so callers need not draw twice.
     Text draws at most 64 sequences."""
     kind = dataset.spec.kind
     n = min(n, 64) if kind == "tokens" else n
     samples, t_sample = draw(model, n, seed)
+    test = dataset.test[: (nll_n or (n if kind == "points2d" else len(dataset.test)))]
     score = {"points2d": evaluate_points2d, "image": evaluate_image}.get(kind, evaluate_tokens)
-    out = score(model, dataset, samples, seed)
-    return {"n_samples": n, "sample_s_per_1000": 1000 * t_sample / n, **out}, samples
+    out = score(model, dataset, samples, test, seed)
+    return {"n_samples": n, "sample_s_per_1000": 1000 * t_sample / n, "nll_n": len(test), **out}, samples
 
 
-def evaluate_points2d(model: Family, dataset: Dataset, samples: Tensor, seed: int = 0) -> dict[str, Any]:
-    """2-D metrics of ``samples`` (n, 2) drawn from ``model``."""
+def evaluate_points2d(
+    model: Family, dataset: Dataset, samples: Tensor, test: Tensor, seed: int = 0
+) -> dict[str, Any]:
+    """2-D metrics of ``samples`` (n, 2) drawn from ``model``; NLL on ``test``."""
     n = len(samples)
     out: dict[str, Any] = {}
     finite = torch.isfinite(samples).all(dim=1)
@@ -109,7 +118,7 @@ def evaluate_points2d(model: Family, dataset: Dataset, samples: Tensor, seed: in
         out["energy_distance"] = metrics.energy_distance(real, fake)
         out["sliced_wasserstein"] = metrics.sliced_wasserstein(real, fake, seed=seed)
         out["prdc"] = metrics.prdc(real, fake)
-    nll, ll_kind = test_nll(model, dataset.test[:n])
+    nll, ll_kind = mean_nll(model, test)
     out["likelihood"] = _likelihood(nll, ll_kind, "nats/example")
     out["kl_data_model"] = _kl(dataset, out["likelihood"])
     return out
@@ -131,8 +140,10 @@ def _kl(dataset: Dataset, likelihood: dict[str, Any]) -> dict[str, Any]:
     return {"value": kl, "kind": "upper_bound" if kind == "bound" else kind, "note": notes.get(kind, "")}
 
 
-def evaluate_image(model: Family, dataset: Dataset, samples: Tensor, seed: int = 0) -> dict[str, Any]:
-    """Digit metrics of ``samples`` (n, 1, 8, 8) drawn from ``model``."""
+def evaluate_image(
+    model: Family, dataset: Dataset, samples: Tensor, test: Tensor, seed: int = 0
+) -> dict[str, Any]:
+    """Digit metrics of ``samples`` (n, 1, 8, 8) drawn from ``model``; NLL on ``test``."""
     from compute import features
 
     samples = torch.nan_to_num(samples.float(), nan=0.0).clamp(0, 1)
@@ -146,18 +157,20 @@ def evaluate_image(model: Family, dataset: Dataset, samples: Tensor, seed: int =
         "prdc": metrics.prdc(real_f, fake_f),
     }
     out.update(metrics.class_coverage(features.predict(samples), dataset.spec.num_classes or 10))
-    nll, ll_kind = test_nll(model, dataset.test)
+    nll, ll_kind = mean_nll(model, test)
     bpd = metrics.bits_per_dim(nll, dataset.spec.dim) if nll is not None else None
     out["likelihood"] = _likelihood(bpd, ll_kind, "bits/dim")
     return out
 
 
-def evaluate_tokens(model: Family, dataset: Dataset, samples: Tensor, seed: int = 0) -> dict[str, Any]:
-    """Text metrics of ``samples`` (n, seq_len) long drawn from ``model``."""
+def evaluate_tokens(
+    model: Family, dataset: Dataset, samples: Tensor, test: Tensor, seed: int = 0
+) -> dict[str, Any]:
+    """Text metrics of ``samples`` (n, seq_len) long drawn from ``model``; NLL on ``test``."""
     vocab = dataset.spec.vocab_size
     corpus = torch.bincount(dataset.train.flatten(), minlength=vocab).double()
     fake = torch.bincount(samples.long().flatten().clamp(0, vocab - 1), minlength=vocab).double()
-    nll, ll_kind = test_nll(model, dataset.test)
+    nll, ll_kind = mean_nll(model, test)
     bpc = metrics.bits_per_char(nll, dataset.spec.shape[0]) if nll is not None else None
     return {
         "unigram_tv": 0.5 * float((corpus / corpus.sum() - fake / fake.sum()).abs().sum()),

@@ -127,7 +127,7 @@ def predict(x: Tensor, batch: int = 1024) -> Tensor:
     return torch.cat([net(x[i : i + batch]).argmax(1) for i in range(0, len(x), batch)])
 
 
-def test_accuracy() -> float:
+def heldout_accuracy() -> float:
     """Accuracy on the digits test split (a sanity number for reports)."""
     from compute.datasets import load
 

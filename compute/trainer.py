@@ -21,6 +21,7 @@ import os
 import random
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -162,13 +163,41 @@ def _stop_requested(callbacks: Sequence[Any]) -> bool:
     return any(bool(getattr(cb, "should_stop", lambda: False)()) for cb in callbacks)
 
 
+@contextmanager
+def isolated_rng(model: Family, seed: int | None = None) -> Iterator[None]:
+    """Sample without disturbing training: the global torch RNGs (CPU, and the model's CUDA device)
+    and the model's own ``generator`` are restored on exit, optionally seeded on entry.
+
+    Without this, a preview or a mid-run evaluation would consume (or, seeded, reset) the noise
+    stream that training draws from, and a run's result would depend on wall-clock timing.
+    """
+    gen = getattr(model, "generator", None)
+    saved = gen.get_state() if isinstance(gen, torch.Generator) else None
+    cuda = [model.device.index or 0] if model.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        if seed is not None:
+            torch.manual_seed(seed)
+            if saved is not None:
+                gen.manual_seed(seed)
+        try:
+            yield
+        finally:
+            if saved is not None:
+                gen.set_state(saved)
+
+
 @torch.no_grad()
-def preview_samples(model: Family, n: int) -> Tensor:
-    """n samples in eval mode (dropout/batch-norm off), back in train mode afterwards."""
+def preview_samples(model: Family, n: int, seed: int | None = 0) -> Tensor:
+    """n samples in eval mode (dropout/batch-norm off), back in train mode afterwards.
+
+    With a fixed ``seed`` every preview of a run uses the same noise, so successive previews show
+    the model changing rather than the noise; training randomness is left untouched.
+    """
     was_training = model.training
     model.eval()
     try:
-        return model.sample(n).detach().cpu()
+        with isolated_rng(model, seed):
+            return model.sample(n).detach().cpu()
     finally:
         model.train(was_training)
 
@@ -269,7 +298,7 @@ def train(
             last_progress = now
         first = step == start_step + 1
         if preview_n > 0 and (first or (preview_every_s > 0 and now - last_preview >= preview_every_s)):
-            _emit(callbacks, "on_preview", step, preview_samples(model, preview_n))
+            _emit(callbacks, "on_preview", step, preview_samples(model, preview_n, seed))
             last_preview = time.perf_counter()
         if checkpoint_path is not None and now - last_ckpt >= checkpoint_every_s:
             save_checkpoint(checkpoint_path, model, step)

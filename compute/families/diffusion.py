@@ -83,11 +83,14 @@ class Config:
     eta: float = 0.0  # DDIM stochasticity (0 deterministic, 1 ~ ancestral)
     guidance: float = 1.0  # classifier-free guidance weight w at sampling (1 = conditional, no guidance)
     label_dropout: float = 0.1  # p(label -> null) in training, what makes CFG possible
+    time_sampling: str = "mixed"  # "uniform" t ~ U{1..T} (Ho) | "mixed": half uniform, half log-uniform
     hidden: int = 256  # points2d MLP width
     depth: int = 3  # points2d MLP hidden layers
     time_dim: int = 64  # sinusoidal time-embedding size
+    fourier_features: int = 64  # points2d: random Fourier features of x (0 = plain MLP)
+    fourier_scale: float = 3.0  # their frequency std, cycles per unit of z
     channels: int = 64  # image U-Net base channels
-    lr: float = 2e-3
+    lr: float = 3e-3
     warmup_steps: int = 100  # linear lr warm-up
     grad_clip: float = 1.0
     ema_decay: float = 0.995  # weights used for sampling / likelihood are an EMA of the trained ones
@@ -146,6 +149,22 @@ def strided_timesteps(T: int, nfe: int) -> torch.Tensor:
     return torch.unique(ts).flip(0)
 
 
+def sample_timesteps(n: int, T: int, how: str, generator: torch.Generator) -> torch.Tensor:
+    """Training timesteps (n,) in 1..T.
+
+    "mixed" draws half of them log-uniformly: the width of a 0.02-std mode is decided at the few
+    low-noise steps that uniform sampling visits 1 % of the time. Only the weighting of L_simple
+    over t changes; its minimiser, the true eps(x_t, t) at every t, does not.
+    """
+    uniform = torch.randint(1, T + 1, (n,), generator=generator)
+    if how == "uniform":
+        return uniform
+    if how != "mixed":
+        raise ValueError(f"time_sampling must be 'uniform' or 'mixed', not {how!r}")
+    log_uniform = torch.exp(torch.rand(n, generator=generator) * math.log(T)).round().long().clamp(1, T)
+    return torch.where(torch.rand(n, generator=generator) < 0.5, log_uniform, uniform)
+
+
 # --------------------------------------------------------------------------------------------
 # Networks. The same two serve flow matching (compute/families/flow_matching.py): a denoiser does
 # not care whether its output is read as a noise, a velocity or a clean sample.
@@ -165,24 +184,32 @@ class SinusoidalEmbedding(nn.Module):
 
 
 class TimeMLP(nn.Module):
-    """(x (B, D), t (B,), labels (B,) | None) -> (B, D). Input [x, emb(t)], ``depth`` SiLU layers."""
+    """(x (B, D), t (B,), labels (B,) | None) -> (B, D): an MLP on [x, fourier(x), emb(t)].
 
-    def __init__(self, dim: int, hidden: int, depth: int, time_dim: int, num_classes: int | None = None):
+    Random Fourier features of x, [sin 2 pi x B, cos 2 pi x B] with B ~ N(0, scale^2) (Tancik et al.
+    2020), remove the spectral bias that makes a plain MLP slow to carve 25 sharp basins: with them
+    the 2-D benchmark converges in roughly half the steps. ``fourier=0`` gives the plain MLP.
+    """
+
+    def __init__(self, dim: int, hidden: int, depth: int, time_dim: int, num_classes: int | None = None,
+                 fourier: int = 0, fourier_scale: float = 1.0):
         super().__init__()
         self.time = SinusoidalEmbedding(time_dim)
         # index num_classes is the null label of classifier-free guidance
         self.label = nn.Embedding(num_classes + 1, time_dim) if num_classes else None
-        layers: list[nn.Module] = [nn.Linear(dim + time_dim, hidden), nn.SiLU()]
+        self.register_buffer("fourier_b", 2 * math.pi * fourier_scale * torch.randn(dim, fourier))
+        layers: list[nn.Module] = [nn.Linear(dim + 2 * fourier + time_dim, hidden), nn.SiLU()]
         for _ in range(depth - 1):
             layers += [nn.Linear(hidden, hidden), nn.SiLU()]
         layers.append(nn.Linear(hidden, dim))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        emb = self.time(t)
+        emb = self.time(t)  # (B, time_dim)
         if self.label is not None and labels is not None:
             emb = emb + self.label(labels)
-        return self.net(torch.cat([x, emb], dim=1))
+        proj = x @ self.fourier_b  # (B, fourier)
+        return self.net(torch.cat([x, proj.sin(), proj.cos(), emb], dim=1))
 
 
 class ResBlock(nn.Module):
@@ -235,10 +262,11 @@ class TimeUNet(nn.Module):
         return self.out(h)
 
 
-def build_network(spec: DataSpec, hidden: int, depth: int, time_dim: int, channels: int) -> nn.Module:
+def build_network(spec: DataSpec, hidden: int, depth: int, time_dim: int, channels: int, fourier: int = 0,
+                  fourier_scale: float = 1.0) -> nn.Module:
     """TimeMLP for points2d, TimeUNet for images; class-conditional when ``spec.num_classes``."""
     if spec.kind == "points2d":
-        return TimeMLP(spec.dim, hidden, depth, time_dim, spec.num_classes)
+        return TimeMLP(spec.dim, hidden, depth, time_dim, spec.num_classes, fourier, fourier_scale)
     if spec.kind == "image":
         return TimeUNet(spec.shape[0], channels, time_dim, spec.num_classes)
     raise ValueError(f"unsupported data kind {spec.kind!r}")
@@ -322,7 +350,8 @@ class Diffusion(Family):
         self._register_schedule(abar)
         with torch.random.fork_rng(devices=[]):  # same seed, same init; global RNG untouched
             torch.manual_seed(seed)
-            self.net = build_network(spec, config.hidden, config.depth, config.time_dim, config.channels)
+            self.net = build_network(spec, config.hidden, config.depth, config.time_dim, config.channels,
+                                     config.fourier_features, config.fourier_scale)
         self.ema = copy.deepcopy(self.net).requires_grad_(False)
         self.register_buffer("num_steps", torch.zeros((), dtype=torch.long))
         self.to(self.device)
@@ -421,7 +450,7 @@ class Diffusion(Family):
         self.net.train()
         z0 = self.to_model_space(batch)  # (B, *shape)
         b = len(z0)
-        t = torch.randint(1, c.T + 1, (b,), generator=self.generator).to(self.device)  # (B,)
+        t = sample_timesteps(b, c.T, c.time_sampling, self.generator).to(self.device)  # (B,)
         noise = self._randn(tuple(z0.shape))
         ab = self._bcast(self.alpha_bars[t], z0)
         zt = ab.sqrt() * z0 + (1 - ab).sqrt() * noise  # Ho eq. 4
@@ -461,7 +490,8 @@ class Diffusion(Family):
         nfe = int(knobs.get("nfe", c.sample_nfe))
         eta = float(knobs.get("eta", c.eta))
         guidance = float(knobs.get("guidance", c.guidance))
-        clip = bool(knobs.get("clip", self.spec.kind == "image"))
+        box = self._support() if bool(knobs.get("clip", True)) else None
+        decoder_noise = bool(knobs.get("decoder_noise", self.spec.kind == "points2d")) and sampler == "ancestral"
         gen = torch.Generator(device=self._noise_gen.device).manual_seed(int(knobs["seed"])) \
             if knobs.get("seed") is not None else None
         self.eval()
@@ -473,11 +503,19 @@ class Diffusion(Family):
             s = ts[i + 1] if i + 1 < len(ts) else 0
             tt = torch.full((n,), t, device=self.device, dtype=torch.long)
             eps, x0 = self._predict(z, tt, labels, guidance)
-            if clip:
-                x0 = x0.clamp(-1, 1)
+            if box is not None:
+                x0 = x0.clamp(*box)
                 eps = (z - self.alpha_bars[t].sqrt() * x0) / (1 - self.alpha_bars[t]).sqrt()
             z = self._step(z, x0, eps, t, s, sampler, eta, gen)
+        if decoder_noise and ts and ts[-1] == 1:  # x_0 ~ p(x_0 | x_1) = N(x0_hat, beta_1), the ELBO's decoder
+            z = z + self.betas[1].sqrt() * self._randn(tuple(z.shape), gen)
         return self.from_model_space(z)
+
+    def _support(self) -> tuple[float, float] | None:
+        """Where x_0 lives in z coordinates: [-1, 1] for images, the bounds box [-2, 2] for points2d."""
+        if self.spec.kind == "image":
+            return (-1.0, 1.0)
+        return (-2.0, 2.0) if self.spec.bounds is not None else None
 
     def _step(self, z: torch.Tensor, x0: torch.Tensor, eps: torch.Tensor, t: int, s: int, sampler: str,
               eta: float, gen: torch.Generator | None) -> torch.Tensor:

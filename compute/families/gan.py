@@ -27,6 +27,7 @@ networks (c, s from ``spec.bounds``); images are flattened, G ends in a sigmoid 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
@@ -43,11 +44,13 @@ class Config:
     latent_dim: int | None = None  # None: 2 for points2d, 32 for images
     hidden: int = 256  # width of G and D
     depth: int = 3  # hidden layers of G and of D
-    lr: float | None = None  # None: 1e-3 for points2d, 2e-4 for images (G and D)
+    lr: float | None = None  # generator learning rate; None: 1e-3 for points2d, 2e-4 for images
+    lr_d: float | None = None  # discriminator/critic learning rate; None: the same as lr
     betas: tuple[float, float] = (0.5, 0.9)
     n_critic: int | None = None  # D steps per G step; None: 5 for wgan-gp, 1 otherwise
     gp_lambda: float = 10.0  # wgan-gp gradient penalty weight
     r1_gamma: float = 0.0  # R1 penalty (Mescheder et al. 2018); 0 disables it
+    ema: float = 0.995  # sample from an exponential moving average of G's weights; 0 disables it
     batch_size: int = 256  # a hint for the trainer
 
 
@@ -131,18 +134,22 @@ class GAN(Family):
             self.generator_net = mlp(self.latent_dim, config.hidden, d, config.depth, nn.ReLU)
             # LeakyReLU D: avoids dead units, whose zero input-gradients would starve G.
             self.discriminator = mlp(d, config.hidden, 1, config.depth, lambda: nn.LeakyReLU(0.2))
+            # Weight averaging (Yazici et al. 2019, "The Unusual Effectiveness of Averaging in GAN
+            # Training"): G oscillates around the equilibrium -- WGAN-GP is not locally convergent
+            # (Mescheder et al. 2018) -- and the running average sits near its centre.
+            self.generator_ema = copy.deepcopy(self.generator_net).requires_grad_(False)
         self.to(self.device)
         self.opt_g = torch.optim.Adam(self.generator_net.parameters(), lr=lr, betas=config.betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=config.betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d or lr, betas=config.betas)
 
     # ------------------------------------------------------------------ networks in flat space
     def critic(self, u: torch.Tensor) -> torch.Tensor:
         """Discriminator logit / critic value for flat standardised inputs (B, D) -> (B,)."""
         return self.discriminator(u).squeeze(-1)
 
-    def generate(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, L) -> flat standardised samples (B, D)."""
-        out = self.generator_net(z)
+    def generate(self, z: torch.Tensor, averaged: bool = False) -> torch.Tensor:
+        """z (B, L) -> flat standardised samples (B, D), from G or (averaged=True) its weight average."""
+        out = (self.generator_ema if averaged and self.config.ema > 0 else self.generator_net)(z)
         return torch.sigmoid(out) if self.spec.kind == "image" else out
 
     def _flat(self, x: torch.Tensor) -> torch.Tensor:
@@ -186,14 +193,22 @@ class GAN(Family):
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()  # D's grads from this pass are cleared by its next zero_grad
+        self._update_ema()
         # "loss" is the discriminator/critic loss: the one with a meaningful scale (W1 for wgan-gp).
         return {"loss": d_loss.item(), "d_loss": d_loss.item(), "g_loss": g_loss.item(), **stats}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.config.ema > 0:
+            for p_ema, p in zip(self.generator_ema.parameters(), self.generator_net.parameters()):
+                p_ema.lerp_(p, 1.0 - self.config.ema)
 
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, **knobs: Any) -> torch.Tensor:
         """x = G(z), z ~ N(0, I). Knobs: ``seed``; ``truncation`` (float > 0: z clipped to +-truncation,
-        trading diversity for quality). ``labels`` are ignored (unconditional model)."""
+        trading diversity for quality); ``raw=True`` samples the current G instead of its weight average
+        (``Config.ema``). ``labels`` are ignored (unconditional model)."""
         self.eval()
         seed = knobs.get("seed")
         g = torch.Generator().manual_seed(int(seed)) if seed is not None else self.generator
@@ -201,7 +216,7 @@ class GAN(Family):
         if knobs.get("truncation"):
             t = float(knobs["truncation"])
             z = z.clamp(-t, t)
-        u = self.generate(z)
+        u = self.generate(z, averaged=not knobs.get("raw", False))
         return (u * self.scale + self.shift).reshape(n, *self.spec.shape).cpu()
 
     def log_likelihood(self, x: torch.Tensor) -> LogLikelihood:
@@ -210,3 +225,7 @@ class GAN(Family):
     @property
     def nfe(self) -> int:
         return 1
+
+    def parameter_count(self) -> int:
+        """Trained parameters of G and D (the weight-averaged copy of G is not counted twice)."""
+        return sum(p.numel() for m in (self.generator_net, self.discriminator) for p in m.parameters())

@@ -20,6 +20,11 @@ likelihood since each p_k is normalised; sampling picks k uniformly and runs tha
 
 Class conditioning (optional): a one-hot label feeds every hidden layer and the output, unmasked. Without
 labels such a model scores log p(x) = logsumexp_c log p(x | c) - log C (uniform class prior), exact.
+
+Measured on digits (1,437 train / 360 test, one CPU thread, bench/families.py): the defaults reach
+2.01 bits/dim on the test split after 60 s and 1.97 after 120 s (a per-pixel histogram gets ~2.4). The
+32-ordering mixture scores ~0.12 bits/dim better than any single ordering; a one-hot input or a single
+raster ordering overfits within a minute (train 1.1, test 2.3+).
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ TINY_COMMON: dict[str, Any] = {
 TINY_BY_NAME: dict[str, dict[str, Any]] = {
     "ar-grid": {"bins": 32},
     "diffusion": {"warmup_steps": 10},
+    "ebm": {"sgld_steps": 10, "grid_size": 64, "buffer_size": 1000},
 }
 
 
@@ -88,7 +89,7 @@ class LossRecorder:
 
 
 _trained: dict[tuple[str, str], tuple[Family, datasets.Dataset, list[dict[str, float]], Any]] = {}
-TRAIN_STEPS = 200
+TRAIN_STEPS = 150
 
 
 def trained_tiny(name: str, kind: str) -> tuple[Family, datasets.Dataset, list[dict[str, float]], Any]:
@@ -98,8 +99,14 @@ def trained_tiny(name: str, kind: str) -> tuple[Family, datasets.Dataset, list[d
         model, data = build_tiny(name, kind)
         rec = LossRecorder()
         result = train(
-            model, data, budget=Budget(TRAIN_STEPS), batch_size=64, callbacks=[rec], seed=0,
-            preview_n=0, progress_every_s=0.0,
+            model,
+            data,
+            budget=Budget(TRAIN_STEPS),
+            batch_size=64,
+            callbacks=[rec],
+            seed=0,
+            preview_n=0,
+            progress_every_s=0.0,
         )
         _trained[key] = (model, data, rec.losses, result)
     return _trained[key]

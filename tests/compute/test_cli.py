@@ -78,8 +78,24 @@ def test_list_prints_models_and_datasets(capsys) -> None:
 
 def test_train_writes_every_artifact(tmp_path, toy_registered) -> None:
     out = tmp_path / "run"
-    rc = main(["train", "toy-cli", "--dataset", "ring8", "--steps", "30", "--seed", "1", "--out", str(out),
-               "--set", "lr=0.1", "--eval-n", "500"])
+    rc = main(
+        [
+            "train",
+            "toy-cli",
+            "--dataset",
+            "ring8",
+            "--steps",
+            "30",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+            "--set",
+            "lr=0.1",
+            "--eval-n",
+            "500",
+        ]
+    )
     assert rc == 0
     for f in ("metrics.json", "samples.npy", "samples.png", "losses.json", "losses.png"):
         assert (out / f).stat().st_size > 0, f
@@ -87,8 +103,11 @@ def test_train_writes_every_artifact(tmp_path, toy_registered) -> None:
     assert m["steps"] == 30 and m["seed"] == 1 and m["config"]["lr"] == 0.1
     assert m["parameters"] == 4 and m["nfe"] == 1 and m["device"] == "cpu"
     assert m["torch_version"] == torch.__version__ and m["wall_time_s"] > 0
-    assert m["metrics"]["likelihood"] == {"value": m["metrics"]["likelihood"]["value"], "kind": "exact",
-                                          "unit": "nats/example"}
+    assert m["metrics"]["likelihood"] == {
+        "value": m["metrics"]["likelihood"]["value"],
+        "kind": "exact",
+        "unit": "nats/example",
+    }
     assert m["metrics"]["kl_data_model"]["value"] > 0  # one Gaussian vs a ring of 8
     assert m["metrics"]["num_modes"] == 8
     assert np.load(out / "samples.npy").shape == (500, 2)

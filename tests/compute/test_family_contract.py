@@ -74,8 +74,16 @@ def test_same_seed_gives_same_losses_and_samples(name: str, kind: str | None) ->
     for _ in range(2):
         model, data = build_tiny(name, kind, seed=3)
         rec = LossRecorder()
-        train(model, data, budget=Budget(5), batch_size=32, callbacks=[rec], seed=3, preview_n=0,
-              progress_every_s=0.0)
+        train(
+            model,
+            data,
+            budget=Budget(5),
+            batch_size=32,
+            callbacks=[rec],
+            seed=3,
+            preview_n=0,
+            progress_every_s=0.0,
+        )
         samples, _ = draw(model, 8, seed=1)
         runs.append(([d["loss"] for d in rec.losses], samples))
     (loss_a, x_a), (loss_b, x_b) = runs
@@ -114,8 +122,11 @@ def test_log_likelihood_kind_shape_and_values(name: str, kind: str | None) -> No
     assert torch.isfinite(ll.values).all(), f"{name}: non-finite log-likelihoods"
 
 
-@pytest.mark.parametrize(("name", "kind"), [c for c in CASES if c[1] in ("points2d", None)],
-                         ids=[i for c, i in zip(CASES, IDS, strict=True) if c[1] in ("points2d", None)])
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [c for c in CASES if c[1] in ("points2d", None)],
+    ids=[i for c, i in zip(CASES, IDS, strict=True) if c[1] in ("points2d", None)],
+)
 def test_exact_2d_density_integrates_to_one(name: str, kind: str | None) -> None:
     _require(name, kind)
     model, data, _, _ = trained_tiny(name, kind)

@@ -149,7 +149,7 @@ def test_digit_feature_net_is_accurate_and_separates_noise() -> None:
     from compute import features
 
     d = datasets.load("digits")
-    assert features.test_accuracy() > 0.95
+    assert features.heldout_accuracy() > 0.95
     f_train, f_test = features.features(d.train), features.features(d.test)
     assert f_train.shape == (1437, features.FEATURE_DIM)
     noise = features.features(torch.rand(500, 1, 8, 8, generator=torch.Generator().manual_seed(0)))

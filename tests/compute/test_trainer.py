@@ -102,8 +102,17 @@ def _toy(seed: int = 0, **cfg: Any) -> tuple[Toy, datasets.Dataset]:
 def test_completes_the_step_budget_and_reports_in_order() -> None:
     model, data = _toy()
     rec = Recorder()
-    result = train(model, data, budget=Budget(300), batch_size=64, callbacks=[rec], seed=0,
-                   preview_every_s=1e9, preview_n=16, progress_every_s=0.0)
+    result = train(
+        model,
+        data,
+        budget=Budget(300),
+        batch_size=64,
+        callbacks=[rec],
+        seed=0,
+        preview_every_s=1e9,
+        preview_n=16,
+        progress_every_s=0.0,
+    )
     assert result.stop_reason == "completed" and result.steps == 300
     assert [k for k, _ in rec.events][0] == "start" and [k for k, _ in rec.events][-1] == "end"
     assert rec.of("start")[0]["parameters"] == 4 and rec.of("start")[0]["dataset"] == "ring8"
@@ -134,8 +143,9 @@ def test_time_budget_stops_the_run() -> None:
 def test_should_stop_cancels() -> None:
     model, data = _toy()
     rec = Recorder(stop_after=7)
-    result = train(model, data, budget=Budget(1000), batch_size=8, callbacks=[rec], preview_n=0,
-                   progress_every_s=0.0)
+    result = train(
+        model, data, budget=Budget(1000), batch_size=8, callbacks=[rec], preview_n=0, progress_every_s=0.0
+    )
     assert result.stop_reason == "cancelled" and result.steps == 7
 
 
@@ -198,3 +208,26 @@ def test_pick_device_honours_the_environment(monkeypatch) -> None:
     assert pick_device() == "cpu"
     monkeypatch.delenv("ATLAS_DEVICE")
     assert pick_device() == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_previews_do_not_change_training() -> None:
+    runs = []
+    for preview_every in (0.0, 1e-9):  # no preview after the first vs a preview every step
+        model, data = _toy(seed=2)
+        result = train(
+            model, data, budget=Budget(20), batch_size=16, seed=4, preview_n=8, preview_every_s=preview_every
+        )
+        runs.append((result.history, model.mu.detach().clone()))
+    assert runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1])
+
+
+def test_previews_use_fixed_noise_and_leave_the_generator_alone() -> None:
+    from compute.trainer import preview_samples
+
+    model, _ = _toy()
+    state = model.generator.get_state()
+    global_state = torch.get_rng_state()
+    a, b = preview_samples(model, 4, seed=0), preview_samples(model, 4, seed=0)
+    assert torch.equal(a, b) and not torch.equal(a, preview_samples(model, 4, seed=1))
+    assert torch.equal(model.generator.get_state(), state)
+    assert torch.equal(torch.get_rng_state(), global_state)

@@ -1,0 +1,285 @@
+"""Shared pieces of the failure-mode experiments: train-and-sample, per-seed bookkeeping, the
+generic reproduce-vs-fix verdict rule, tables and side-by-side figures.
+
+Every experiment here trains a *reproduce* arm and a *fix* arm on the same data, seeds and step
+budget, stores the per-seed numbers under ``measurements["reproduce"]`` / ``["fix"]`` (lists
+indexed like ``measurements["seeds"]``) and maps them to a verdict with :func:`pair_verdict`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from compute.experiments.base import Scale, Table, Verdict, fmt, mean_std, png
+
+# --------------------------------------------------------------------------------------------
+# Training
+
+
+def device() -> str:
+    from compute.trainer import pick_device
+
+    return pick_device()
+
+
+def train_model(
+    name: str,
+    dataset: Any,
+    *,
+    seed: int,
+    steps: int,
+    variant: str | None = None,
+    batch_size: int | None = None,
+    callbacks: Sequence[Any] = (),
+    **overrides: Any,
+) -> tuple[Any, Any]:
+    """Build family ``name`` for ``dataset`` through the registry and train it for ``steps`` steps
+    (no previews, no wall-clock cap). Returns (model, TrainResult)."""
+    from compute import registry
+    from compute.trainer import Budget, train
+
+    model = registry.build(name, dataset.spec, variant=variant, seed=seed, device=device(), **overrides)
+    result = train(
+        model,
+        dataset,
+        budget=Budget(steps),
+        batch_size=batch_size,
+        callbacks=callbacks,
+        seed=seed,
+        preview_n=0,
+        progress_every_s=0.0 if callbacks else 3600.0,
+    )
+    return model, result
+
+
+class Recorder:
+    """Trainer callback: keeps (step, value) of the named losses every ``every`` steps (and every
+    non-finite one, so that a NaN is never missed)."""
+
+    def __init__(self, keys: Sequence[str], every: int = 10):
+        self.keys, self.every = tuple(keys), max(1, every)
+        self.points: dict[str, list[tuple[int, float]]] = {k: [] for k in self.keys}
+        self.non_finite_step: int | None = None
+
+    def on_progress(self, step: int, losses: dict[str, float], elapsed: float) -> None:
+        bad = any(not math.isfinite(v) for v in losses.values())
+        if bad and self.non_finite_step is None:
+            self.non_finite_step = step
+        if step % self.every == 0 or bad:
+            for k in self.keys:
+                if k in losses:
+                    self.points[k].append((step, float(losses[k])))
+
+
+def seeds_of(scale: Scale) -> list[int]:
+    return list(range(scale.seeds))
+
+
+# --------------------------------------------------------------------------------------------
+# Verdicts
+
+
+def finite(values: Sequence[float | None]) -> list[float]:
+    return [float(v) for v in values if v is not None and math.isfinite(float(v))]
+
+
+def pm(values: Sequence[float | None], digits: int = 2) -> str:
+    """'3.10 ± 1.20' over the finite values ('n/a' when there are none)."""
+    vals = finite(values)
+    return fmt(vals, digits) if vals else "n/a"
+
+
+@dataclass(frozen=True)
+class PairOutcome:
+    """Per seed: did the failure show in the reproduce arm, and did the fix beat it?"""
+
+    seeds: list[int]
+    failure: list[bool]
+    fixed: list[bool]
+
+
+def pair_verdict(outcome: PairOutcome, summary: str, failure_word: str = "the failure") -> Verdict:
+    """The generic rule of every reproduce-vs-fix experiment.
+
+    - ``reproduced``: the failure showed on every seed and the fix beat it on every seed;
+    - ``not-reproduced``: the failure showed on no seed;
+    - ``partly-reproduced``: anything in between; the text names the seeds where the failure did not
+      show or where the fix did not beat it, so a page never hides a losing seed.
+
+    ``summary`` carries the measured numbers ("GAN captured 3.1 ± 1.2 of 25 modes; fix ...").
+    """
+    n = len(outcome.seeds)
+    shown = [s for s, f in zip(outcome.seeds, outcome.failure, strict=True) if f]
+    beaten = [s for s, f, x in zip(outcome.seeds, outcome.failure, outcome.fixed, strict=True) if x]
+    not_shown = [s for s in outcome.seeds if s not in shown]
+    not_beaten = [s for s in outcome.seeds if s not in beaten]
+    if n == 0 or not shown:
+        return Verdict("not-reproduced", f"not reproduced: {failure_word} did not show on any seed; {summary}")
+    if len(shown) == n and len(beaten) == n:
+        return Verdict("reproduced", f"reproduced on all {n} seeds: {summary}")
+    notes = []
+    if not_shown:
+        notes.append(f"{failure_word} did not show on seed{_s(not_shown)} {_list(not_shown)}")
+    if not_beaten:
+        notes.append(f"the fix did not beat it on seed{_s(not_beaten)} {_list(not_beaten)}")
+    return Verdict("partly-reproduced", f"partly reproduced ({'; '.join(notes)}): {summary}")
+
+
+def _s(items: Sequence[Any]) -> str:
+    return "s" if len(items) > 1 else ""
+
+
+def _list(items: Sequence[Any]) -> str:
+    return ", ".join(str(i) for i in items)
+
+
+def per_seed(m: dict[str, Any], arm: str, key: str) -> list[float]:
+    """measurements[arm][key] as floats (NaN for missing/None), one per seed."""
+    values = m.get(arm, {}).get(key, [])
+    return [float("nan") if v is None else float(v) for v in values]
+
+
+# --------------------------------------------------------------------------------------------
+# Tables
+
+
+def metric_table(
+    caption: str,
+    m: dict[str, Any],
+    rows: Sequence[tuple[str, str, int]],
+    labels: tuple[str, str] = ("reproduce", "fix"),
+    arms: tuple[str, str] = ("reproduce", "fix"),
+) -> Table:
+    """Mean ± std over seeds of each (label, key, digits) row for the two arms, side by side."""
+    out = []
+    for label, key, digits in rows:
+        out.append([label, *[pm(per_seed(m, arm, key), digits) for arm in arms]])
+    return Table(caption, ["metric", *labels], out)
+
+
+def seed_table(caption: str, m: dict[str, Any], keys: Sequence[tuple[str, str]], arms=("reproduce", "fix")) -> Table:
+    """One row per (arm, seed) with the raw numbers of ``keys`` ((column label, key) pairs)."""
+    rows = []
+    for arm in arms:
+        for i, seed in enumerate(m.get("seeds", [])):
+            row: list[Any] = [arm, seed]
+            for _, key in keys:
+                vals = m.get(arm, {}).get(key, [])
+                v = vals[i] if i < len(vals) else None
+                row.append(round(float(v), 4) if isinstance(v, int | float) and math.isfinite(float(v)) else v)
+            rows.append(row)
+    return Table(caption, ["arm", "seed", *[label for label, _ in keys]], rows)
+
+
+def mean(values: Sequence[float | None]) -> float:
+    return mean_std(finite(values))[0] if finite(values) else float("nan")
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def scatter_panels(panels: Sequence[tuple[str, Any]], dataset: Any, max_points: int = 2500) -> bytes:
+    """Side-by-side 2-D scatters of samples (N, 2) over the true density's modes (where known)."""
+    plt = _plt()
+    lo, hi = dataset.spec.bounds or (-4.0, 4.0)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.8), squeeze=False)
+    for ax, (title, samples) in zip(axes[0], panels, strict=True):
+        if getattr(dataset, "modes", None) is not None:
+            modes = dataset.modes.numpy()
+            ax.scatter(modes[:, 0], modes[:, 1], s=60, facecolors="none", edgecolors="#1f77b4", lw=0.8)
+        else:
+            ref = dataset.test[:2000].numpy()
+            ax.scatter(ref[:, 0], ref[:, 1], s=2, c="#9ecae1", alpha=0.5, linewidths=0)
+        x = np.asarray(samples.detach().cpu().float().numpy() if hasattr(samples, "detach") else samples)
+        x = x[np.isfinite(x).all(1)][:max_points]
+        ax.scatter(x[:, 0], x[:, 1], s=2, c="#d62728", alpha=0.5, linewidths=0)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return png(fig)
+
+
+def digit_panels(panels: Sequence[tuple[str, Any]], nrow: int = 8) -> bytes:
+    """Side-by-side grids of 8x8 digits (N, 1, 8, 8) in [0, 1], the first nrow^2 of each."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.5), squeeze=False)
+    for ax, (title, imgs) in zip(axes[0], panels, strict=True):
+        x = imgs.detach().cpu().float().reshape(-1, 8, 8).clamp(0, 1)[: nrow * nrow].numpy()
+        canvas = np.ones((nrow * 9 + 1, nrow * 9 + 1))
+        for i, img in enumerate(x):
+            r, c = divmod(i, nrow)
+            canvas[1 + r * 9 : 9 + r * 9, 1 + c * 9 : 9 + c * 9] = 1 - img
+        ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.axis("off")
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return png(fig)
+
+
+def curve_figure(
+    series: dict[str, Sequence[Sequence[tuple[float, float]]]],
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    logy: bool = False,
+    logx: bool = False,
+    hline: tuple[float, str] | None = None,
+) -> bytes:
+    """Lines of (x, y) points: one colour per label, one line per seed (same colour, thin)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    colours = ["#d62728", "#2ca02c", "#1f77b4", "#ff7f0e", "#9467bd", "#8c564b"]
+    for (label, runs), colour in zip(series.items(), colours * 4, strict=False):
+        for i, points in enumerate(runs):
+            pts = [(float(x), float(y)) for x, y in points if y is not None and math.isfinite(float(y))]
+            if not pts:
+                continue
+            xs, ys = zip(*pts, strict=True)
+            ax.plot(xs, ys, color=colour, lw=1.4, alpha=0.85, marker="o" if len(xs) < 12 else None, ms=3,
+                    label=label if i == 0 else None)
+    if hline is not None:
+        ax.axhline(hline[0], color="grey", ls="--", lw=1, label=hline[1])
+    if logy:
+        ax.set_yscale("symlog" if _has_nonpositive(series) else "log")
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return png(fig)
+
+
+def _has_nonpositive(series: dict[str, Sequence[Sequence[tuple[float, float]]]]) -> bool:
+    return any(
+        y is not None and math.isfinite(float(y)) and float(y) <= 0
+        for runs in series.values()
+        for points in runs
+        for _, y in points
+    )
+
+
+def stats_over(values: Callable[[int], float], seeds: Sequence[int]) -> list[float]:
+    return [float(values(s)) for s in seeds]

@@ -1,0 +1,242 @@
+"""Adversarial distillation = GAN + diffusion (Sauer et al. 2023, "Adversarial Diffusion Distillation",
+ADD / SDXL Turbo; Yin et al. 2024, DMD2; Goodfellow et al. 2014).
+
+A diffusion *teacher* (the family, DDIM sampler) is distilled into a few-step *student* as in ADD:
+
+- the student G(x_tau, tau) is initialised from the teacher's eps-network and predicts
+  x0_hat = (x_tau - sigma_tau eps_G) / alpha_tau at four student steps tau in {tau_1, 3 tau_1/4, tau_1/2,
+  tau_1/4}; 1-, 2- and 4-step sampling use {tau_1}, {tau_1, tau_1/2} and all four, re-noising x0_hat with
+  fresh noise between steps (ADD section 3); tau_1 is the step where alpha = 0.07 (SDXL's first
+  timestep), and sampling starts from pure noise;
+- training feeds G noised real data x_tau = alpha x + sigma eps and minimises
+      L_G = L_adv(D(x0_hat)) + lambda * E_s[abar_s || x0_hat - sg(x0_teacher(alpha_s x0_hat + sigma_s eps', s)) ||^2]
+  (non-saturating GAN loss against an MLP discriminator D on real vs generated points, R1 on D; the
+  distillation term re-noises the student's output at a random teacher step s and regresses onto the
+  teacher's denoised prediction, weighted by abar_s; lambda = 2.5 as in ADD);
+- an ablation trains the same student with the distillation term only (no discriminator): the
+  non-adversarial route the node's caveat mentions.
+
+Measured on ring8: quality (MMD^2, modes, high-quality share, recall) against NFE for the teacher
+(DDIM, 1..128 steps) and both students (1, 2, 4 steps). The caveat -- GAN-style loss of diversity --
+is the students' recall and mode-weight TV next to the teacher's.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+
+from compute.experiments.base import Experiment, ExperimentResult, Scale, Table, Verdict, fmt, png
+from compute.experiments.unifications import common
+
+FIRST_ALPHA = 0.07  # sqrt(abar) at the student's first step (SDXL's t = 999 has about this)
+DISTILL_WEIGHT = 2.5  # lambda of ADD
+
+
+class FewStepStudent:
+    """ADD student on a trained points2d diffusion teacher (z coordinates of the teacher).
+
+    ``train_step(batch)``: one discriminator and one student update; ``sample(n, k, seed)``: k in {1, 2, 4}."""
+
+    def __init__(self, teacher: Any, seed: int, adversarial: bool = True, lr: float = 3e-4, lr_d: float = 1e-3,
+                 r1_gamma: float = 0.1, hidden_d: int = 128, batch_size: int = 256):
+        from compute.families.gan import mlp
+
+        self.teacher, self.adversarial, self.r1_gamma = teacher, adversarial, r1_gamma
+        self.device = teacher.device
+        self.config = type("Config", (), {"batch_size": batch_size})()
+        ab = teacher.alpha_bars.double().cpu()
+        first = int((ab.sqrt() - FIRST_ALPHA).abs().argmin())
+        self.taus = [first, (3 * first) // 4, first // 2, first // 4]  # student steps
+        self.g = copy.deepcopy(teacher.ema).requires_grad_(True)  # initialised from the teacher
+        self.g_ema = copy.deepcopy(self.g).requires_grad_(False)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.d = mlp(teacher.spec.dim, hidden_d, 1, 3, lambda: torch.nn.LeakyReLU(0.2)).to(self.device)
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=lr, betas=(0.5, 0.9))
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=lr_d, betas=(0.5, 0.9))
+        self.generator = torch.Generator().manual_seed(seed)
+        self.steps = 0
+
+    def _randn(self, shape: tuple[int, ...], gen: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(shape, generator=gen or self.generator).to(self.device)
+
+    def x0(self, net: Any, z: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        """x0_hat of an eps-network at steps tau (B,) long, clipped to the data box like the teacher's sampler."""
+        ab = self.teacher.alpha_bars[tau][:, None]
+        eps = net(z, tau.float() / self.teacher.config.T)
+        return ((z - (1 - ab).sqrt() * eps) / ab.sqrt()).clamp(-2.0, 2.0)
+
+    def train_step(self, batch: torch.Tensor, labels: Any = None) -> dict[str, float]:
+        from compute.families.gan import discriminator_loss, generator_loss, r1_penalty
+
+        t = self.teacher
+        x = t.to_model_space(batch)
+        b = len(x)
+        tau = torch.tensor(self.taus)[torch.randint(0, len(self.taus), (b,), generator=self.generator)].to(self.device)
+        ab = t.alpha_bars[tau][:, None]
+        x_tau = ab.sqrt() * x + (1 - ab).sqrt() * self._randn((b, 2))
+        out: dict[str, float] = {}
+        if self.adversarial:  # discriminator step
+            with torch.no_grad():
+                fake = self.x0(self.g, x_tau, tau)
+            critic = lambda u: self.d(u).squeeze(-1)  # noqa: E731
+            d_loss = discriminator_loss(critic(x), critic(fake))
+            d_loss = d_loss + 0.5 * self.r1_gamma * r1_penalty(critic, x)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            out["d_loss"] = d_loss.item()
+        x_hat = self.x0(self.g, x_tau, tau)
+        s = torch.randint(1, t.config.T + 1, (b,), generator=self.generator).to(self.device)
+        ab_s = t.alpha_bars[s][:, None]
+        x_s = ab_s.sqrt() * x_hat + (1 - ab_s).sqrt() * self._randn((b, 2))
+        with torch.no_grad():
+            target = self.x0(t.ema, x_s, s)
+        distill = (ab_s * (x_hat - target).pow(2)).sum(1).mean()
+        loss = DISTILL_WEIGHT * distill
+        if self.adversarial:
+            adv = generator_loss(self.d(x_hat).squeeze(-1), "non-saturating")
+            loss = loss + adv
+            out["adv"] = adv.item()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.g.parameters(), 1.0)
+        self.opt_g.step()
+        with torch.no_grad():
+            for pe, pm in zip(self.g_ema.parameters(), self.g.parameters(), strict=True):
+                pe.lerp_(pm, 1 - min(0.99, (1 + self.steps) / (10 + self.steps)))
+        self.steps += 1
+        return {"loss": loss.item(), "distill": distill.item(), **out}
+
+    @torch.no_grad()
+    def sample(self, n: int, k: int, seed: int) -> torch.Tensor:
+        """k-step sampling (k in 1, 2, 4) from pure noise, re-noising x0_hat between steps."""
+        taus = {1: self.taus[:1], 2: self.taus[::2], 4: self.taus}[k]
+        gen = torch.Generator().manual_seed(seed)
+        z = self._randn((n, 2), gen)
+        x0 = z
+        for i, tau in enumerate(taus):
+            x0 = self.x0(self.g_ema, z, torch.full((n,), tau, device=self.device, dtype=torch.long))
+            if i + 1 < len(taus):
+                ab = self.teacher.alpha_bars[taus[i + 1]]
+                z = ab.sqrt() * x0 + (1 - ab).sqrt() * self._randn((n, 2), gen)
+        return self.teacher.from_model_space(x0)
+
+
+def verdict(s: dict[str, Any]) -> Verdict:
+    """fails: the adversarial student does not beat the teacher at equal NFE for every k in 1, 2, 4;
+    holds: in addition its best few-step result is near the teacher's many-step quality (all modes,
+    MMD^2 x 1e3 <= 2x + 0.5); partly-holds otherwise."""
+    teacher_full = s["teacher"][s["teacher_max"]]
+    student = s["student_add"]
+    best_k = min(student, key=lambda k: student[k]["mmd2_e3"])
+    best = student[best_k]
+    beats = all(student[k]["mmd2_e3"] < s["teacher"][k]["mmd2_e3"] for k in student)
+    near = best["modes"] >= best["num_modes"] and best["mmd2_e3"] <= 2 * teacher_full["mmd2_e3"] + 0.5
+    dist = s["student_distill"][best_k]
+    text = (f"The adversarially distilled student reaches MMD^2 {common.num(best['mmd2_e3'])}e-3 "
+            f"({best['modes']:.0f}/{best['num_modes']:.0f} modes) in {best_k} step(s) where the teacher needs "
+            f"{s['teacher_max']} DDIM steps for {common.num(teacher_full['mmd2_e3'])}e-3 and gets "
+            f"{common.num(s['teacher'][best_k]['mmd2_e3'])}e-3 with {best_k}; the caveat: its recall is "
+            f"{best['recall']:.2f} vs the teacher's {teacher_full['recall']:.2f} (mode-weight TV {best['tv']:.3f} vs "
+            f"{teacher_full['tv']:.3f}), and distillation without the discriminator gets "
+            f"{common.num(dist['mmd2_e3'])}e-3 in {best_k} step(s)")
+    if not beats:
+        return Verdict("fails", text + ".")
+    if near:
+        return Verdict("holds", text + ".")
+    return Verdict("partly-holds", text + " (few-step sampling improves on the teacher but stays short of it).")
+
+
+class AdversarialDistillation(Experiment):
+    slug: ClassVar[str] = "adversarial-distillation"
+    kind: ClassVar[str] = "unification"
+    title: ClassVar[str] = "Adversarial diffusion distillation: a 1-4 step student from a many-step teacher"
+
+    def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
+        from compute import datasets, registry
+
+        ring = datasets.load("ring8")
+        dev = common.device()
+        steps_teacher = scale.steps(3000, 20)
+        steps_student = scale.steps(1500, 10)
+        n = common.pick(scale, 400, 2000)
+        teacher_nfes = common.pick(scale, [1, 2, 4, 16], [1, 2, 4, 8, 16, 32, 64, 128])
+        size = {"hidden": 128, "depth": 3, "time_dim": 32, "fourier_features": 32}
+
+        per_seed: list[dict[str, Any]] = []
+        keep: dict[str, Any] = {}
+        for seed in common.seeds_of(scale):
+            log(f"seed {seed}: teacher ({steps_teacher} steps), two students ({steps_student} steps each)")
+            teacher = registry.build("diffusion", ring.spec, seed=seed, device=dev, **size)
+            common.train(teacher, ring, steps_teacher, seed)
+            ref = common.reference(ring, n, seed)
+            m: dict[str, Any] = {"teacher": {}, "student_add": {}, "student_distill": {}, "train_s": {}}
+            for k in teacher_nfes:
+                x = teacher.sample(n, sampler="ddim", nfe=k, seed=seed)
+                m["teacher"][str(k)] = common.quality_2d(x, ring, seed, ref)
+                if seed == 0 and k == teacher_nfes[-1]:
+                    keep["teacher"] = x
+            for arm, adversarial in (("student_add", True), ("student_distill", False)):
+                student = FewStepStudent(teacher, seed, adversarial=adversarial)
+                info = common.train(student, ring, steps_student, seed)
+                m["train_s"][arm] = info["seconds"]
+                for k in (1, 2, 4):
+                    x = student.sample(n, k, seed)
+                    m[arm][str(k)] = common.quality_2d(x, ring, seed, ref)
+                    if seed == 0:
+                        keep[f"{arm}_{k}"] = x
+            per_seed.append(m)
+
+        summary = common.summarise(per_seed)
+        summary["teacher_max"] = str(teacher_nfes[-1])
+        v = verdict(summary)
+
+        def cell(arm: str, k: str, key: str, digits: int = 2, pct: bool = False) -> str:
+            vals = common.collect(per_seed, arm, k, key)
+            return fmt([100 * x for x in vals] if pct else vals, digits)
+
+        rows = [[f"teacher, DDIM {k} step(s)", k, cell("teacher", str(k), "mmd2_e3"), cell("teacher", str(k), "modes", 1),
+                 cell("teacher", str(k), "hq", 1, True), cell("teacher", str(k), "recall", 3),
+                 cell("teacher", str(k), "tv", 3)] for k in teacher_nfes]
+        for arm, label in (("student_add", "ADD student (adversarial + distillation)"),
+                           ("student_distill", "student, distillation only")):
+            rows += [[f"{label}, {k} step(s)", k, cell(arm, str(k), "mmd2_e3"), cell(arm, str(k), "modes", 1),
+                      cell(arm, str(k), "hq", 1, True), cell(arm, str(k), "recall", 3), cell(arm, str(k), "tv", 3)]
+                     for k in (1, 2, 4)]
+        tables = [Table("Quality vs network evaluations on ring8",
+                        ["sampler", "NFE", "MMD^2 x 1e3", "modes", "high-quality %", "recall", "mode-weight TV"], rows)]
+        figures = {"adversarial_distillation": self._figure(keep, ring, summary, teacher_nfes)}
+        params = {"data": "ring8", "teacher_steps": steps_teacher, "student_steps": steps_student, "samples": n,
+                  "teacher_nfe": teacher_nfes, "network": size, "distill_weight": DISTILL_WEIGHT,
+                  "first_student_alpha": FIRST_ALPHA, "discriminator": "MLP 3 x 128, non-saturating, R1 0.1",
+                  "seeds": len(per_seed)}
+        recipes = [{"role": "teacher", "recipe": "ddim-2d", "config": {"dataset": "ring8", "steps": steps_teacher}},
+                   {"role": "discriminator family", "recipe": "gan-2d", "config": {"dataset": "ring8"}}]
+        return ExperimentResult(self.slug, self.kind, self.title, v, tables,
+                                {"summary": summary, "per_seed": per_seed}, params, figures, recipes)
+
+    @staticmethod
+    def _figure(keep: dict[str, Any], ring: Any, summary: dict[str, Any], nfes: list[int]) -> bytes:
+        plt = common.plt()
+        fig, axes = plt.subplots(1, 4, figsize=(15, 3.9))
+        common.scatter(axes[0], keep["teacher"], ring, f"teacher, DDIM {nfes[-1]} steps")
+        common.scatter(axes[1], keep["student_add_1"], ring, "ADD student, 1 step")
+        common.scatter(axes[2], keep["student_distill_1"], ring, "distillation only, 1 step")
+        ax = axes[3]
+        ax.plot(nfes, [max(summary["teacher"][str(k)]["mmd2_e3"], 1e-3) for k in nfes], "o-", label="teacher (DDIM)")
+        for arm, label in (("student_add", "ADD student"), ("student_distill", "distillation only")):
+            ax.plot([1, 2, 4], [max(summary[arm][str(k)]["mmd2_e3"], 1e-3) for k in (1, 2, 4)], "s-", label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("network evaluations per sample")
+        ax.set_ylabel("MMD^2 x 1e3 (lower is better)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.set_title("quality vs NFE", fontsize=9)
+        fig.tight_layout()
+        return png(fig)

@@ -1,0 +1,199 @@
+"""Shared pieces of the unification experiments: budgets, training loops, 2-D sample quality,
+figures and the small bookkeeping every experiment repeats.
+
+Conventions. Every experiment trains its models through the families' own ``train_step`` on
+reproducible batches (:func:`compute.trainer.batches`), measures per seed, stores the per-seed
+numbers in ``measurements`` and the mean over seeds in ``measurements["summary"]``; its verdict
+function reads only ``summary`` so that it can be unit-tested on hand-made numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from compute.experiments.base import Scale, mean_std
+
+# --------------------------------------------------------------------------------------------
+# Budgets
+
+
+def pick(scale: Scale, smoke: Any, full: Any) -> Any:
+    """The smoke value in CI, the full one on the site (sizes that do not scale linearly)."""
+    return smoke if scale.name == "smoke" else full
+
+
+def seeds_of(scale: Scale, cap: int | None = None) -> list[int]:
+    n = scale.seeds if cap is None else min(scale.seeds, cap)
+    return list(range(n))
+
+
+def device() -> str:
+    from compute.trainer import pick_device
+
+    return pick_device()
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+
+
+def train(model: Any, dataset: Any, steps: int, seed: int, batch_size: int | None = None,
+          labels: bool = False, step_fn: Callable[..., dict[str, float]] | None = None) -> dict[str, float]:
+    """``steps`` calls of ``step_fn`` (default ``model.train_step``) on reproducible batches of
+    ``dataset`` (fresh draws for 2-D sets, reshuffled epochs otherwise). Labels are passed only
+    when ``labels`` (the experiments here are unconditional). Returns the last losses plus
+    ``seconds`` (wall time) and ``steps``."""
+    from compute.trainer import batches, seed_everything
+
+    seed_everything(seed)
+    bs = batch_size or int(getattr(getattr(model, "config", None), "batch_size", 256))
+    data = batches(dataset, bs, seed)
+    fn = step_fn or model.train_step
+    dev = getattr(model, "device", torch.device("cpu"))
+    losses: dict[str, float] = {}
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        x, y = next(data)
+        x = x.to(dev)
+        losses = fn(x, y.to(dev) if (labels and y is not None) else None)
+    return {**{k: float(v) for k, v in losses.items()}, "seconds": time.perf_counter() - t0, "steps": steps}
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------------------------
+# 2-D sample quality
+
+
+def reference(dataset: Any, n: int, seed: int) -> torch.Tensor:
+    """n fresh draws from the true 2-D distribution (never the training set)."""
+    return dataset.sample(n, torch.Generator().manual_seed(10_000 + seed))
+
+
+def quality_2d(samples: torch.Tensor, dataset: Any, seed: int = 0, ref: torch.Tensor | None = None
+               ) -> dict[str, float]:
+    """PacGAN mode statistics (mixtures), MMD^2 and energy distance to fresh data, PRDC recall.
+
+    ``mmd2_e3`` is MMD^2 x 1000 (multi-bandwidth RBF, unbiased; ~0 +- 0.1 for two sets of true
+    samples of 2,000 points)."""
+    from compute import metrics
+
+    samples = samples.detach().cpu().float()
+    finite = torch.isfinite(samples).all(1)
+    fake = samples[finite]
+    ref = reference(dataset, len(samples), seed) if ref is None else ref
+    out: dict[str, float] = {"non_finite": 1.0 - float(finite.float().mean())}
+    if dataset.modes is not None:
+        st = metrics.mode_stats(samples, dataset.modes, dataset.mode_std, dataset.mode_weights)
+        out.update(modes=float(st["modes_captured"]), num_modes=float(st["num_modes"]),
+                   hq=st["hq_fraction"], tv=st["mode_weight_tv"], spread=st["spread_ratio"])
+    if len(fake) >= 10:
+        out["mmd2_e3"] = 1e3 * metrics.mmd(ref, fake)
+        out["energy_distance"] = metrics.energy_distance(ref, fake)
+        pr = metrics.prdc(ref[:2000], fake[:2000])
+        out["precision"], out["recall"] = pr["precision"], pr["recall"]
+    else:
+        out.update(mmd2_e3=float("nan"), energy_distance=float("nan"), precision=0.0, recall=0.0)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Aggregation over seeds
+
+
+def summarise(per_seed: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Mean over seeds of every numeric leaf (nested dicts kept), e.g. [{"a": 1, "b": {"c": 2}}, ...]."""
+    if not per_seed:
+        return {}
+    out: dict[str, Any] = {}
+    for key, first in per_seed[0].items():
+        if isinstance(first, dict):
+            out[key] = summarise([d[key] for d in per_seed])
+        elif isinstance(first, bool):
+            out[key] = all(bool(d[key]) for d in per_seed)
+        elif isinstance(first, int | float):
+            out[key] = mean_std([float(d[key]) for d in per_seed])[0]
+    return out
+
+
+def collect(per_seed: Sequence[dict[str, Any]], *path: str) -> list[float]:
+    """[d[path[0]][path[1]]... for d in per_seed]: one value per seed."""
+    out = []
+    for d in per_seed:
+        v: Any = d
+        for p in path:
+            v = v[p]
+        out.append(float(v))
+    return out
+
+
+def num(x: float, digits: int = 3) -> str:
+    """A short number for verdict sentences: 3 significant digits, scientific when tiny."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
+        return f"{x:.1e}"
+    return f"{x:.{digits}g}"
+
+
+def finite(*values: float) -> bool:
+    return all(v is not None and math.isfinite(v) for v in values)
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+
+
+def plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as pyplot
+
+    return pyplot
+
+
+def scatter(ax: Any, samples: torch.Tensor, dataset: Any, title: str, n: int = 1500) -> None:
+    """Samples as red dots over the true log density (or the data), on the dataset's box."""
+    lo, hi = dataset.spec.bounds or (-4.0, 4.0)
+    if dataset.spec.true_log_density is not None:
+        axis = torch.linspace(lo, hi, 200)
+        gx, gy = torch.meshgrid(axis, axis, indexing="xy")
+        logp = dataset.spec.true_log_density(torch.stack([gx.flatten(), gy.flatten()], 1)).reshape(200, 200)
+        top = float(logp[torch.isfinite(logp)].max())
+        logp = logp.clamp(min=top - 8).nan_to_num(neginf=top - 8).numpy()
+        ax.contourf(gx.numpy(), gy.numpy(), logp, levels=np.linspace(top - 8, top + 1e-6, 9), cmap="Blues",
+                    alpha=0.5)
+    else:
+        ref = dataset.test[:2000].numpy()
+        ax.scatter(ref[:, 0], ref[:, 1], s=2, c="#9ecae1", alpha=0.5, linewidths=0)
+    x = samples[:n].detach().cpu().float().numpy()
+    x = x[np.isfinite(x).all(1)]
+    ax.scatter(x[:, 0], x[:, 1], s=2, c="#d62728", alpha=0.6, linewidths=0)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=8)
+
+
+def digit_canvas(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
+    """(N, 1, 8, 8) in [0, 1] -> one grey canvas of nrow x nrow digits (dark ink on white)."""
+    imgs = images.detach().cpu().float().reshape(-1, 8, 8).clamp(0, 1)[: nrow * nrow].numpy()
+    rows = max(1, math.ceil(len(imgs) / nrow))
+    canvas = np.ones((rows * 9 + 1, nrow * 9 + 1))
+    for i, img in enumerate(imgs):
+        r, c = divmod(i, nrow)
+        canvas[1 + r * 9: 9 + r * 9, 1 + c * 9: 9 + c * 9] = 1 - img
+    return canvas

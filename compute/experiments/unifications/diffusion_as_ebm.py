@@ -1,0 +1,289 @@
+"""Score-based diffusion as a time-indexed EBM (Song et al. 2021, score SDE; Salimans & Ho 2021,
+"Should EBMs model the energy or the score?"; Du et al. 2023, "Reduce, Reuse, Recycle").
+
+Two diffusion models on ring8 with the same DDPM training loss, schedule, sampler, width and steps:
+
+- *unconstrained*: the family's eps-network, an MLP R^2 x [0, 1] -> R^2 (any vector field);
+- *energy*: eps_theta(z, t) = grad_z phi_theta(z, t) with a scalar MLP phi, so the score
+  s = -eps / sigma_t = -grad_z E_theta(z, t) with E_theta = phi_theta / sigma_t is a gradient field by
+  construction, and p_theta,t(z) = exp(-E_theta(z, t)) / Z_t is a density at every noise level.
+  phi = 1/2 sigma_t |z|^2 + MLP(z, fourier(z), emb(t)): the quadratic is the exact potential for
+  unit-Gaussian data, the MLP learns the rest.
+
+Measured: (i) both sample the data (PacGAN mode statistics, MMD^2 to fresh data); (ii) the energy's
+p_theta,t integrates (log Z_t by quadrature on a grid) and is compared with the true p_t of the
+noised mixture (closed form: a mixture with means alpha_t mu_k and variance alpha_t^2 s^2 + sigma_t^2)
+through KL(p_t || p_theta,t) = E_{p_t}[log p_t - log p_theta,t] at several sigma_t; (iii) the caveat --
+how far the unconstrained field is from conservative: the antisymmetric share of its Jacobian,
+E||J - J^T||_F / E||J + J^T||_F at points of p_t (0 for any gradient field).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from compute.experiments.base import Experiment, ExperimentResult, Scale, Table, Verdict, fmt, png
+from compute.experiments.unifications import common
+
+SIGMA_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.95)  # noise levels sigma_t = sqrt(1 - abar_t) (model units)
+
+
+class EnergyEpsNet(nn.Module):
+    """A diffusion eps-network that is a gradient field: eps(z, t) = grad_z phi(z, t).
+
+    z (B, D), t (B,) in [0, 1] (step / T) -> (B, D). ``energy(z, t)`` = phi / sigma_t (B,), so that
+    the score -eps / sigma_t equals -grad_z energy. ``sigmas`` (T + 1,) = sqrt(1 - abar_t).
+    """
+
+    def __init__(self, dim: int, hidden: int, depth: int, time_dim: int, fourier: int, fourier_scale: float,
+                 sigmas: torch.Tensor):
+        super().__init__()
+        from compute.families.diffusion import SinusoidalEmbedding
+
+        self.time = SinusoidalEmbedding(time_dim)
+        self.register_buffer("fourier_b", 2 * math.pi * fourier_scale * torch.randn(dim, fourier))
+        self.register_buffer("sigmas", sigmas.float().clamp_min(1e-6))
+        layers: list[nn.Module] = [nn.Linear(dim + 2 * fourier + time_dim, hidden), nn.SiLU()]
+        for _ in range(depth - 1):
+            layers += [nn.Linear(hidden, hidden), nn.SiLU()]  # smooth: the Hessian is what eps's Jacobian is
+        layers.append(nn.Linear(hidden, 1))
+        self.net = nn.Sequential(*layers)
+
+    def _sigma(self, t: torch.Tensor) -> torch.Tensor:
+        T = len(self.sigmas) - 1
+        return self.sigmas[(t * T).round().long().clamp(0, T)]
+
+    def potential(self, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:  # (B, D), (B,) -> (B,)
+        proj = z @ self.fourier_b
+        h = torch.cat([z, proj.sin(), proj.cos(), self.time(t)], 1)
+        return 0.5 * self._sigma(t) * z.pow(2).sum(1) + self.net(h).squeeze(-1)
+
+    def energy(self, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.potential(z, t) / self._sigma(t)
+
+    def forward(self, z: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        create = torch.is_grad_enabled()  # training (and Jacobians) differentiate through the gradient
+        with torch.enable_grad():
+            if not z.requires_grad:
+                z = z.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.potential(z, t).sum(), z, create_graph=create)
+        return grad
+
+
+def use_network(model: Any, net: nn.Module) -> None:
+    """Swap a diffusion family's eps-network (and its EMA copy and optimiser) for ``net``: the same
+    training loss, schedule and samplers then run on the new parameterisation."""
+    net = net.to(model.device)
+    model.net = net
+    model.ema = copy.deepcopy(net).requires_grad_(False)
+    model.opt = torch.optim.Adam(net.parameters(), lr=model.config.lr)
+
+
+def mixture_log_density(z: torch.Tensor, means: torch.Tensor, var: float) -> torch.Tensor:
+    """log of the equal-weight isotropic Gaussian mixture at z (N, D); float64 (N,)."""
+    z, means = z.double(), means.double()
+    d2 = torch.cdist(z, means).pow(2)
+    log_n = -0.5 * d2 / var - 0.5 * z.shape[1] * math.log(2 * math.pi * var)
+    return torch.logsumexp(log_n, 1) - math.log(len(means))
+
+
+def jacobian_asymmetry(field: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor) -> float:
+    """E||J - J^T||_F / E||J + J^T||_F of a field R^D -> R^D at the points z (N, D); 0 for gradients."""
+    z = z.detach().requires_grad_(True)
+    with torch.enable_grad():
+        out = field(z)
+        rows = [torch.autograd.grad(out[:, i].sum(), z, retain_graph=i + 1 < out.shape[1])[0]
+                for i in range(out.shape[1])]
+    jac = torch.stack(rows, 1).double()  # (N, D, D): J[n, i, j] = d out_i / d z_j
+    anti = (jac - jac.transpose(1, 2)).flatten(1).norm(dim=1).mean()
+    sym = (jac + jac.transpose(1, 2)).flatten(1).norm(dim=1).mean()
+    return float(anti / sym.clamp_min(1e-30))
+
+
+def verdict(s: dict[str, Any]) -> Verdict:
+    """fails: the energy model misses modes, is not conservative (asymmetry > 1e-3) or has no finite log Z;
+    holds: it samples as well as the unconstrained one (MMD^2 x 1e3 <= 2x + 0.5) and its p_t is within
+    0.1 nats (KL) of the true p_t at every level; partly-holds otherwise."""
+    e, u = s["energy"], s["unconstrained"]
+    kl_max = max(s["kl"].values())
+    asym_u = max(s["asym_unconstrained"].values())
+    text = (f"Both sample the data (energy-parameterised: {e['modes']:.0f}/{e['num_modes']:.0f} modes, "
+            f"MMD^2 {common.num(e['mmd2_e3'])}e-3; unconstrained: {u['modes']:.0f}/{u['num_modes']:.0f}, "
+            f"{common.num(u['mmd2_e3'])}e-3); the energy version's exp(-E(x,t))/Z_t is a density at every "
+            f"noise level, {common.num(kl_max)} nats (KL) or less from the true p_t; the caveat: the "
+            f"unconstrained field is not a gradient -- up to {100 * asym_u:.1f} % of its Jacobian is "
+            f"antisymmetric, vs {common.num(max(s['asym_energy'].values()))} for the energy version")
+    if (e["modes"] < e["num_modes"] or max(s["asym_energy"].values()) > 1e-3 or not s["log_z_finite"]):
+        return Verdict("fails", text + ".")
+    if e["mmd2_e3"] <= 2 * u["mmd2_e3"] + 0.5 and kl_max <= 0.1:
+        return Verdict("holds", text + ".")
+    return Verdict("partly-holds", text + " (the energy model lags the unconstrained one or its density "
+                                          "is more than 0.1 nats off).")
+
+
+class DiffusionAsEBM(Experiment):
+    slug: ClassVar[str] = "diffusion-as-ebm"
+    kind: ClassVar[str] = "unification"
+    title: ClassVar[str] = "Diffusion as a time-indexed EBM: an energy-parameterised score vs an unconstrained one"
+
+    def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
+        from compute import datasets, registry
+
+        ring = datasets.load("ring8")
+        dev = common.device()
+        steps = scale.steps(3000, 20)
+        n = common.pick(scale, 400, 2000)
+        nfe = common.pick(scale, 20, 100)
+        n_kl = common.pick(scale, 500, 4000)
+        grid_n = common.pick(scale, 120, 360)
+        size = {"hidden": 128, "depth": 3, "time_dim": 32, "fourier_features": 32}
+
+        per_seed: list[dict[str, Any]] = []
+        keep: dict[str, Any] = {}
+        for seed in common.seeds_of(scale):
+            m: dict[str, Any] = {}
+            models = {}
+            for arm in ("unconstrained", "energy"):
+                model = registry.build("diffusion", ring.spec, seed=seed, device=dev, **size)
+                if arm == "energy":
+                    with torch.random.fork_rng(devices=[]):
+                        torch.manual_seed(seed)
+                        net = EnergyEpsNet(2, size["hidden"], size["depth"], size["time_dim"],
+                                           size["fourier_features"], model.config.fourier_scale,
+                                           (1 - model.alpha_bars.double()).sqrt())
+                    use_network(model, net)
+                log(f"seed {seed}: training the {arm} diffusion model ({steps} steps)")
+                info = common.train(model, ring, steps, seed)
+                samples, t_sample = common.timed(lambda model=model: model.sample(n, sampler="ancestral", nfe=nfe,
+                                                                                  seed=seed))
+                m[arm] = {**common.quality_2d(samples, ring, seed), "train_s_per_1k_steps": 1e3 * info["seconds"] / steps,
+                          "sample_ms_per_1k": 1e3 * t_sample * 1000 / n,
+                          "params": float(sum(p.numel() for p in model.net.parameters()))}
+                models[arm] = model
+                if seed == 0:
+                    keep[arm] = samples
+            log(f"seed {seed}: densities and Jacobians at sigma_t in {SIGMA_LEVELS}")
+            m.update(self._levels(models, ring, seed, n_kl, grid_n))
+            per_seed.append(m)
+            if seed == 0:
+                keep["energy_model"] = models["energy"]
+                keep["unc_model"] = models["unconstrained"]
+
+        summary = common.summarise(per_seed)
+        summary["log_z_finite"] = all(common.finite(*d["log_z"].values()) for d in per_seed)
+        v = verdict(summary)
+        levels = list(per_seed[0]["kl"])
+        tables = [
+            Table("Samples (ancestral, same sampler and NFE for both)",
+                  ["score network", "modes", "high-quality %", "MMD^2 x 1e3", "recall",
+                   "train s / 1k steps", "sampling ms / 1k samples"],
+                  [[arm, fmt(common.collect(per_seed, arm, "modes"), 1),
+                    fmt([100 * x for x in common.collect(per_seed, arm, "hq")], 1),
+                    fmt(common.collect(per_seed, arm, "mmd2_e3"), 2), fmt(common.collect(per_seed, arm, "recall"), 3),
+                    fmt(common.collect(per_seed, arm, "train_s_per_1k_steps"), 1),
+                    fmt(common.collect(per_seed, arm, "sample_ms_per_1k"), 0)]
+                   for arm in ("unconstrained", "energy")]),
+            Table("Per noise level: the energy's density and how conservative each field is",
+                  ["sigma_t", "step t", "log Z_t (energy)", "KL(p_t || exp(-E)/Z_t), nats",
+                   "Jacobian antisymmetry, unconstrained", "Jacobian antisymmetry, energy"],
+                  [[lv, int(per_seed[0]["steps_at"][lv]), fmt(common.collect(per_seed, "log_z", lv), 3),
+                    fmt(common.collect(per_seed, "kl", lv), 3),
+                    fmt(common.collect(per_seed, "asym_unconstrained", lv), 4),
+                    common.num(max(common.collect(per_seed, "asym_energy", lv)))] for lv in levels]),
+        ]
+        figures = {"diffusion_as_ebm": self._figure(keep, ring, levels[1])}
+        params = {"data": "ring8", "steps": steps, "samples": n, "sampler": "ancestral", "nfe": nfe,
+                  "network": size, "sigma_levels": list(SIGMA_LEVELS), "kl_samples": n_kl, "quadrature_grid": grid_n,
+                  "seeds": len(per_seed)}
+        recipes = [{"role": "unconstrained score", "recipe": "ddpm-2d", "config": {"dataset": "ring8", "steps": steps}},
+                   {"role": "energy at one noise level", "recipe": "ebm-dsm-2d", "config": {"dataset": "ring8"}}]
+        return ExperimentResult(self.slug, self.kind, self.title, v, tables,
+                                {"summary": summary, "per_seed": per_seed}, params, figures, recipes)
+
+    @staticmethod
+    def _levels(models: dict[str, Any], ring: Any, seed: int, n_kl: int, grid_n: int) -> dict[str, Any]:
+        """KL, log Z and Jacobian asymmetry at each sigma level (model z coordinates)."""
+        from compute.metrics import grid_log_mass
+
+        energy_model, unc = models["energy"], models["unconstrained"]
+        T = energy_model.config.T
+        sig = (1 - energy_model.alpha_bars.double()).sqrt()
+        modes_z = (ring.modes - energy_model.shift) / energy_model.scale
+        std_z = ring.mode_std / energy_model.scale
+        g = torch.Generator().manual_seed(500 + seed)
+        out: dict[str, dict[str, float]] = {k: {} for k in
+                                            ("kl", "log_z", "asym_unconstrained", "asym_energy", "steps_at")}
+        for level in SIGMA_LEVELS:
+            step = int((sig[1:] - level).abs().argmin()) + 1
+            a, s = float(energy_model.alpha_bars[step].sqrt()), float(sig[step])
+            key = f"{level:g}"
+            z0 = (ring.sample(n_kl, g) - energy_model.shift) / energy_model.scale
+            zt = a * z0 + s * torch.randn(n_kl, 2, generator=g)  # exact draws from p_t
+            t = torch.full((n_kl,), step / T)
+            net = energy_model.ema
+
+            def neg_energy(z: torch.Tensor, net: Any = net, step: int = step) -> torch.Tensor:
+                with torch.no_grad():
+                    return -net.energy(z.to(energy_model.device), torch.full((len(z),), step / T,
+                                                                             device=energy_model.device)).cpu()
+
+            log_z = grid_log_mass(neg_energy, (-4.5, 4.5), grid_n)
+            log_model = neg_energy(zt).double() - log_z
+            log_true = mixture_log_density(zt, a * modes_z, a**2 * std_z**2 + s**2)
+            out["kl"][key] = float((log_true - log_model).mean())
+            out["log_z"][key] = log_z
+            out["steps_at"][key] = float(step)
+            pts = zt[:500].to(energy_model.device)
+            tt = t[:500].to(energy_model.device)
+            out["asym_unconstrained"][key] = jacobian_asymmetry(lambda z, tt=tt: unc.ema(z, tt), pts)
+            out["asym_energy"][key] = jacobian_asymmetry(lambda z, tt=tt: net(z, tt), pts)
+        return out
+
+    @staticmethod
+    def _figure(keep: dict[str, Any], ring: Any, level: str) -> bytes:
+        plt = common.plt()
+        fig, axes = plt.subplots(1, 4, figsize=(15, 3.9))
+        common.scatter(axes[0], keep["unconstrained"], ring, "unconstrained eps-net: samples")
+        common.scatter(axes[1], keep["energy"], ring, "energy-parameterised: samples")
+        model, unc = keep["energy_model"], keep["unc_model"]
+        sig = (1 - model.alpha_bars.double()).sqrt()
+        step = int((sig[1:] - float(level)).abs().argmin()) + 1
+        T = model.config.T
+        axis = torch.linspace(-2.6, 2.6, 160)
+        gx, gy = torch.meshgrid(axis, axis, indexing="xy")
+        pts = torch.stack([gx.flatten(), gy.flatten()], 1).to(model.device)
+        tt = torch.full((len(pts),), step / T, device=model.device)
+        with torch.no_grad():
+            energy = model.ema.energy(pts, tt).cpu().reshape(160, 160)
+        ax = axes[2]
+        ax.contourf(gx.numpy(), gy.numpy(), (-energy - (-energy).max()).clamp(min=-12).numpy(), levels=14,
+                    cmap="viridis")
+        ax.set_title(f"energy model: -E(z, t) at sigma_t = {level} (standardised z)", fontsize=8)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        # curl of the unconstrained field on the same grid
+        small = torch.linspace(-2.6, 2.6, 60)
+        sx, sy = torch.meshgrid(small, small, indexing="xy")
+        p = torch.stack([sx.flatten(), sy.flatten()], 1).to(model.device).requires_grad_(True)
+        ts = torch.full((len(p),), step / T, device=model.device)
+        with torch.enable_grad():
+            out = unc.ema(p, ts)
+            d1 = torch.autograd.grad(out[:, 1].sum(), p, retain_graph=True)[0][:, 0]
+            d0 = torch.autograd.grad(out[:, 0].sum(), p)[0][:, 1]
+        curl = (d1 - d0).detach().cpu().reshape(60, 60)
+        lim = float(curl.abs().max()) or 1.0
+        ax = axes[3]
+        im = ax.imshow(curl.numpy(), origin="lower", extent=(-2.6, 2.6, -2.6, 2.6), cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_title(f"unconstrained eps-net: curl at sigma_t = {level} (0 for a gradient)", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(im, ax=ax, fraction=0.046)
+        fig.tight_layout()
+        return png(fig)

@@ -1,0 +1,286 @@
+"""Energy Matching / Equilibrium Matching = flow matching + EBM (Wang & Du 2025, "Equilibrium Matching:
+Generative Modeling with Implicit Energy-Based Models"; Balcerak et al. 2025, "Energy Matching").
+
+Equilibrium Matching (EqM) drops the time input of flow matching: on the same interpolation
+x_gamma = gamma x + (1 - gamma) eps, gamma ~ U[0, 1], a *time-invariant* field f regresses
+
+    L_EqM = E || f(x_gamma) - (eps - x) c(gamma) ||^2,    c(gamma) = lambda min(1, (1 - gamma) / (1 - a))
+
+(truncated decay, a = 0.8, lambda = 4): far from the data f points along eps - x like a flow-matching
+velocity (with the sign of a gradient), and it vanishes on the data, so the data are equilibria. Here
+f = grad_x E_theta(x) for a scalar MLP energy (their EqM-E variant), and samples come from plain
+gradient descent on the learned energy, x_{k+1} = x_k - eta grad E(x_k), started at N(0, I).
+
+The step size for K steps is eta_K = min(0.35, 1.6 / K) / lambda: on the ideal field a step moves gamma
+by eta lambda, so 1.6 / K crosses [0, a] in about half the budget and contracts in the rest; 0.35 keeps
+the decay region (factor 1 - eta lambda / (1 - a)) stable.
+
+Measured on ring8 against the flow-matching family with the same MLP and steps: sample quality at equal
+network evaluations (EqM: K gradient evaluations; FM: Euler / Heun with K evaluations), that gradient
+descent really descends the learned energy (share of steps that lower E), that the data are equilibria
+(|grad E| on test data vs on noise), and the caveat -- the energy is implicit: its Boltzmann distribution
+exp(-E / tau) / Z (Z by quadrature, possible only in 2-D) is far from the data at every temperature tau,
+while flow matching's ODE likelihood is a (numerical) density estimate.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from compute.experiments.base import Experiment, ExperimentResult, Scale, Table, Verdict, fmt, png
+from compute.experiments.unifications import common
+
+DECAY_START = 0.8  # a
+GRAD_SCALE = 4.0  # lambda
+
+
+def eqm_target_scale(gamma: torch.Tensor, a: float = DECAY_START, lam: float = GRAD_SCALE) -> torch.Tensor:
+    """c(gamma) = lambda min(1, (1 - gamma) / (1 - a)): the truncated-decay gradient magnitude (B,)."""
+    return lam * torch.clamp((1 - gamma) / (1 - a), max=1.0)
+
+
+def step_size(k: int, lam: float = GRAD_SCALE) -> float:
+    """eta_K = min(0.35, 1.6 / K) / lambda (see the module docstring)."""
+    return min(0.35, 1.6 / k) / lam
+
+
+class EnergyField(nn.Module):
+    """Time-invariant energy E(z) (B, D) -> (B,), an MLP on [z, fourier(z)]; ``forward`` = grad_z E (B, D)."""
+
+    def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3, fourier: int = 32, fourier_scale: float = 3.0):
+        super().__init__()
+        self.register_buffer("fourier_b", 2 * math.pi * fourier_scale * torch.randn(dim, fourier))
+        layers: list[nn.Module] = [nn.Linear(dim + 2 * fourier, hidden), nn.SiLU()]
+        for _ in range(depth - 1):
+            layers += [nn.Linear(hidden, hidden), nn.SiLU()]
+        layers.append(nn.Linear(hidden, 1))
+        self.net = nn.Sequential(*layers)
+
+    def energy(self, z: torch.Tensor) -> torch.Tensor:
+        proj = z @ self.fourier_b
+        return self.net(torch.cat([z, proj.sin(), proj.cos()], 1)).squeeze(-1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        create = torch.is_grad_enabled()
+        with torch.enable_grad():
+            if not z.requires_grad:
+                z = z.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.energy(z).sum(), z, create_graph=create)
+        return grad
+
+
+class EquilibriumMatching:
+    """EqM-E on points2d in the flow-matching family's standardised coordinates (box -> [-2, 2]).
+
+    ``train_step(batch)`` regresses grad E on the EqM target; ``sample(n, steps, seed)`` runs gradient
+    descent on the EMA energy; ``energy_trace`` returns E along the descent (K + 1, n)."""
+
+    def __init__(self, spec: Any, seed: int, device: str = "cpu", hidden: int = 128, depth: int = 3,
+                 fourier: int = 32, lr: float = 2e-3, ema_decay: float = 0.995, batch_size: int = 256):
+        lo, hi = spec.bounds
+        self.shift, self.scale = (lo + hi) / 2, (hi - lo) / 4
+        self.device = torch.device(device)
+        self.config = type("Config", (), {"batch_size": batch_size})()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.net = EnergyField(spec.dim, hidden, depth, fourier).to(self.device)
+        self.ema = copy.deepcopy(self.net).requires_grad_(False)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
+        self.ema_decay, self.steps = ema_decay, 0
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def to_z(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.to(self.device, torch.float32) - self.shift) / self.scale
+
+    def train_step(self, batch: torch.Tensor, labels: Any = None) -> dict[str, float]:
+        x = self.to_z(batch)
+        eps = torch.randn(tuple(x.shape), generator=self.generator).to(self.device)
+        gamma = torch.rand(len(x), generator=self.generator).to(self.device)
+        xg = gamma[:, None] * x + (1 - gamma[:, None]) * eps
+        target = (eps - x) * eqm_target_scale(gamma)[:, None]
+        loss = (self.net(xg) - target).pow(2).sum(1).mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
+        self.opt.step()
+        decay = min(self.ema_decay, (1 + self.steps) / (10 + self.steps))
+        with torch.no_grad():
+            for pe, pm in zip(self.ema.parameters(), self.net.parameters(), strict=True):
+                pe.lerp_(pm, 1 - decay)
+        self.steps += 1
+        return {"loss": loss.item()}
+
+    @torch.no_grad()
+    def descend(self, n: int, steps: int, seed: int, trace: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Gradient descent z <- z - eta_K grad E(z) from z ~ N(0, I): (samples in data units, E trace or None)."""
+        z = torch.randn(n, 2, generator=torch.Generator().manual_seed(seed)).to(self.device)
+        eta = step_size(steps)
+        energies = [self.ema.energy(z)] if trace else []
+        for _ in range(steps):
+            z = z - eta * self.ema(z)
+            if trace:
+                energies.append(self.ema.energy(z))
+        out = (z * self.scale + self.shift).cpu()
+        return out, (torch.stack(energies).cpu() if trace else None)
+
+
+def verdict(s: dict[str, Any]) -> Verdict:
+    """fails: EqM misses modes at its largest budget or gradient descent does not descend its energy (< 95 %
+    of steps lower E); holds: it also matches flow matching's Euler sampler at the same NFE (MMD^2 x 1e3 <=
+    2x + 0.5) and the data are equilibria (|grad E| on data <= 0.1 x on noise); partly-holds otherwise."""
+    k = s["k_max"]
+    e, f = s["eqm"][k], s["fm_euler"][k]
+    text = (f"Gradient descent on the learned time-invariant energy samples ring8: {e['modes']:.0f}/"
+            f"{e['num_modes']:.0f} modes, MMD^2 {common.num(e['mmd2_e3'])}e-3 at {k} gradient evaluations vs flow "
+            f"matching's {common.num(f['mmd2_e3'])}e-3 (Euler, same NFE); {100 * s['descent_fraction']:.1f} % of "
+            f"the steps lower E and |grad E| on the data is {common.num(s['grad_ratio'])} x that on noise (the data "
+            f"are equilibria); the caveat: the energy is implicit -- its best Boltzmann distribution exp(-E/tau)/Z "
+            f"is {common.num(s['boltzmann_kl_best'])} nats (KL) from the data vs {common.num(s['fm_kl'])} for "
+            f"flow matching's ODE likelihood")
+    if e["modes"] < e["num_modes"] or s["descent_fraction"] < 0.95:
+        return Verdict("fails", text + ".")
+    if e["mmd2_e3"] <= 2 * f["mmd2_e3"] + 0.5 and s["grad_ratio"] <= 0.1:
+        return Verdict("holds", text + ".")
+    return Verdict("partly-holds", text + ".")
+
+
+class EnergyMatching(Experiment):
+    slug: ClassVar[str] = "energy-matching-fm-ebm"
+    kind: ClassVar[str] = "unification"
+    title: ClassVar[str] = "Equilibrium Matching: a time-invariant energy gradient vs flow matching at equal NFE"
+
+    def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
+        from compute import datasets, registry
+        from compute.metrics import grid_log_mass
+
+        ring = datasets.load("ring8")
+        dev = common.device()
+        steps = scale.steps(3000, 20)
+        n = common.pick(scale, 400, 2000)
+        ks = common.pick(scale, [2, 8], [2, 4, 8, 16, 32, 64])
+        taus = [10 ** (i / 4) for i in range(-8, 5)]  # 0.01 .. 10
+        size = {"hidden": 128, "depth": 3, "time_dim": 32, "fourier_features": 32}
+        h_data = float(-ring.spec.true_log_density(ring.test).double().mean())  # entropy estimate on test
+
+        per_seed: list[dict[str, Any]] = []
+        keep: dict[str, Any] = {}
+        for seed in common.seeds_of(scale):
+            log(f"seed {seed}: Equilibrium Matching and flow matching ({steps} steps each)")
+            eqm = EquilibriumMatching(ring.spec, seed, dev)
+            eqm_info = common.train(eqm, ring, steps, seed)
+            fm = registry.build("flow-matching", ring.spec, seed=seed, device=dev,
+                                likelihood_nfe=common.pick(scale, 10, 100), **size)
+            fm_info = common.train(fm, ring, steps, seed)
+            ref = common.reference(ring, n, seed)
+            m: dict[str, Any] = {"eqm": {}, "fm_euler": {}, "fm_heun": {},
+                                 "train_s": {"eqm": eqm_info["seconds"], "fm": fm_info["seconds"]}}
+            for k in ks:
+                x_eqm, _ = eqm.descend(n, k, seed)
+                m["eqm"][str(k)] = common.quality_2d(x_eqm, ring, seed, ref)
+                m["fm_euler"][str(k)] = common.quality_2d(fm.sample(n, sampler="euler", nfe=k, seed=seed), ring,
+                                                          seed, ref)
+                m["fm_heun"][str(k)] = common.quality_2d(fm.sample(n, sampler="heun", nfe=max(2, k), seed=seed),
+                                                         ring, seed, ref)
+                if seed == 0 and k == ks[-1]:
+                    keep["eqm"], keep["fm"] = x_eqm, fm.sample(n, sampler="euler", nfe=k, seed=seed)
+            x_last, trace = eqm.descend(n, ks[-1], seed, trace=True)
+            m["descent_fraction"] = float((trace[1:] <= trace[:-1] + 1e-6).double().mean())
+            test_z = eqm.to_z(ring.test[:n])
+            noise_z = torch.randn(n, 2, generator=torch.Generator().manual_seed(seed)).to(eqm.device)
+            with torch.no_grad():
+                g_data = eqm.ema(test_z).norm(dim=1).mean()
+                g_noise = eqm.ema(noise_z).norm(dim=1).mean()
+            m["grad_ratio"] = float(g_data / g_noise)
+
+            # the caveat: the implicit energy as a Boltzmann density, Z by quadrature (z box = data box)
+            log_jac = -2 * math.log(eqm.scale)
+            with torch.no_grad():
+                e_test = eqm.ema.energy(test_z).double().cpu()
+            kls = {}
+            for tau in taus:
+                def neg(z: torch.Tensor, tau: float = tau) -> torch.Tensor:
+                    with torch.no_grad():
+                        return -eqm.ema.energy(z.to(eqm.device)).cpu() / tau
+
+                log_z = grid_log_mass(neg, (-2.0, 2.0), common.pick(scale, 128, 400))
+                nll = float((e_test / tau + log_z).mean()) - log_jac
+                kls[f"{tau:.3g}"] = nll - h_data
+            m["boltzmann_kl"] = kls
+            m["boltzmann_kl_best"] = min(kls.values())
+            m["boltzmann_kl_tau1"] = kls["1"]
+            m["fm_kl"] = float(-fm.log_likelihood(ring.test[:common.pick(scale, 200, 1000)]).values.double().mean()
+                               ) - float(-ring.spec.true_log_density(ring.test[:common.pick(scale, 200, 1000)])
+                                         .double().mean())
+            per_seed.append(m)
+            if seed == 0:
+                keep.update(eqm_model=eqm, trace=trace)
+
+        summary = common.summarise(per_seed)
+        summary["k_max"] = str(ks[-1])
+        v = verdict(summary)
+        rows = []
+        for k in ks:
+            key = str(k)
+            rows.append([k] + [f"{fmt(common.collect(per_seed, arm, key, 'mmd2_e3'), 2)} ({summary[arm][key]['modes']:.0f})"
+                               for arm in ("eqm", "fm_euler", "fm_heun")]
+                        + [fmt([100 * x for x in common.collect(per_seed, "eqm", key, "hq")], 1),
+                           fmt([100 * x for x in common.collect(per_seed, "fm_euler", key, "hq")], 1)])
+        best_tau = min(summary["boltzmann_kl"], key=lambda t: summary["boltzmann_kl"][t])
+        tables = [
+            Table("Quality vs network evaluations: MMD^2 x 1e3 (modes captured of 8); EqM's NFE are gradient "
+                  "evaluations (a forward and a backward pass each)",
+                  ["NFE", "EqM gradient descent", "flow matching Euler", "flow matching Heun",
+                   "EqM high-quality %", "FM Euler high-quality %"], rows),
+            Table("The energy view, measured",
+                  ["quantity", "value"],
+                  [["steps that lower E (descent at the largest NFE)", fmt(common.collect(per_seed, "descent_fraction"), 4)],
+                   ["|grad E| on test data / on N(0, I) noise", fmt(common.collect(per_seed, "grad_ratio"), 4)],
+                   ["KL(data || exp(-E)/Z), tau = 1, nats", fmt(common.collect(per_seed, "boltzmann_kl_tau1"), 3)],
+                   [f"KL(data || exp(-E/tau)/Z), best tau ({best_tau}), nats",
+                    fmt(common.collect(per_seed, "boltzmann_kl_best"), 3)],
+                   ["KL(data || flow matching), ODE likelihood, nats", fmt(common.collect(per_seed, "fm_kl"), 3)],
+                   ["training seconds, EqM / FM", f"{summary['train_s']['eqm']:.1f} / {summary['train_s']['fm']:.1f}"]]),
+        ]
+        figures = {"energy_matching": self._figure(keep, ring, summary, ks)}
+        params = {"data": "ring8", "steps": steps, "samples": n, "nfe": ks, "network": size,
+                  "eqm": {"a": DECAY_START, "lambda": GRAD_SCALE, "step_size": "min(0.35, 1.6/K)/lambda",
+                          "energy": "scalar MLP, f = grad E"}, "taus": taus, "seeds": len(per_seed)}
+        recipes = [{"role": "energy, trained by score matching", "recipe": "ebm-dsm-2d", "config": {"dataset": "ring8"}}]
+        return ExperimentResult(self.slug, self.kind, self.title, v, tables,
+                                {"summary": summary, "per_seed": per_seed}, params, figures, recipes)
+
+    @staticmethod
+    def _figure(keep: dict[str, Any], ring: Any, summary: dict[str, Any], ks: list[int]) -> bytes:
+        plt = common.plt()
+        fig, axes = plt.subplots(1, 4, figsize=(15, 3.9))
+        common.scatter(axes[0], keep["eqm"], ring, f"EqM: gradient descent on E, {ks[-1]} steps")
+        common.scatter(axes[1], keep["fm"], ring, f"flow matching: Euler, {ks[-1]} steps")
+        model = keep["eqm_model"]
+        axis = torch.linspace(-2.2, 2.2, 160)
+        gx, gy = torch.meshgrid(axis, axis, indexing="xy")
+        with torch.no_grad():
+            e = model.ema.energy(torch.stack([gx.flatten(), gy.flatten()], 1).to(model.device)).cpu().reshape(160, 160)
+        ax = axes[2]
+        ax.contourf(gx.numpy(), gy.numpy(), e.numpy(), levels=20, cmap="viridis")
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title("learned energy E(z) (standardised z)", fontsize=8)
+        ax = axes[3]
+        for arm, label in [("eqm", "EqM"), ("fm_euler", "FM Euler"), ("fm_heun", "FM Heun")]:
+            ax.plot(ks, [max(summary[arm][str(k)]["mmd2_e3"], 1e-3) for k in ks], "o-", label=label)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("network evaluations")
+        ax.set_ylabel("MMD^2 x 1e3 (lower is better)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.set_title("quality at equal NFE", fontsize=8)
+        fig.tight_layout()
+        return png(fig)
