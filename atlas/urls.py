@@ -15,6 +15,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api/", include("atlas.api.urls")),
+    path("guide/", include("atlas.guide.urls")),
+    path("results/", include("atlas.runs.board_urls")),
     path("", include("atlas.graph.urls")),
 ]
 

@@ -177,6 +177,16 @@ RECIPES: tuple[Recipe, ...] = (
             Param("beta", "float", 4.0, 0.0, 20.0, help="KL weight (variant beta)"),
             hidden(),
             lr(1e-3),
+            Param(
+                "decoder",
+                "choice",
+                "mlp",
+                choices=("mlp", "autoregressive"),
+                help="p(x|z): factorised MLP, or autoregressive (strong enough to ignore z)",
+            ),
+            Param(
+                "free_bits", "float", 0.25, 0.0, 4.0, help="λ, nats per latent dimension (variant free-bits)"
+            ),
         ),
         steps_default=3000,
     ),
@@ -261,6 +271,23 @@ RECIPES: tuple[Recipe, ...] = (
             Param("variant", "choice", "cosine", choices=("linear", "cosine"), help="noise schedule"),
             Param("sample_nfe", "int", 250, 1, 1000, help="network evaluations per sample"),
             lr(2e-3),
+            Param("T", "int", 1000, 10, 1000, help="diffusion steps of the forward process"),
+            Param(
+                "scale_betas",
+                "bool",
+                True,
+                help="rescale the linear betas by 1000/T (off: ᾱ_T stays far from 0)",
+            ),
+            Param(
+                "zero_terminal_snr", "bool", False, help="rescale the schedule to ᾱ_T = 0 (Lin et al. 2024)"
+            ),
+            Param(
+                "prediction",
+                "choice",
+                "eps",
+                choices=("eps", "v"),
+                help="network target: noise ε or velocity v",
+            ),
         ),
         steps_default=3000,
     ),
@@ -352,6 +379,7 @@ RECIPES: tuple[Recipe, ...] = (
             ),
             Param("energy_l2", "float", 0.1, 0.0, 10.0, help="L2 penalty α on energies (0: none)"),
             Param("sgld_steps", "int", 40, 1, 200, help="Langevin steps per update"),
+            hidden(128),
         ),
         steps_default=2000,
         seconds_max=90,
@@ -367,6 +395,28 @@ RECIPES: tuple[Recipe, ...] = (
         steps_default=1500,
         seconds_max=180,
         eval_samples=64,
+    ),
+    Recipe(
+        "vae-digits",
+        "VAE on 8×8 digits",
+        ("ood-likelihood",),
+        "vae",
+        ("digits",),
+        "A Gaussian VAE with a per-pixel categorical decoder; its ELBO bounds the likelihood of the 17-level "
+        "digits, the number an out-of-distribution test would threshold.",
+        params=(
+            Param(
+                "variant",
+                "choice",
+                "gaussian",
+                choices=("gaussian", "beta", "free-bits", "kl-annealing"),
+                help="VAE objective",
+            ),
+            lr(1e-3),
+        ),
+        steps_default=2000,
+        seconds_max=120,
+        eval_samples=1000,
     ),
 )
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import hashlib
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -36,7 +42,11 @@ class RunThrottle(ScopedRateThrottle):
 FILTERS = ("recipe", "family", "dataset", "status", "model")
 
 
+NOT_FOUND = OpenApiResponse(description="no such run or recipe (or a page past the last one)")
+
+
 @extend_schema(tags=["runs"])
+@extend_schema_view(retrieve=extend_schema(responses={200: RunSerializer, 404: NOT_FOUND}))
 class RunViewSet(
     mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -62,7 +72,8 @@ class RunViewSet(
     @extend_schema(
         parameters=[
             OpenApiParameter(name, str, description=f"only runs with this {name}") for name in FILTERS
-        ]
+        ],
+        responses={200: RunListSerializer(many=True), 404: NOT_FOUND},
     )
     def list(self, request: Request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)
@@ -97,7 +108,14 @@ class RunViewSet(
             RunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
 
-    @extend_schema(request=None, responses={200: RunSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            200: RunSerializer,
+            404: NOT_FOUND,
+            429: OpenApiResponse(description="too many requests (POSTs share the runs throttle)"),
+        },
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, public_id: str | None = None) -> Response:
         """A queued run never starts; a running one stops within a few seconds."""
@@ -117,7 +135,7 @@ class RecipeViewSet(viewsets.ViewSet):
         return Response(RecipeSerializer(recipes.RECIPES, many=True).data)
 
     @extend_schema(
-        responses=RecipeSerializer,
+        responses={200: RecipeSerializer, 404: NOT_FOUND},
         parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH, description="slug of the recipe")],
     )
     def retrieve(self, request: Request, slug: str | None = None) -> Response:

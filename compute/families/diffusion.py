@@ -192,24 +192,43 @@ class TimeMLP(nn.Module):
     """
 
     def __init__(self, dim: int, hidden: int, depth: int, time_dim: int, num_classes: int | None = None,
-                 fourier: int = 0, fourier_scale: float = 1.0):
+                 fourier: int = 0, fourier_scale: float = 1.0, film: bool = False):
         super().__init__()
         self.time = SinusoidalEmbedding(time_dim)
         # index num_classes is the null label of classifier-free guidance
         self.label = nn.Embedding(num_classes + 1, time_dim) if num_classes else None
         self.register_buffer("fourier_b", 2 * math.pi * fourier_scale * torch.randn(dim, fourier))
-        layers: list[nn.Module] = [nn.Linear(dim + 2 * fourier + time_dim, hidden), nn.SiLU()]
-        for _ in range(depth - 1):
-            layers += [nn.Linear(hidden, hidden), nn.SiLU()]
-        layers.append(nn.Linear(hidden, dim))
-        self.net = nn.Sequential(*layers)
+        d_in = dim + 2 * fourier
+        self.film = film
+        if film:  # every layer's pre-activation scaled and shifted by the embedding (Perez et al. 2018)
+            self.inp = nn.Linear(d_in, hidden)
+            self.emb = nn.Sequential(nn.Linear(time_dim, 64), nn.SiLU())
+            self.layers = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(depth - 1))
+            self.mods = nn.ModuleList(nn.Linear(64, 2 * hidden) for _ in range(depth))
+            self.out = nn.Linear(hidden, dim)
+        else:
+            layers: list[nn.Module] = [nn.Linear(d_in + time_dim, hidden), nn.SiLU()]
+            for _ in range(depth - 1):
+                layers += [nn.Linear(hidden, hidden), nn.SiLU()]
+            layers.append(nn.Linear(hidden, dim))
+            self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         emb = self.time(t)  # (B, time_dim)
         if self.label is not None and labels is not None:
             emb = emb + self.label(labels)
         proj = x @ self.fourier_b  # (B, fourier)
-        return self.net(torch.cat([x, proj.sin(), proj.cos(), emb], dim=1))
+        h = torch.cat([x, proj.sin(), proj.cos()], dim=1)
+        if not self.film:
+            return self.net(torch.cat([h, emb], dim=1))
+        e = self.emb(emb)  # (B, 64)
+        h = self.inp(h)
+        for i, mod in enumerate(self.mods):
+            if i > 0:
+                h = self.layers[i - 1](h)
+            scale, shift = mod(e).chunk(2, dim=1)
+            h = F.silu(h * (1 + scale) + shift)
+        return self.out(h)
 
 
 class ResBlock(nn.Module):
@@ -263,10 +282,10 @@ class TimeUNet(nn.Module):
 
 
 def build_network(spec: DataSpec, hidden: int, depth: int, time_dim: int, channels: int, fourier: int = 0,
-                  fourier_scale: float = 1.0) -> nn.Module:
+                  fourier_scale: float = 1.0, film: bool = False) -> nn.Module:
     """TimeMLP for points2d, TimeUNet for images; class-conditional when ``spec.num_classes``."""
     if spec.kind == "points2d":
-        return TimeMLP(spec.dim, hidden, depth, time_dim, spec.num_classes, fourier, fourier_scale)
+        return TimeMLP(spec.dim, hidden, depth, time_dim, spec.num_classes, fourier, fourier_scale, film)
     if spec.kind == "image":
         return TimeUNet(spec.shape[0], channels, time_dim, spec.num_classes)
     raise ValueError(f"unsupported data kind {spec.kind!r}")

@@ -66,6 +66,7 @@ class Config:
     variant: str = "cfm"  # "cfm" (Lipman et al.) | "rectified" (Liu et al.)
     sigma_min: float | None = None  # None: 1e-3 for cfm, 0 for rectified
     prediction: str = "velocity"  # network output: "velocity" v | "data" x1_hat, v = (x1_hat - (1-s) x) / (1 - (1-s) t)
+    data_floor: float = 0.05
     time_sampling: str = "mixed"  # "uniform" t ~ U[0, 1] | "mixed": half of them with 1 - t log-uniform
     sampler: str = "heun"  # "euler" | "heun"
     sample_nfe: int = 100  # network evaluations per sample (Heun: two per step)
@@ -77,6 +78,7 @@ class Config:
     time_dim: int = 64  # sinusoidal time-embedding size
     fourier_features: int = 64  # points2d: random Fourier features of x (0 = plain MLP)
     fourier_scale: float = 3.0  # their frequency std, cycles per unit of z
+    film: bool = False
     channels: int = 64  # image U-Net base channels
     lr: float = 3e-3
     warmup_steps: int = 100
@@ -166,7 +168,7 @@ class FlowMatching(Family):
         with torch.random.fork_rng(devices=[]):  # same seed, same init; global RNG untouched
             torch.manual_seed(seed)
             self.net = build_network(spec, config.hidden, config.depth, config.time_dim, config.channels,
-                                     config.fourier_features, config.fourier_scale)
+                                     config.fourier_features, config.fourier_scale, config.film)
         self.ema = copy.deepcopy(self.net).requires_grad_(False)
         self.register_buffer("num_steps", torch.zeros((), dtype=torch.long))
         self.to(self.device)
@@ -218,7 +220,7 @@ class FlowMatching(Family):
         if self.config.prediction == "velocity":
             return out
         s = self.config.sigma
-        denom = (1 - (1 - s) * t).clamp(min=0.05).reshape(-1, *([1] * (x.dim() - 1)))
+        denom = (1 - (1 - s) * t).clamp(min=self.config.data_floor).reshape(-1, *([1] * (x.dim() - 1)))
         return (out - (1 - s) * x) / denom
 
     def _raw(self, net: nn.Module, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None,

@@ -27,6 +27,30 @@ def device() -> str:
     return pick_device()
 
 
+def build_model(name: str, dataset: Any, *, seed: int, variant: str | None = None, **overrides: Any) -> Any:
+    """Family ``name`` for ``dataset`` through the registry, on the experiment device."""
+    from compute import registry
+
+    return registry.build(name, dataset.spec, variant=variant, seed=seed, device=device(), **overrides)
+
+
+def fit(model: Any, dataset: Any, *, seed: int, steps: int, batch_size: int | None = None,
+        callbacks: Sequence[Any] = ()) -> Any:
+    """Train ``model`` for ``steps`` steps with the shared trainer (no previews, no wall-clock cap)."""
+    from compute.trainer import Budget, train
+
+    return train(
+        model,
+        dataset,
+        budget=Budget(steps),
+        batch_size=batch_size,
+        callbacks=callbacks,
+        seed=seed,
+        preview_n=0,
+        progress_every_s=0.0 if callbacks else 3600.0,
+    )
+
+
 def train_model(
     name: str,
     dataset: Any,
@@ -38,23 +62,9 @@ def train_model(
     callbacks: Sequence[Any] = (),
     **overrides: Any,
 ) -> tuple[Any, Any]:
-    """Build family ``name`` for ``dataset`` through the registry and train it for ``steps`` steps
-    (no previews, no wall-clock cap). Returns (model, TrainResult)."""
-    from compute import registry
-    from compute.trainer import Budget, train
-
-    model = registry.build(name, dataset.spec, variant=variant, seed=seed, device=device(), **overrides)
-    result = train(
-        model,
-        dataset,
-        budget=Budget(steps),
-        batch_size=batch_size,
-        callbacks=callbacks,
-        seed=seed,
-        preview_n=0,
-        progress_every_s=0.0 if callbacks else 3600.0,
-    )
-    return model, result
+    """Build family ``name`` for ``dataset`` and train it for ``steps`` steps. Returns (model, TrainResult)."""
+    model = build_model(name, dataset, seed=seed, variant=variant, **overrides)
+    return model, fit(model, dataset, seed=seed, steps=steps, batch_size=batch_size, callbacks=callbacks)
 
 
 class Recorder:

@@ -22,10 +22,10 @@ from compute.experiments.base import Experiment, ExperimentResult, Scale, Verdic
 from compute.experiments.failure_modes import common
 
 DATASET = "grid25"
-SHARED: dict[str, Any] = {"decoder": "autoregressive", "hidden": 128, "lr": 1e-3}
+SHARED: dict[str, Any] = {"decoder": "autoregressive", "hidden": 256, "lr": 3e-3}
 REPRODUCE: dict[str, Any] = {"variant": "gaussian"}
 FIX: dict[str, Any] = {"variant": "free-bits", "free_bits": 0.5}
-FULL_STEPS = 2500
+FULL_STEPS = 3000
 N_TEST = 2000
 KL_COLLAPSED = 0.05  # nats
 

@@ -63,8 +63,9 @@ class EnergyField(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def energy(self, z: torch.Tensor) -> torch.Tensor:
+        """E(z) = lambda * MLP(z): the MLP is trained on the target / lambda, an O(1) regression."""
         proj = z @ self.fourier_b
-        return self.net(torch.cat([z, proj.sin(), proj.cos()], 1)).squeeze(-1)
+        return GRAD_SCALE * self.net(torch.cat([z, proj.sin(), proj.cos()], 1)).squeeze(-1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         create = torch.is_grad_enabled()
@@ -104,7 +105,7 @@ class EquilibriumMatching:
         gamma = torch.rand(len(x), generator=self.generator).to(self.device)
         xg = gamma[:, None] * x + (1 - gamma[:, None]) * eps
         target = (eps - x) * eqm_target_scale(gamma)[:, None]
-        loss = (self.net(xg) - target).pow(2).sum(1).mean()
+        loss = ((self.net(xg) - target) / GRAD_SCALE).pow(2).sum(1).mean()  # L_EqM / lambda^2
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)

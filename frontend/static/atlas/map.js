@@ -23,7 +23,7 @@
   let home = null;
   let view = null;
   const shown = new Set();
-  const intro = cardBody.innerHTML;
+  let intro = "";
 
   // --- Shapes: one per node kind (colour is never the only signal) ------------------------------
   const poly = (n, r, turn = -90) =>
@@ -33,11 +33,15 @@
     }).join("L") + "Z";
   const circle = (r) => `M${-r},0a${r},${r} 0 1,0 ${2 * r},0a${r},${r} 0 1,0 ${-2 * r},0Z`;
   const rect = (w, h) => `M${-w},${-h}H${w}V${h}H${-w}Z`;
+  const plus = (r) => { const t = r / 3; return `M${-t},${-r}H${t}V${-t}H${r}V${t}H${t}V${r}H${-t}V${t}H${-r}V${-t}H${-t}Z`; };
+  const eye = (r) => `M${-r},0A${1.3 * r},${1.3 * r} 0 0 1 ${r},0A${1.3 * r},${1.3 * r} 0 0 1 ${-r},0Z`;
   function shape(kind, r = SIZE[kind] || 7) {
     switch (kind) {
-      case "family": case "method": return circle(r);
-      case "lens": return poly(8, r, -22.5);
-      case "axis": case "glossary": return rect(r, r);
+      case "family": return circle(r) + circle(r * 0.55);
+      case "method": return circle(r);
+      case "lens": return eye(r * 1.2);
+      case "axis": return rect(r, r);
+      case "glossary": return plus(r * 1.2);
       case "unification": return poly(4, r * 1.25);
       case "failure-mode": return poly(3, r * 1.3);
       case "confusion": return poly(3, r * 1.3, 90);
@@ -92,8 +96,15 @@
     const first = byId.get("diffusion") || G.nodes[0];
     if (first) first.el.setAttribute("tabindex", 0);
     canvas.append(svg);
-    home = { x: 0, y: 0, w: G.graph.width, h: G.graph.height };
+    home = bounds();
     setView({ ...home });
+  }
+
+  function bounds() {
+    if (!G.nodes.length) return { x: 0, y: 0, w: G.graph.width, h: G.graph.height };
+    const xs = G.nodes.map((n) => n.x), ys = G.nodes.map((n) => n.y), pad = 40;
+    const x = Math.min(...xs) - pad, y = Math.min(...ys) - pad;
+    return { x, y, w: Math.max(...xs) + 4 * pad - x, h: Math.max(...ys) + pad - y };
   }
 
   function trim(a, b) {
@@ -110,6 +121,7 @@
     view = v;
     svg.setAttribute("viewBox", `${v.x} ${v.y} ${v.w} ${v.h}`);
     const ratio = v.w / home.w;
+    svg.style.setProperty("--u", String(v.w / Math.max(canvas.clientWidth, 1)));
     svg.classList.toggle("mid", ratio < 0.75);
     svg.classList.toggle("zoomed", ratio < 0.42);
   }
@@ -123,7 +135,7 @@
     setView({ x: at.x - (at.x - view.x) * f, y: at.y - (at.y - view.y) * f, w, h: view.h * f });
   }
   function centerOn(n) {
-    const w = Math.min(view.w, home.w * 0.35);
+    const w = Math.min(view.w, home.w * 0.6);
     const h = (w * view.h) / view.w;
     setView({ x: n.x - w / 2, y: n.y - h / 2, w, h });
   }
@@ -208,6 +220,10 @@
     svg.classList.remove("focus-mode");
     svg.querySelectorAll(".hl").forEach((x) => x.classList.remove("hl"));
   }
+  function restoreHighlight() {
+    const selected = byId.get(state.node);
+    if (selected) highlight(selected); else { clearHighlight(); explain.textContent = ""; }
+  }
   function wireHover() {
     svg.addEventListener("pointerover", (e) => {
       const node = e.target.closest(".node");
@@ -215,13 +231,13 @@
       if (e.target.__link) explain.textContent = edgeText(e.target.__link);
     });
     svg.addEventListener("pointerout", (e) => {
-      if (e.target.closest(".node")) clearHighlight();
+      if (e.target.closest(".node")) restoreHighlight();
     });
     svg.addEventListener("focusin", (e) => {
       const node = e.target.closest(".node");
       if (node) highlight(node.__node);
     });
-    svg.addEventListener("focusout", clearHighlight);
+    svg.addEventListener("focusout", restoreHighlight);
     svg.addEventListener("keydown", (e) => {
       const node = e.target.closest(".node");
       const dir = { ArrowRight: [1, 0], ArrowLeft: [-1, 0], ArrowDown: [0, 1], ArrowUp: [0, -1] }[e.key];
@@ -261,6 +277,7 @@
     n.el.classList.add("selected");
     svg.querySelectorAll('.node[tabindex="0"]').forEach((x) => x.setAttribute("tabindex", -1));
     n.el.setAttribute("tabindex", 0);
+    highlight(n);
     if (center) centerOn(n);
     if (push) writeUrl(true);
     const ticket = ++cardRequest;
@@ -404,7 +421,7 @@
     state.node = "";
     svg.querySelectorAll(".node.selected").forEach((x) => x.classList.remove("selected"));
     cardBody.innerHTML = intro;
-    applyFilters();
+    restoreHighlight();
   }
 
   // --- Legend ---------------------------------------------------------------------------------------
@@ -427,6 +444,7 @@
     G = graph;
     draw();
     legend();
+    intro = cardBody.innerHTML;
     wirePanZoom();
     wireHover();
     wireCard();
@@ -434,6 +452,7 @@
     wireTours();
     $("map-tools").hidden = false;
     readUrl();
+    if (window.matchMedia("(max-width: 600px)").matches && !state.kinds.size && !state.edges.size) $("map-filters").open = false;
     window.addEventListener("popstate", readUrl);
     app.dataset.ready = "true";
   }).catch((error) => {

@@ -1,0 +1,136 @@
+"""Privacy leakage / memorisation: a diffusion model trained long on a tiny subset copies it.
+
+Reproduce: a diffusion model (the family's MLP denoiser on the flattened 8x8 digits) trained for the
+full step budget on only 32 training digits, i.e. ~250 epochs per 1,000 steps. Fix ("more data"): the
+same model and steps on all 1,437 training digits. The node's fixes (deduplication, differential privacy)
+act on the same lever: how much any single training example can shape the model.
+
+Metric (Carlini et al. 2023 and van den Burg & Williams 2021 in spirit): for each of 500 samples, the
+Euclidean distance d_train to its nearest *training* digit and d_held to its nearest *held-out* digit,
+with both reference sets of the same size (32 and 32 test digits for the tiny model; 360 training and
+the 360 test digits for the full one), so that a model that generalises has d_train ~ d_held. Reported:
+the median ratio d_train / d_held and the share of samples with d_train < d_held / 3 ("copies").
+Verdict per seed: the failure shows when more than 25 % of the tiny model's samples are copies; the
+fix beats it when the full model's copy share is lower and its median ratio higher.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from compute.experiments.base import Experiment, ExperimentResult, Scale, Verdict
+from compute.experiments.failure_modes import common
+
+MODEL: dict[str, Any] = {"fourier_features": 0, "hidden": 256, "depth": 3, "sample_nfe": 100}
+TINY = 32
+FULL_STEPS = 3000
+N_SAMPLES = 500
+COPY_RATIO = 1 / 3
+COPY_FAIL = 0.25
+
+
+def digits_subset(n: int | None, seed: int):
+    """Unconditional flattened digits; the first n of a seeded permutation of the training split."""
+    import torch
+
+    from compute import datasets
+    from compute.families.base import DataSpec
+
+    data = datasets.load("digits", 0)
+    train = data.train.reshape(-1, 64)
+    if n is not None:
+        idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(5_000 + seed))[:n]
+        train = train[idx]
+    spec = DataSpec(kind="points2d", shape=(64,), bounds=(0.0, 1.0), levels=17)
+    return dataclasses.replace(data, name=f"digits-flat-{n or 'all'}", spec=spec, train=train,
+                               test=data.test.reshape(-1, 64), train_labels=None, test_labels=None)
+
+
+def nn_distances(samples: Any, reference: Any) -> tuple[Any, Any]:
+    """Distance (N,) from each sample to its nearest reference row and that row's index."""
+    import torch
+
+    d = torch.cdist(samples.double(), reference.double())
+    return d.min(1)
+
+
+class Memorisation(Experiment):
+    slug = "memorisation"
+    kind = "failure-mode"
+    title = "Memorisation: a diffusion model trained long on 32 digits copies them; on 1,437 it does not"
+
+    @staticmethod
+    def verdict(m: dict[str, Any]) -> Verdict:
+        rc, fc = common.per_seed(m, "reproduce", "copy_share"), common.per_seed(m, "fix", "copy_share")
+        rr, fr = common.per_seed(m, "reproduce", "median_ratio"), common.per_seed(m, "fix", "median_ratio")
+        failure = [c > COPY_FAIL for c in rc]
+        fixed = [f < r and fx > rx for f, r, fx, rx in zip(fc, rc, fr, rr, strict=True)]
+        summary = (
+            f"trained on {m.get('tiny', TINY)} digits, {common.pm(_pct(rc), 1)} % of samples were copies "
+            f"(d_train < d_held / 3; median d_train / d_held {common.pm(rr, 2)}); trained on all "
+            f"{m.get('full_n', 1437)}: {common.pm(_pct(fc), 1)} % copies, median ratio {common.pm(fr, 2)}"
+        )
+        return common.pair_verdict(common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "memorisation")
+
+    def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
+        import torch
+
+        steps = scale.steps(FULL_STEPS)
+        seeds = common.seeds_of(scale)
+        n_samples = N_SAMPLES if scale.name == "full" else 100
+        full_n = len(digits_subset(None, 0).train)
+        m: dict[str, Any] = {"seeds": seeds, "tiny": TINY, "full_n": full_n}
+        shown: dict[str, Any] = {}
+        for arm, n in (("reproduce", TINY), ("fix", None)):
+            out: dict[str, list[Any]] = {"copy_share": [], "median_ratio": [], "median_d_train": [], "median_d_held": []}
+            for seed in seeds:
+                data = digits_subset(n, seed)
+                model, _ = common.train_model("diffusion", data, seed=seed, steps=steps, **MODEL)
+                x = model.sample(n_samples, seed=10_000 + seed).clamp(0, 1)
+                g = torch.Generator().manual_seed(6_000 + seed)
+                k = len(data.train) if n is not None else len(data.test)
+                train_ref = data.train[torch.randperm(len(data.train), generator=g)[:k]]
+                held_ref = data.test[torch.randperm(len(data.test), generator=g)[:k]]
+                d_train, nn_idx = nn_distances(x, train_ref)
+                d_held, _ = nn_distances(x, held_ref)
+                ratio = d_train / d_held.clamp_min(1e-9)
+                out["copy_share"].append(float((ratio < COPY_RATIO).double().mean()))
+                out["median_ratio"].append(float(ratio.median()))
+                out["median_d_train"].append(float(d_train.median()))
+                out["median_d_held"].append(float(d_held.median()))
+                if seed == seeds[0]:
+                    order = torch.argsort(ratio)[:32]
+                    shown[arm] = (x[order], train_ref[nn_idx[order]])
+                log(f"{arm} seed {seed}: copies {out['copy_share'][-1]:.3f}, median ratio {out['median_ratio'][-1]:.3f}")
+            m[arm] = out
+
+        rows = [("share of samples that copy a training digit (d_train < d_held / 3)", "copy_share", 3),
+                ("median d_train / d_held", "median_ratio", 3),
+                ("median distance to nearest training digit", "median_d_train", 3),
+                ("median distance to nearest held-out digit", "median_d_held", 3)]
+        tables = [
+            common.metric_table(f"Mean ± std over {len(seeds)} seeds, {n_samples} samples, {steps} steps", m, rows,
+                                (f"{TINY} training digits (reproduce)", f"all {full_n} training digits (fix)")),
+            common.seed_table("Per seed", m, [("copies", "copy_share"), ("median ratio", "median_ratio")]),
+        ]
+        panels = []
+        for arm, lab in (("reproduce", f"{TINY} digits"), ("fix", f"{full_n} digits")):
+            samples, nearest = shown[arm]
+            rows_img = torch.stack([samples[:32].reshape(-1, 8, 8), nearest[:32].reshape(-1, 8, 8)], 1)  # pairs
+            panels.append((f"{lab}: sample | nearest training digit", rows_img.reshape(-1, 1, 8, 8)))
+        figures = {"nearest_neighbours": common.digit_panels(panels, nrow=8)}
+        recipes = [{"role": "reproduce", "recipe": "cfg-digits",
+                    "config": {"dataset": "digits", "steps": 4000, "seed": 0, "guidance": 1.0}}]
+        return ExperimentResult(
+            slug=self.slug, kind=self.kind, title=self.title, verdict=self.verdict(m), tables=tables,
+            measurements=m, figures=figures, recipes=recipes,
+            params={"model": {"name": "diffusion", "denoiser": "MLP on flattened digits", **MODEL}, "steps": steps,
+                    "seeds": seeds, "tiny_subset": TINY, "samples": n_samples, "copy_ratio": COPY_RATIO,
+                    "recipe_note": "the site's runs train on the whole digits split; the tiny subset runs only here"},
+        )
+
+
+def _pct(values: list[float]) -> list[float]:
+    return [100 * v for v in values]

@@ -1,0 +1,75 @@
+"""API tests run against the real content, loaded once for this package and removed afterwards.
+
+The load is committed outside any test transaction (each test still runs in its own transaction
+and rolls back what it writes, e.g. runs), and deleted when the package is done, so that other
+test packages, which expect an empty database, never see it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from atlas.content.loader import load
+from atlas.graph import services as graph
+from atlas.graph.models import ContentVersion, Node
+from atlas.papers.models import Paper
+
+
+def _clear() -> None:
+    Node.objects.all().delete()  # cascades to edges, citations and lens values
+    Paper.objects.all().delete()
+    ContentVersion.objects.all().delete()
+    graph.clear_cache()
+
+
+@pytest.fixture(scope="package")
+def real_content(django_db_setup, django_db_blocker) -> Iterator[None]:
+    with django_db_blocker.unblock():
+        _clear()
+        load(settings.CONTENT_DIR)
+        graph.clear_cache()
+        try:
+            yield
+        finally:
+            _clear()
+
+
+@pytest.fixture(autouse=True)
+def _content(real_content, db) -> None:
+    """Every test here sees the loaded content (and may write inside its own transaction)."""
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Tests change rows inside their transaction without a content load: forget cached answers."""
+    from django.core.cache import cache
+
+    from atlas.api.conditional import responses
+
+    cache.clear()
+    responses.clear()
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+def get_json(api: APIClient, url: str, status: int = 200, **headers) -> dict:
+    response = api.get(url, **headers)
+    assert response.status_code == status, (url, response.status_code, response.content[:500])
+    return response.json()
+
+
+def walk(api: APIClient, url: str) -> list[dict]:
+    """Every item of a paginated list, following `next` to the end."""
+    items: list[dict] = []
+    while url:
+        body = get_json(api, url)
+        items.extend(body["results"])
+        url = body["next"]
+    return items

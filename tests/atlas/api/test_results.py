@@ -1,0 +1,117 @@
+"""/api/results/: best and latest per recipe and dataset; cross-family comparison on one dataset."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from atlas.runs.models import Run, RunStatus
+from tests.atlas.api.conftest import get_json, walk
+
+_counter = itertools.count()
+NOW = timezone.now()
+
+
+def make_run(
+    recipe="ddpm-2d", family="diffusion", dataset="ring8", status=RunStatus.SUCCEEDED, minutes=0, **metrics
+):
+    n = next(_counter)
+    return Run.objects.create(
+        recipe=recipe,
+        model=recipe.split("-")[0],
+        family=family,
+        dataset=dataset,
+        config={"dataset": dataset, "seed": n},
+        seed=n,
+        code_version=f"v{n % 2}",
+        config_hash=f"hash-{n}",
+        status=status,
+        metrics=metrics,
+        result={"wall_time_s": 1.0 + n},
+        finished_at=NOW + timedelta(minutes=minutes),
+    )
+
+
+def test_best_and_latest_per_recipe_and_dataset(api):
+    good = make_run(sliced_wasserstein=0.05, minutes=1)
+    latest = make_run(sliced_wasserstein=0.30, minutes=5)
+    make_run(sliced_wasserstein=0.01, minutes=9, status=RunStatus.FAILED)  # only succeeded runs count
+    make_run(recipe="gan-2d", family="gan", sliced_wasserstein=0.2, minutes=2)
+    make_run(recipe="ddpm-2d", dataset="moons", sliced_wasserstein=0.4)
+    groups = walk(api, "/api/results/")
+    assert [(g["recipe"], g["dataset"]) for g in groups] == [
+        ("ddpm-2d", "moons"),
+        ("ddpm-2d", "ring8"),
+        ("gan-2d", "ring8"),
+    ]
+    ring = groups[1]
+    assert ring["runs"] == 2 and ring["metric"] == "sliced_wasserstein"
+    assert ring["best"]["id"] == str(good.public_id)
+    assert ring["best"]["score"] == {"metric": "sliced_wasserstein", "value": 0.05, "better": "lower"}
+    assert ring["latest"]["id"] == str(latest.public_id)
+    assert ring["best"]["url"] == f"/api/runs/{good.public_id}/"
+    assert ring["code_versions"] == sorted({good.code_version, latest.code_version})
+
+
+def test_a_higher_is_better_metric_and_filters(api):
+    low = make_run(hq_fraction=0.5, sliced_wasserstein=0.01)
+    high = make_run(hq_fraction=0.9, sliced_wasserstein=0.2)
+    make_run(recipe="gan-2d", family="gan", hq_fraction=1.0)
+    [group] = walk(api, "/api/results/?recipe=ddpm-2d&metric=hq_fraction")
+    assert group["best"]["id"] == str(high.public_id) and group["metric"] == "hq_fraction"
+    [group] = walk(api, "/api/results/?family=diffusion&dataset=ring8")
+    assert group["best"]["id"] == str(low.public_id)  # auto: sliced Wasserstein on 2-D sets
+
+
+def test_runs_without_the_metric_rank_last(api):
+    missing = make_run(minutes=10)
+    scored = make_run(sliced_wasserstein=0.9)
+    [group] = walk(api, "/api/results/")
+    assert group["best"]["id"] == str(scored.public_id)
+    assert group["latest"]["id"] == str(missing.public_id) and group["latest"]["score"]["value"] is None
+
+
+def test_the_cross_family_comparison_on_one_dataset(api):
+    make_run(recipe="ddpm-2d", family="diffusion", sliced_wasserstein=0.05)
+    best_diffusion = make_run(recipe="ddim-2d", family="diffusion", sliced_wasserstein=0.04)
+    gan = make_run(recipe="gan-2d", family="gan", sliced_wasserstein=0.5)
+    vae = make_run(recipe="vae-2d", family="vae", sliced_wasserstein=0.1)
+    make_run(recipe="vae-2d", family="vae", dataset="moons", sliced_wasserstein=0.0001)
+    body = get_json(api, "/api/results/compare/?dataset=ring8")
+    assert body["dataset"] == "ring8" and body["metric"] == "sliced_wasserstein" and body["better"] == "lower"
+    assert [(e["rank"], e["family"]) for e in body["entries"]] == [(1, "diffusion"), (2, "vae"), (3, "gan")]
+    assert [e["best"]["id"] for e in body["entries"]] == [
+        str(r.public_id) for r in (best_diffusion, vae, gan)
+    ]
+    assert body["entries"][0]["runs"] == 2
+    assert body["missing_families"] == ["flow", "ebm", "autoregressive"]
+
+
+def test_an_empty_comparison(api):
+    body = get_json(api, "/api/results/compare/?dataset=digits&metric=frechet_distance")
+    assert body == {
+        "dataset": "digits",
+        "metric": "frechet_distance",
+        "better": "lower",
+        "entries": [],
+        "missing_families": ["vae", "gan", "diffusion", "flow", "ebm", "autoregressive"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("url", "fields"),
+    [
+        ("/api/results/?recipe=no-such-recipe", {"recipe"}),
+        ("/api/results/?dataset=mnist", {"dataset"}),
+        ("/api/results/?metric=accuracy", {"metric"}),
+        ("/api/results/?status=failed", {"status"}),
+        ("/api/results/compare/", {"dataset"}),
+        ("/api/results/compare/?dataset=ring8&page=2", {"page"}),
+        ("/api/results/compare/?dataset=ring8&metric=NaN", {"metric"}),
+    ],
+)
+def test_bad_parameters_are_400s_naming_them(api, url, fields):
+    assert set(get_json(api, url, status=400)) == fields
