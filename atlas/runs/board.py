@@ -330,11 +330,21 @@ def fmt(value: float | None) -> str:
     if value == 0:
         return "0"
     magnitude = abs(value)
-    if magnitude >= 1e5 or magnitude < 1e-3:
+    if magnitude >= 1e7 or magnitude < 1e-3:
         return f"{value:.2e}"
     if magnitude >= 100:
         return f"{value:,.0f}"
     return f"{value:.3g}" if magnitude < 1 else f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def fmt_std(mean: float, std: float) -> str:
+    """The std with as many decimals as the mean shows (two significant digits if that rounds to 0)."""
+    shown = fmt(mean)
+    if "e" in shown or std == 0:
+        return fmt(std)
+    decimals = len(shown.split(".")[1]) if "." in shown else 0
+    text = f"{std:.{decimals}f}"
+    return text if float(text) != 0 else f"{std:.2g}"
 
 
 @dataclass
@@ -350,7 +360,7 @@ class Cell:
             return "—"
         if self.stat.std is None:
             return fmt(self.stat.mean)
-        return f"{fmt(self.stat.mean)} ± {fmt(self.stat.std)}"
+        return f"{fmt(self.stat.mean)} ± {fmt_std(self.stat.mean, self.stat.std)}"
 
 
 RUN_FIELDS = (
@@ -838,7 +848,7 @@ def _svg_open(width: int, height: int, labelled_by: str) -> str:
 def bar_chart_svg(board: Board, metric: Metric) -> str:
     """Mean ± std per row (best first) with each seed's value as a dot; rows without a value say why."""
     rows = board.ranking(metric.key)
-    width, left, right, top, step = 720, 190, 110, 54, 30
+    width, left, right, top, step = 760, 190, 170, 54, 30
     height = top + step * len(rows) + 30
     plot_w = width - left - right
     means = [row.cells[metric.key].stat for row in rows]
@@ -905,7 +915,7 @@ def ranks_svg(board: Board) -> str:
     """A bump chart: each row's rank under every quality metric; crossing lines are disagreements."""
     metrics = [m for m in board.metrics if any(row.cells[m.key].rank for row in board.rows)]
     ranked = [row for row in board.rows if any(row.cells[m.key].rank for m in metrics)]
-    width, left, right, top = 760, 40, 150, 70
+    width, left, right, top = 780, 60, 150, 120
     slots = max(len(ranked), 2)
     height = top + 34 * slots + 20
     col = (width - left - right) / max(len(metrics) - 1, 1)
@@ -926,11 +936,16 @@ def ranks_svg(board: Board) -> str:
     def y(rank: int) -> float:
         return top + 10 + (rank - 1) * 34
 
+    n_ranks = max((row.cells[m.key].rank or 0) for row in ranked for m in metrics)
+    for rank in range(1, n_ranks + 1):
+        parts.append(
+            f'<text class="mu" x="{left - 24}" y="{y(rank) + 4:.1f}" text-anchor="end">#{rank}</text>'
+        )
     for j, metric in enumerate(metrics):
         cx = left + j * col
         parts.append(f'<line class="ax" x1="{cx:.1f}" y1="{top}" x2="{cx:.1f}" y2="{height - 20}"/>')
         parts.append(
-            f'<text class="mu" transform="translate({cx:.1f},{top - 8}) rotate(-30)" font-size="11">'
+            f'<text class="mu" transform="translate({cx - 4:.1f},{top - 10}) rotate(-35)" font-size="11">'
             f"{escape(metric.label)} {metric.arrow}</text>"
         )
     dashes = ["", "6 3", "2 3", "8 3 2 3"]

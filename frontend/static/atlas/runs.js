@@ -210,11 +210,15 @@
       `<p>${links} · <a href="/api/runs/${esc(run.id)}/">JSON</a></p></div></div>`;
   }
 
+  // Metric keys whose meaning the raw name hides.
+  const LABELS = { "likelihood.value": "test NLL", "kl_data_model.value": "KL(data ‖ model)" };
+
   function flatten(obj, prefix = "") {
     const out = [];
     for (const [k, v] of Object.entries(obj)) {
-      const key = prefix ? `${prefix}.${k}` : k;
-      if (v && typeof v === "object" && !Array.isArray(v)) out.push(...flatten(v, key));
+      const path = prefix ? `${prefix}.${k}` : k;
+      const key = LABELS[path] || path;
+      if (v && typeof v === "object" && !Array.isArray(v)) out.push(...flatten(v, path));
       else if (typeof v === "number") out.push([key, Number.isInteger(v) ? v : v.toPrecision(4)]);
       else if (v !== null && !Array.isArray(v)) out.push([key, String(v)]);
     }
