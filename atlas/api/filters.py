@@ -81,7 +81,7 @@ def parse_query(
     request: Request, serializer_class: type[serializers.Serializer] | None, extra: Iterable[str] = ()
 ) -> dict[str, Any]:
     """The validated query parameters, or ValidationError {param: [messages]} (→ 400)."""
-    fields = serializer_class().fields if serializer_class else {}
+    fields = serializer_class._declared_fields if serializer_class else {}  # names only, no deep copies
     allowed = set(fields) | set(extra) | COMMON_PARAMS
     errors: dict[str, list[str]] = {}
     data: dict[str, str] = {}

@@ -212,7 +212,9 @@ class NodeViewSet(ReadOnlyAPIView, viewsets.GenericViewSet):
 
     def list(self, request: Request) -> Response:
         query = self.query()
-        nodes = Node.objects.defer("body_md", "body_html", "search_text", "equation_html")
+        nodes = Node.objects.defer(
+            "body_md", "body_html", "search_text", "equation", "equation_html", "figures"
+        )
         if query.get("kind"):
             nodes = nodes.filter(kind=query["kind"])
         for word in _words(query.get("q", "")):

@@ -418,6 +418,37 @@ RECIPES: tuple[Recipe, ...] = (
         seconds_max=120,
         eval_samples=1000,
     ),
+    Recipe(
+        "flow-matching-2d",
+        "Flow matching on 2-D data",
+        ("flow", "flow-matching", "stochastic-interpolants"),
+        "flow-matching",
+        POINTS2D,
+        "Regress the velocity of a straight noise-to-data path, then integrate the ODE; the likelihood is "
+        "an estimate from the change-of-variables integral.",
+        fixed={"variant": "cfm"},
+        params=(
+            Param("sampler", "choice", "heun", choices=("euler", "heun"), help="ODE solver"),
+            Param("sample_nfe", "int", 100, 1, 1000, help="network evaluations per sample"),
+            lr(3e-3),
+        ),
+        steps_default=3000,
+    ),
+    Recipe(
+        "rectified-flow-2d",
+        "Rectified flow on 2-D data",
+        ("rectified-flow",),
+        "flow-matching",
+        POINTS2D,
+        "Flow matching on the straight path without σ_min; few-step Euler sampling shows how straight the "
+        "learned paths are.",
+        fixed={"variant": "rectified"},
+        params=(
+            Param("sampler", "choice", "euler", choices=("euler", "heun"), help="ODE solver"),
+            Param("sample_nfe", "int", 8, 1, 1000, help="network evaluations per sample"),
+        ),
+        steps_default=3000,
+    ),
 )
 
 _BY_SLUG = {r.slug: r for r in RECIPES}

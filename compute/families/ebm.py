@@ -13,8 +13,9 @@ Training, by variant:
       grad L = E_data[grad E(x)] - E_model[grad E(x-)],
   with x- from K steps of Langevin started at uniform noise every time (non-persistent, short-run;
   Nijkamp et al. 2019, "Learning Non-Convergent Non-Persistent Short-Run MCMC ...").
-- ``cd-persistent``: the same with chains continued from a replay buffer, each reinitialised to noise with
-  probability ``reinit_prob`` (Du & Mordatch 2019, "Implicit Generation and Generalization in EBMs", sec. 3.1).
+- ``cd-persistent``: the same with chains continued from a replay buffer, each reinitialised to noise
+  with probability ``reinit_prob`` (Du & Mordatch 2019, "Implicit Generation and Generalization in
+  Energy-Based Models", sec. 3.1).
 Both CD variants add alpha * (E(x+)^2 + E(x-)^2) (Du & Mordatch 2019, sec. 3.3; ``energy_l2``); alpha = 0
 lets the energies drift without bound (the "energy explosion" failure mode). A NaN loss is returned, not
 raised.
@@ -38,8 +39,9 @@ noise levels mean the same thing for every 2-D dataset (the box maps to [-2, 2]^
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -59,14 +61,15 @@ class Config:
     betas: tuple[float, float] = (0.0, 0.999)  # Du & Mordatch 2019: no momentum on a moving target
     energy_l2: float = 0.1  # alpha on E(x+)^2 + E(x-)^2 (CD variants); 0 reproduces energy explosion
     sgld_steps: int = 40  # Langevin steps per CD update (K)
-    step_size: float | None = None  # eta, standardised units; None: 1e-3 points2d / 1e-4 images (cd), 0.1 sigma_min^2 (dsm)
+    # Langevin step eta in standardised units; None: cd 1e-3 (points2d) / 1e-4 (images), dsm 0.1 sigma_min^2
+    step_size: float | None = None
     noise_scale: float = 1.0  # Langevin noise multiplier (1 = proper Langevin)
     buffer_size: int = 10_000  # cd-persistent replay buffer
     reinit_prob: float = 0.05  # cd-persistent: chance a chain restarts from noise
     dsm_sigma_min: float = 0.02  # DSM noise levels (standardised units / pixel units)
     dsm_sigma_max: float = 1.0
     dsm_levels: int = 8  # 1 = single-noise DSM at sigma_min with an unconditional energy
-    sample_steps: int | None = None  # Langevin steps for sample(); None: sgld_steps for cd-*, 200/level for dsm
+    sample_steps: int | None = None  # sample()'s Langevin steps; None: sgld_steps (cd), 25/level (dsm)
     grid_size: int = 256  # quadrature grid per axis for log Z (points2d)
     batch_size: int = 256  # a hint for the trainer
 
@@ -100,8 +103,12 @@ def langevin(
     return x.detach()
 
 
-def dsm_loss(score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x: torch.Tensor,
-             sigma: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+def dsm_loss(
+    score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    sigma: torch.Tensor,
+    eps: torch.Tensor,
+) -> torch.Tensor:
     """1/2 E || sigma * s(x + sigma eps, sigma) + eps ||^2 (Vincent 2011 with lambda = sigma^2).
 
     x, eps (B, D); sigma (B, 1); score(x~, sigma) -> (B, D). Minimised by the score of the noisy data.
@@ -164,12 +171,16 @@ class EBM(Family):
             self.shift, self.scale, self.box = 0.0, 1.0, (0.0, 1.0)
         levels = config.dsm_levels if config.variant == "dsm" else 1
         # (L,) descending noise levels; a single level is sigma_min.
-        self.sigmas = torch.exp(
-            torch.linspace(math.log(config.dsm_sigma_max), math.log(config.dsm_sigma_min), levels)
-        ) if levels > 1 else torch.tensor([config.dsm_sigma_min])
+        self.sigmas = (
+            torch.exp(torch.linspace(math.log(config.dsm_sigma_max), math.log(config.dsm_sigma_min), levels))
+            if levels > 1
+            else torch.tensor([config.dsm_sigma_min])
+        )
         # Langevin step: CD default per data kind; DSM ties it to the smallest noise level (Song & Ermon
         # 2019 use eta_i / sigma_i^2 = 0.2: a step well inside the 2 sigma^2 stability limit of ULA).
-        default_eta = 0.1 * config.dsm_sigma_min**2 if config.variant == "dsm" else (1e-3 if self.points else 1e-4)
+        default_eta = 1e-3 if self.points else 1e-4
+        if config.variant == "dsm":
+            default_eta = 0.1 * config.dsm_sigma_min**2
         self.step_size = config.step_size or default_eta
         with torch.random.fork_rng(devices=[]):  # same seed, same init; global RNG untouched
             torch.manual_seed(seed)
@@ -222,8 +233,15 @@ class EBM(Family):
         lo, hi = self.box
         return (lo + (hi - lo) * torch.rand(n, self.spec.dim, generator=generator)).to(self.device)
 
-    def _langevin(self, u0: torch.Tensor, steps: int, generator: torch.Generator, sigma: Any = None,
-                  step_size: float | None = None, noise_scale: float | None = None) -> torch.Tensor:
+    def _langevin(
+        self,
+        u0: torch.Tensor,
+        steps: int,
+        generator: torch.Generator,
+        sigma: Any = None,
+        step_size: float | None = None,
+        noise_scale: float | None = None,
+    ) -> torch.Tensor:
         return langevin(
             lambda u: self._energy_u(u, sigma),
             u0,
@@ -260,7 +278,11 @@ class EBM(Family):
             loss = dsm_loss(self._score, u, sigma, eps)
             with torch.no_grad():
                 e = self._energy_u(u)
-            stats = {"dsm": loss.item(), "energy_mean": e.mean().item(), "energy_abs_max": e.abs().max().item()}
+            stats = {
+                "dsm": loss.item(),
+                "energy_mean": e.mean().item(),
+                "energy_abs_max": e.abs().max().item(),
+            }
         else:
             neg = self._negatives(len(u))
             e_pos, e_neg = self._energy_u(u), self._energy_u(neg)
@@ -320,7 +342,9 @@ class EBM(Family):
         c = self.config
         if c.sample_steps:
             return c.sample_steps
-        return 200 if c.variant == "dsm" and len(self.sigmas) == 1 else (25 if c.variant == "dsm" else c.sgld_steps)
+        if c.variant == "dsm":
+            return 200 if len(self.sigmas) == 1 else 25  # single level: one long chain; else per level
+        return c.sgld_steps
 
     @property
     def nfe(self) -> int:

@@ -79,6 +79,7 @@ class Config:
     fourier_features: int = 64  # points2d: random Fourier features of x (0 = plain MLP)
     fourier_scale: float = 3.0  # their frequency std, cycles per unit of z
     film: bool = False
+    data_scale: float = 1.0
     channels: int = 64  # image U-Net base channels
     lr: float = 3e-3
     warmup_steps: int = 100
@@ -159,7 +160,7 @@ class FlowMatching(Family):
         # points2d: z = (x - shift) / scale, the bounds box -> [-2, 2]; images: z = 2y - 1
         if spec.kind == "points2d" and spec.bounds is not None:
             lo, hi = spec.bounds
-            self.shift, self.scale = (lo + hi) / 2, (hi - lo) / 4
+            self.shift, self.scale = (lo + hi) / 2, (hi - lo) / 4 * config.data_scale
         else:
             self.shift, self.scale = 0.0, 1.0
         self.levels = spec.levels or 256

@@ -28,8 +28,9 @@ networks (c, s from ``spec.bounds``); images are flattened, G ends in a sigmoid 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -140,7 +141,8 @@ class GAN(Family):
             self.generator_ema = copy.deepcopy(self.generator_net).requires_grad_(False)
         self.to(self.device)
         self.opt_g = torch.optim.Adam(self.generator_net.parameters(), lr=lr, betas=config.betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d or lr, betas=config.betas)
+        lr_d = config.lr_d or lr
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr_d, betas=config.betas)
 
     # ------------------------------------------------------------------ networks in flat space
     def critic(self, u: torch.Tensor) -> torch.Tensor:
@@ -172,7 +174,8 @@ class GAN(Family):
                 fake = self.generate(self._randn(b, self.latent_dim))
             real_l, fake_l = self.critic(real), self.critic(fake)
             if c.variant == "wgan-gp":
-                gp = gradient_penalty(self.critic, real, fake, torch.rand(b, 1, generator=self.generator).to(self.device))
+                eps = torch.rand(b, 1, generator=self.generator).to(self.device)
+                gp = gradient_penalty(self.critic, real, fake, eps)
                 d_loss = fake_l.mean() - real_l.mean() + c.gp_lambda * gp
                 stats["gp"] = gp.item()
                 stats["wasserstein"] = (real_l.mean() - fake_l.mean()).item()  # the critic's W1 estimate
@@ -200,7 +203,8 @@ class GAN(Family):
     @torch.no_grad()
     def _update_ema(self) -> None:
         if self.config.ema > 0:
-            for p_ema, p in zip(self.generator_ema.parameters(), self.generator_net.parameters()):
+            pairs = zip(self.generator_ema.parameters(), self.generator_net.parameters(), strict=True)
+            for p_ema, p in pairs:
                 p_ema.lerp_(p, 1.0 - self.config.ema)
 
     # ------------------------------------------------------------------ sampling

@@ -112,7 +112,7 @@ class GaussianHead:
         mean, log_std = self._mean_logstd(params)
         return gaussian_log_prob(x, mean, log_std)
 
-    def sample(self, params: torch.Tensor, noise: "Noise") -> torch.Tensor:  # (B, D, 2) -> (B, D)
+    def sample(self, params: torch.Tensor, noise: Noise) -> torch.Tensor:  # (B, D, 2) -> (B, D)
         mean, log_std = self._mean_logstd(params)
         return mean + log_std.exp() * noise.randn(mean.shape)
 
@@ -134,7 +134,7 @@ class MixtureHead:
         log_w, mean, log_std = self._split(params)
         return torch.logsumexp(log_w + gaussian_log_prob(x[..., None], mean, log_std), dim=-1)
 
-    def sample(self, params: torch.Tensor, noise: "Noise") -> torch.Tensor:  # (B, D, 3K) -> (B, D)
+    def sample(self, params: torch.Tensor, noise: Noise) -> torch.Tensor:  # (B, D, 3K) -> (B, D)
         log_w, mean, log_std = self._split(params)
         c = noise.categorical(log_w)[..., None]  # (B, D, 1) component index
         m, s = mean.gather(-1, c).squeeze(-1), log_std.gather(-1, c).squeeze(-1).exp()
@@ -157,7 +157,7 @@ class CategoricalHead:
     def log_prob(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # (B, D, L), (B, D) -> (B, D)
         return F.log_softmax(params, dim=-1).gather(-1, self.index(x)[..., None]).squeeze(-1)
 
-    def sample(self, params: torch.Tensor, noise: "Noise") -> torch.Tensor:
+    def sample(self, params: torch.Tensor, noise: Noise) -> torch.Tensor:
         return noise.categorical(F.log_softmax(params, dim=-1)).float() / (self.levels - 1)
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
@@ -252,7 +252,7 @@ class MADEDecoder(nn.Module):
 
     def params(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:  # (B, D), (B, L) -> (B, D, P)
         h = x
-        for layer, proj in zip(self.layers, self.z_proj):
+        for layer, proj in zip(self.layers, self.z_proj, strict=True):
             h = F.silu(layer(h) + proj(z))
         return self.out(h).view(len(x), self.d, -1)
 

@@ -181,8 +181,11 @@ def test_nan_energies_are_reported_not_raised():
 
 def test_dsm_training_recovers_a_gaussian():
     spec = DataSpec(kind="points2d", shape=(2,), bounds=(-4.0, 4.0))
-    ebm = EBM(Config(variant="dsm", hidden=64, depth=2, dsm_levels=1, dsm_sigma_min=0.1, lr=3e-3,
-                     grid_size=128), spec, seed=0)
+    ebm = EBM(
+        Config(variant="dsm", hidden=64, depth=2, dsm_levels=1, dsm_sigma_min=0.1, lr=3e-3, grid_size=128),
+        spec,
+        seed=0,
+    )
     g = torch.Generator().manual_seed(0)
     mean = torch.tensor([1.0, -0.5])
     for _ in range(300):

@@ -21,9 +21,9 @@ def small(variant: str = "non-saturating", **kw) -> Config:
 
 def logit_grad(variant: str, logit: float) -> float:
     """d L_G / d l for one fake example with discriminator logit l."""
-    l = torch.tensor([logit], requires_grad=True)
-    generator_loss(l, variant).backward()
-    return l.grad.item()
+    logits = torch.tensor([logit], requires_grad=True)
+    generator_loss(logits, variant).backward()
+    return logits.grad.item()
 
 
 def test_non_saturating_gradient_survives_where_minimax_saturates():
@@ -124,7 +124,8 @@ def test_ema_generator_tracks_the_trained_one():
     gan = GAN(small(ema=0.5), POINTS, seed=0)
     before = [p.clone() for p in gan.generator_ema.parameters()]
     gan.train_step(torch.randn(64, 2))
-    for p0, p_ema, p in zip(before, gan.generator_ema.parameters(), gan.generator_net.parameters()):
+    after, trained = gan.generator_ema.parameters(), gan.generator_net.parameters()
+    for p0, p_ema, p in zip(before, after, trained, strict=True):
         torch.testing.assert_close(p_ema, 0.5 * p0 + 0.5 * p)
     off = GAN(small(ema=0.0), POINTS, seed=0)
     torch.testing.assert_close(off.sample(5, seed=0), off.sample(5, seed=0, raw=True))

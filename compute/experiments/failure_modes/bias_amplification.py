@@ -67,8 +67,15 @@ def ring8_weighted(seed: int, balanced: bool):
 
     g = torch.Generator().manual_seed(90_000 + seed + (1 if balanced else 0))
     spec = dataclasses.replace(base.spec, true_log_density=log_density)
-    return dataclasses.replace(base, name="ring8-balanced" if balanced else "ring8-imbalanced", spec=spec,
-                               train=sampler(4000, g), test=sampler(2000, g), sampler=sampler, mode_weights=weights)
+    return dataclasses.replace(
+        base,
+        name="ring8-balanced" if balanced else "ring8-imbalanced",
+        spec=spec,
+        train=sampler(4000, g),
+        test=sampler(2000, g),
+        sampler=sampler,
+        mode_weights=weights,
+    )
 
 
 def minority_share(samples: Any, modes: Any) -> float:
@@ -94,7 +101,10 @@ class BiasAmplification(Experiment):
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
         data_min = m["data_minority_share"]
-        r_low, f_low = common.per_seed(m, "reproduce", "minority_low"), common.per_seed(m, "fix", "minority_low")
+        r_low, f_low = (
+            common.per_seed(m, "reproduce", "minority_low"),
+            common.per_seed(m, "fix", "minority_low"),
+        )
         r_one = common.per_seed(m, "reproduce", "minority_t1")
         amps = [amplification(s, data_min) for s in r_low]
         failure = [a >= AMP_FAIL for a in amps]
@@ -106,13 +116,19 @@ class BiasAmplification(Experiment):
             f"{common.pm(amps, 2)}x); after rebalancing the data: {common.pm(_pct(m['fix']['minority_t1']), 1)} % and "
             f"{common.pm(_pct(f_low), 1)} %"
         )
-        return common.pair_verdict(common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "amplification")
+        return common.pair_verdict(
+            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "amplification"
+        )
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         steps = scale.steps(FULL_STEPS)
         seeds = common.seeds_of(scale)
         data_min = 1 - MAJORITY_SHARE
-        m: dict[str, Any] = {"seeds": seeds, "temperatures": list(TEMPERATURES), "data_minority_share": data_min}
+        m: dict[str, Any] = {
+            "seeds": seeds,
+            "temperatures": list(TEMPERATURES),
+            "data_minority_share": data_min,
+        }
         shown: dict[Any, Any] = {}
         for arm, balanced in (("reproduce", False), ("fix", True)):
             out: dict[str, list[Any]] = {"minority_t1": [], "minority_low": [], "amplification_low": []}
@@ -128,34 +144,66 @@ class BiasAmplification(Experiment):
                 out["minority_t1"].append(shares[0])
                 out["minority_low"].append(shares[-1])
                 out["amplification_low"].append(amplification(shares[-1], data_min))
-                log(f"{arm} seed {seed}: minority share T=1 {shares[0]:.3f}, T={TEMPERATURES[-1]} {shares[-1]:.3f}")
+                log(
+                    f"{arm} seed {seed}: minority share T=1 {shares[0]:.3f}, T={TEMPERATURES[-1]} {shares[-1]:.3f}"
+                )
             m[arm] = out
 
         t = TEMPERATURES[-1]
-        rows = [("minority share, temperature 1", "minority_t1", 3),
-                (f"minority share, temperature {t:g}", "minority_low", 3),
-                (f"amplification at temperature {t:g} (odds ratio, 1 = mirrored)", "amplification_low", 2)]
+        rows = [
+            ("minority share, temperature 1", "minority_t1", 3),
+            (f"minority share, temperature {t:g}", "minority_low", 3),
+            (f"amplification at temperature {t:g} (odds ratio, 1 = mirrored)", "amplification_low", 2),
+        ]
         tables = [
-            common.metric_table(f"Mean ± std over {len(seeds)} seeds, {N_SAMPLES} samples; the imbalanced data has "
-                                f"{100 * data_min:.0f} % minority", m, rows,
-                                ("trained on imbalanced data (reproduce)", "trained on rebalanced data (fix)")),
-            common.seed_table("Per seed", m, [("minority T=1", "minority_t1"), (f"minority T={t:g}", "minority_low")]),
+            common.metric_table(
+                f"Mean ± std over {len(seeds)} seeds, {N_SAMPLES} samples; the imbalanced data has "
+                f"{100 * data_min:.0f} % minority",
+                m,
+                rows,
+                ("trained on imbalanced data (reproduce)", "trained on rebalanced data (fix)"),
+            ),
+            common.seed_table(
+                "Per seed", m, [("minority T=1", "minority_t1"), (f"minority T={t:g}", "minority_low")]
+            ),
         ]
         data0 = ring8_weighted(seeds[0], False)
         figures = {
-            "samples": common.scatter_panels([
-                ("imbalanced, T = 1", shown[("reproduce", 1.0)]), (f"imbalanced, T = {t:g}", shown[("reproduce", t)]),
-                (f"rebalanced, T = {t:g}", shown[("fix", t)])], data0),
+            "samples": common.scatter_panels(
+                [
+                    ("imbalanced, T = 1", shown[("reproduce", 1.0)]),
+                    (f"imbalanced, T = {t:g}", shown[("reproduce", t)]),
+                    (f"rebalanced, T = {t:g}", shown[("fix", t)]),
+                ],
+                data0,
+            ),
         }
-        recipes = [{"role": "reproduce", "recipe": "ar-grid-2d",
-                    "config": {"dataset": "ring8", "steps": steps, "seed": 0, "bins": MODEL["bins"]}}]
+        recipes = [
+            {
+                "role": "reproduce",
+                "recipe": "ar-grid-2d",
+                "config": {"dataset": "ring8", "steps": steps, "seed": 0, "bins": MODEL["bins"]},
+            }
+        ]
         return ExperimentResult(
-            slug=self.slug, kind=self.kind, title=self.title, verdict=self.verdict(m), tables=tables,
-            measurements=m, figures=figures, recipes=recipes,
-            params={"data": f"ring8 with {100 * MAJORITY_SHARE:.0f} % of the mass on modes {list(MAJORITY)}",
-                    "model": {"name": "ar-grid", **MODEL}, "steps": steps, "seeds": seeds, "samples": N_SAMPLES,
-                    "temperatures": list(TEMPERATURES), "amplification_fail_at": AMP_FAIL,
-                    "recipe_note": "the site's datasets are balanced; the recipe trains the same model on ring8"},
+            slug=self.slug,
+            kind=self.kind,
+            title=self.title,
+            verdict=self.verdict(m),
+            tables=tables,
+            measurements=m,
+            figures=figures,
+            recipes=recipes,
+            params={
+                "data": f"ring8 with {100 * MAJORITY_SHARE:.0f} % of the mass on modes {list(MAJORITY)}",
+                "model": {"name": "ar-grid", **MODEL},
+                "steps": steps,
+                "seeds": seeds,
+                "samples": N_SAMPLES,
+                "temperatures": list(TEMPERATURES),
+                "amplification_fail_at": AMP_FAIL,
+                "recipe_note": "the site's datasets are balanced; the recipe trains the same model on ring8",
+            },
         )
 
 

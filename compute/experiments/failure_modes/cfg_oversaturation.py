@@ -48,8 +48,9 @@ def flat_digits(seed: int = 0):
 
     data = datasets.load("digits", seed)
     spec = DataSpec(kind="points2d", shape=(64,), num_classes=10, bounds=(0.0, 1.0), levels=LEVELS)
-    return dataclasses.replace(data, name="digits-flat", spec=spec, train=data.train.reshape(-1, 64),
-                               test=data.test.reshape(-1, 64))
+    return dataclasses.replace(
+        data, name="digits-flat", spec=spec, train=data.train.reshape(-1, 64), test=data.test.reshape(-1, 64)
+    )
 
 
 def saturation(x: Any) -> float:
@@ -67,7 +68,10 @@ class CFGOversaturation(Experiment):
         w = m["guidance"][-1]
         data_sat = m["data_saturation"]
         rs, fs = common.per_seed(m, "reproduce", "sat_high"), common.per_seed(m, "fix", "sat_high")
-        rp, fp = common.per_seed(m, "reproduce", "precision_high"), common.per_seed(m, "fix", "precision_high")
+        rp, fp = (
+            common.per_seed(m, "reproduce", "precision_high"),
+            common.per_seed(m, "fix", "precision_high"),
+        )
         failure = [s >= SAT_FACTOR * data_sat for s in rs]
         fixed = [f < r and p2 >= p1 - PRECISION_SLACK for f, r, p1, p2 in zip(fs, rs, rp, fp, strict=True)]
         summary = (
@@ -77,7 +81,9 @@ class CFGOversaturation(Experiment):
             f"{common.pm(_pct(fs), 1)} % saturated, precision {common.pm(fp, 3)}, recall "
             f"{common.pm(m['fix']['recall_high'], 3)}, diversity {common.pm(m['fix']['diversity_high'], 2)}"
         )
-        return common.pair_verdict(common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "over-saturation")
+        return common.pair_verdict(
+            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "over-saturation"
+        )
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         import torch
@@ -92,12 +98,18 @@ class CFGOversaturation(Experiment):
         test_img = data.test.reshape(-1, 1, 8, 8)
         ref_feats = features.features(test_img)
         data_div = class_diversity(ref_feats, data.test_labels)
-        m: dict[str, Any] = {"seeds": seeds, "guidance": list(guidance), "data_saturation": saturation(data.test),
-                             "nfe": NFE}
+        m: dict[str, Any] = {
+            "seeds": seeds,
+            "guidance": list(guidance),
+            "data_saturation": saturation(data.test),
+            "nfe": NFE,
+        }
         keys = ("saturation", "precision", "recall", "accuracy", "diversity")
         for arm in ("reproduce", "fix"):
-            m[arm] = {**{f"{k}_by_w": [] for k in keys}, **{f"{k}_high": [] for k in ("sat", "precision", "recall",
-                                                                                      "accuracy", "diversity")}}
+            m[arm] = {
+                **{f"{k}_by_w": [] for k in keys},
+                **{f"{k}_high": [] for k in ("sat", "precision", "recall", "accuracy", "diversity")},
+            }
         shown: dict[str, Any] = {}
         for seed in seeds:
             model, _ = common.train_model("diffusion", data, seed=seed, steps=steps, **MODEL)
@@ -118,55 +130,117 @@ class CFGOversaturation(Experiment):
                         shown[(arm, w)] = img[torch.arange(0, len(img), per_class // min(per_class, 8))][:80]
                 for k in keys:
                     m[arm][f"{k}_by_w"].append(rows[k])
-                for k, src in (("sat", "saturation"), ("precision", "precision"), ("recall", "recall"),
-                               ("accuracy", "accuracy"), ("diversity", "diversity")):
+                for k, src in (
+                    ("sat", "saturation"),
+                    ("precision", "precision"),
+                    ("recall", "recall"),
+                    ("accuracy", "accuracy"),
+                    ("diversity", "diversity"),
+                ):
                     m[arm][f"{k}_high"].append(rows[src][-1])
-                log(f"seed {seed} {arm}: saturation by w {[round(v, 3) for v in rows['saturation']]} "
-                    f"precision {[round(v, 3) for v in rows['precision']]}")
+                log(
+                    f"seed {seed} {arm}: saturation by w {[round(v, 3) for v in rows['saturation']]} "
+                    f"precision {[round(v, 3) for v in rows['precision']]}"
+                )
 
         rows = []
-        for label, key, digits in (("saturated pixels", "saturation", 3), ("precision", "precision", 3),
-                                   ("recall", "recall", 3), ("class accuracy", "accuracy", 3),
-                                   ("within-class diversity (data = 1)", "diversity", 2)):
+        for label, key, digits in (
+            ("saturated pixels", "saturation", 3),
+            ("precision", "precision", 3),
+            ("recall", "recall", 3),
+            ("class accuracy", "accuracy", 3),
+            ("within-class diversity (data = 1)", "diversity", 2),
+        ):
             for i, w in enumerate(guidance):
-                rows.append([f"{label}, w = {w:g}",
-                             *[common.pm([run[i] for run in m[a][f"{key}_by_w"]], digits) for a in ("reproduce", "fix")]])
-        tables = [Table(f"Mean ± std over {len(seeds)} seeds, {10 * per_class} samples per w "
-                        f"(test digits: {100 * m['data_saturation']:.1f} % saturated pixels)",
-                        ["metric", "static clipping (reproduce)", "dynamic thresholding (fix)"], rows),
-                  common.seed_table("Per seed, largest w", m, [("saturation", "sat_high"),
-                                                               ("precision", "precision_high"),
-                                                               ("recall", "recall_high")])]
+                rows.append(
+                    [
+                        f"{label}, w = {w:g}",
+                        *[
+                            common.pm([run[i] for run in m[a][f"{key}_by_w"]], digits)
+                            for a in ("reproduce", "fix")
+                        ],
+                    ]
+                )
+        tables = [
+            Table(
+                f"Mean ± std over {len(seeds)} seeds, {10 * per_class} samples per w "
+                f"(test digits: {100 * m['data_saturation']:.1f} % saturated pixels)",
+                ["metric", "static clipping (reproduce)", "dynamic thresholding (fix)"],
+                rows,
+            ),
+            common.seed_table(
+                "Per seed, largest w",
+                m,
+                [("saturation", "sat_high"), ("precision", "precision_high"), ("recall", "recall_high")],
+            ),
+        ]
         curves = {}
-        for key, ylabel in (("saturation", "share of saturated pixels"), ("precision", "precision"),
-                            ("recall", "recall")):
-            curves[key] = {lab: [list(zip(guidance, run, strict=True)) for run in m[a][f"{key}_by_w"]]
-                           for a, lab in (("reproduce", "static clipping"), ("fix", "dynamic thresholding"))}
+        for key, ylabel in (
+            ("saturation", "share of saturated pixels"),
+            ("precision", "precision"),
+            ("recall", "recall"),
+        ):
+            curves[key] = {
+                lab: [list(zip(guidance, run, strict=True)) for run in m[a][f"{key}_by_w"]]
+                for a, lab in (("reproduce", "static clipping"), ("fix", "dynamic thresholding"))
+            }
         figures = {
-            "samples": common.digit_panels([
-                (f"w = {guidance[0]:g}", shown[("reproduce", guidance[0])]),
-                (f"w = {guidance[-1]:g}, static clip", shown[("reproduce", guidance[-1])]),
-                (f"w = {guidance[-1]:g}, dynamic threshold", shown[("fix", guidance[-1])]),
-            ], nrow=8),
-            "saturation_vs_w": common.curve_figure(curves["saturation"], "guidance w", "share of saturated pixels",
-                                                   "Saturation vs guidance (one line per seed)",
-                                                   hline=(m["data_saturation"], "test digits")),
+            "samples": common.digit_panels(
+                [
+                    (f"w = {guidance[0]:g}", shown[("reproduce", guidance[0])]),
+                    (f"w = {guidance[-1]:g}, static clip", shown[("reproduce", guidance[-1])]),
+                    (f"w = {guidance[-1]:g}, dynamic threshold", shown[("fix", guidance[-1])]),
+                ],
+                nrow=8,
+            ),
+            "saturation_vs_w": common.curve_figure(
+                curves["saturation"],
+                "guidance w",
+                "share of saturated pixels",
+                "Saturation vs guidance (one line per seed)",
+                hline=(m["data_saturation"], "test digits"),
+            ),
             "precision_recall_vs_w": _pr_figure(curves),
         }
         recipes = [
-            {"role": "reproduce", "recipe": "cfg-digits",
-             "config": {"dataset": "digits", "steps": 4000, "seed": 0, "guidance": guidance[-1], "sample_nfe": NFE}},
-            {"role": "fix", "recipe": "cfg-digits",
-             "config": {"dataset": "digits", "steps": 4000, "seed": 0, "guidance": 2.0, "sample_nfe": NFE}},
+            {
+                "role": "reproduce",
+                "recipe": "cfg-digits",
+                "config": {
+                    "dataset": "digits",
+                    "steps": 4000,
+                    "seed": 0,
+                    "guidance": guidance[-1],
+                    "sample_nfe": NFE,
+                },
+            },
+            {
+                "role": "fix",
+                "recipe": "cfg-digits",
+                "config": {"dataset": "digits", "steps": 4000, "seed": 0, "guidance": 2.0, "sample_nfe": NFE},
+            },
         ]
         return ExperimentResult(
-            slug=self.slug, kind=self.kind, title=self.title, verdict=self.verdict(m), tables=tables,
-            measurements=m, figures=figures, recipes=recipes,
-            params={"model": {"name": "diffusion", "denoiser": "MLP on flattened digits", **MODEL}, "steps": steps,
-                    "seeds": seeds, "guidance": list(guidance), "nfe": NFE, "sampler": "ddim", "per_class": per_class,
-                    "dynamic_threshold_percentile": PERCENTILE,
-                    "recipe_note": "the site's cfg-digits recipe trains the U-Net and has no dynamic thresholding; "
-                                   "its fix role caps the guidance at w = 2, the node's other fix"},
+            slug=self.slug,
+            kind=self.kind,
+            title=self.title,
+            verdict=self.verdict(m),
+            tables=tables,
+            measurements=m,
+            figures=figures,
+            recipes=recipes,
+            params={
+                "model": {"name": "diffusion", "denoiser": "MLP on flattened digits", **MODEL},
+                "steps": steps,
+                "seeds": seeds,
+                "guidance": list(guidance),
+                "nfe": NFE,
+                "sampler": "ddim",
+                "per_class": per_class,
+                "dynamic_threshold_percentile": PERCENTILE,
+                "recipe_note": "the site's cfg-digits recipe trains the U-Net and has no dynamic thresholding; "
+                "its fix role caps the guidance at w = 2, the node's other fix",
+            },
         )
 
 
@@ -242,7 +316,9 @@ def _pr_figure(curves: dict[str, dict[str, list[list[tuple[float, float]]]]]) ->
         for label, runs in curves[key].items():
             for i, run in enumerate(runs):
                 xs, ys = zip(*run, strict=True)
-                ax.plot(xs, ys, color=colours[label], marker="o", ms=3, lw=1.3, label=label if i == 0 else None)
+                ax.plot(
+                    xs, ys, color=colours[label], marker="o", ms=3, lw=1.3, label=label if i == 0 else None
+                )
         ax.set_xlabel("guidance w")
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)

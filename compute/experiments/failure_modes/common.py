@@ -34,8 +34,15 @@ def build_model(name: str, dataset: Any, *, seed: int, variant: str | None = Non
     return registry.build(name, dataset.spec, variant=variant, seed=seed, device=device(), **overrides)
 
 
-def fit(model: Any, dataset: Any, *, seed: int, steps: int, batch_size: int | None = None,
-        callbacks: Sequence[Any] = ()) -> Any:
+def fit(
+    model: Any,
+    dataset: Any,
+    *,
+    seed: int,
+    steps: int,
+    batch_size: int | None = None,
+    callbacks: Sequence[Any] = (),
+) -> Any:
     """Train ``model`` for ``steps`` steps with the shared trainer (no previews, no wall-clock cap)."""
     from compute.trainer import Budget, train
 
@@ -129,7 +136,9 @@ def pair_verdict(outcome: PairOutcome, summary: str, failure_word: str = "the fa
     not_shown = [s for s in outcome.seeds if s not in shown]
     not_beaten = [s for s in outcome.seeds if s not in beaten]
     if n == 0 or not shown:
-        return Verdict("not-reproduced", f"not reproduced: {failure_word} did not show on any seed; {summary}")
+        return Verdict(
+            "not-reproduced", f"not reproduced: {failure_word} did not show on any seed; {summary}"
+        )
     if len(shown) == n and len(beaten) == n:
         return Verdict("reproduced", f"reproduced on all {n} seeds: {summary}")
     notes = []
@@ -172,7 +181,9 @@ def metric_table(
     return Table(caption, ["metric", *labels], out)
 
 
-def seed_table(caption: str, m: dict[str, Any], keys: Sequence[tuple[str, str]], arms=("reproduce", "fix")) -> Table:
+def seed_table(
+    caption: str, m: dict[str, Any], keys: Sequence[tuple[str, str]], arms=("reproduce", "fix")
+) -> Table:
     """One row per (arm, seed) with the raw numbers of ``keys`` ((column label, key) pairs)."""
     rows = []
     for arm in arms:
@@ -181,7 +192,9 @@ def seed_table(caption: str, m: dict[str, Any], keys: Sequence[tuple[str, str]],
             for _, key in keys:
                 vals = m.get(arm, {}).get(key, [])
                 v = vals[i] if i < len(vals) else None
-                row.append(round(float(v), 4) if isinstance(v, int | float) and math.isfinite(float(v)) else v)
+                row.append(
+                    round(float(v), 4) if isinstance(v, int | float) and math.isfinite(float(v)) else v
+                )
             rows.append(row)
     return Table(caption, ["arm", "seed", *[label for label, _ in keys]], rows)
 
@@ -264,8 +277,16 @@ def curve_figure(
             if not pts:
                 continue
             xs, ys = zip(*pts, strict=True)
-            ax.plot(xs, ys, color=colour, lw=1.4, alpha=0.85, marker="o" if len(xs) < 12 else None, ms=3,
-                    label=label if i == 0 else None)
+            ax.plot(
+                xs,
+                ys,
+                color=colour,
+                lw=1.4,
+                alpha=0.85,
+                marker="o" if len(xs) < 12 else None,
+                ms=3,
+                label=label if i == 0 else None,
+            )
     if hline is not None:
         ax.axhline(hline[0], color="grey", ls="--", lw=1, label=hline[1])
     if logy:

@@ -38,12 +38,17 @@ class EnergyExplosion(Experiment):
 
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
-        rp, rn = common.per_seed(m, "reproduce", "peak_abs_energy"), common.per_seed(m, "reproduce", "nan_step")
+        rp, rn = (
+            common.per_seed(m, "reproduce", "peak_abs_energy"),
+            common.per_seed(m, "reproduce", "nan_step"),
+        )
         fp, fn = common.per_seed(m, "fix", "peak_abs_energy"), common.per_seed(m, "fix", "nan_step")
         rmod, fmod = common.per_seed(m, "reproduce", "modes"), common.per_seed(m, "fix", "modes")
         failure = [not (p <= EXPLODED) or math.isfinite(n) for p, n in zip(rp, rn, strict=True)]
-        fixed = [(p <= EXPLODED) and not math.isfinite(n) and (fm >= rm or not math.isfinite(rm))
-                 for p, n, fm, rm in zip(fp, fn, fmod, rmod, strict=True)]
+        fixed = [
+            (p <= EXPLODED) and not math.isfinite(n) and (fm >= rm or not math.isfinite(rm))
+            for p, n, fm, rm in zip(fp, fn, fmod, rmod, strict=True)
+        ]
         r_nan = sum(math.isfinite(n) for n in rn)
         f_nan = sum(math.isfinite(n) for n in fn)
         summary = (
@@ -51,7 +56,9 @@ class EnergyExplosion(Experiment):
             f"{common.pm(rmod, 1)} of 8 modes captured; with alpha = {m.get('alpha', FIX['energy_l2'])} it peaked "
             f"at {_sci(fp)}, NaN on {f_nan} of {len(fn)} seeds, {common.pm(fmod, 1)} modes"
         )
-        return common.pair_verdict(common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "the explosion")
+        return common.pair_verdict(
+            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "the explosion"
+        )
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         import torch
@@ -64,17 +71,26 @@ class EnergyExplosion(Experiment):
         curves: dict[str, list[list[tuple[float, float]]]] = {}
         samples: dict[str, Any] = {}
         for arm, cfg in (("reproduce", REPRODUCE), ("fix", FIX)):
-            out: dict[str, list[Any]] = {k: [] for k in ("peak_abs_energy", "final_abs_energy", "nan_step", "modes",
-                                                         "hq", "steps_done")}
+            out: dict[str, list[Any]] = {
+                k: []
+                for k in ("peak_abs_energy", "final_abs_energy", "nan_step", "modes", "hq", "steps_done")
+            }
             curves[arm] = []
             for seed in seeds:
                 data = datasets.load(DATASET, seed)
                 rec = common.Recorder(["energy_abs_max"], every=max(1, steps // 80))
-                model, res = common.train_model("ebm", data, seed=seed, steps=steps, callbacks=[rec], **cfg, **SHARED)
+                model, res = common.train_model(
+                    "ebm", data, seed=seed, steps=steps, callbacks=[rec], **cfg, **SHARED
+                )
                 pts = rec.points["energy_abs_max"]
                 values = [v for _, v in pts]
-                out["peak_abs_energy"].append(max(values) if values and all(map(math.isfinite, values)) else
-                                              float("inf") if values else float("nan"))
+                out["peak_abs_energy"].append(
+                    max(values)
+                    if values and all(map(math.isfinite, values))
+                    else float("inf")
+                    if values
+                    else float("nan")
+                )
                 out["final_abs_energy"].append(values[-1] if values else float("nan"))
                 nan_step = rec.non_finite_step if res.stop_reason == "non_finite" else None
                 out["nan_step"].append(nan_step)
@@ -88,8 +104,10 @@ class EnergyExplosion(Experiment):
                 curves[arm].append([(s, min(v, 1e30)) for s, v in pts if math.isfinite(v)])
                 if seed == seeds[0]:
                     samples[arm] = x
-                log(f"{arm} seed {seed}: peak |E| {out['peak_abs_energy'][-1]:.3g} nan_step {nan_step} "
-                    f"modes {st['modes_captured']} HQ {st['hq_fraction']:.3f}")
+                log(
+                    f"{arm} seed {seed}: peak |E| {out['peak_abs_energy'][-1]:.3g} nan_step {nan_step} "
+                    f"modes {st['modes_captured']} HQ {st['hq_fraction']:.3f}"
+                )
             m[arm] = out
 
         rows = [
@@ -99,31 +117,73 @@ class EnergyExplosion(Experiment):
             ("high-quality fraction", "hq", 3),
             ("steps completed", "steps_done", 0),
         ]
-        nan_row = ["runs that hit NaN", *[f"{sum(v is not None for v in m[a]['nan_step'])} of {len(seeds)}"
-                                           for a in ("reproduce", "fix")]]
-        table = common.metric_table(f"Mean ± std over {len(seeds)} seeds ({steps} steps, {N_SAMPLES} samples)", m,
-                                    rows, ("no penalty (reproduce)", "L2 penalty α=0.1 (fix)"))
+        nan_row = [
+            "runs that hit NaN",
+            *[
+                f"{sum(v is not None for v in m[a]['nan_step'])} of {len(seeds)}"
+                for a in ("reproduce", "fix")
+            ],
+        ]
+        table = common.metric_table(
+            f"Mean ± std over {len(seeds)} seeds ({steps} steps, {N_SAMPLES} samples)",
+            m,
+            rows,
+            ("no penalty (reproduce)", "L2 penalty α=0.1 (fix)"),
+        )
         table.rows.append(nan_row)
-        tables = [table, common.seed_table("Per seed", m, [("peak |E|", "peak_abs_energy"), ("NaN at step", "nan_step"),
-                                                           ("modes", "modes"), ("HQ", "hq")])]
+        tables = [
+            table,
+            common.seed_table(
+                "Per seed",
+                m,
+                [
+                    ("peak |E|", "peak_abs_energy"),
+                    ("NaN at step", "nan_step"),
+                    ("modes", "modes"),
+                    ("HQ", "hq"),
+                ],
+            ),
+        ]
         figures = {
             "energy_curve": common.curve_figure(
-                {"no penalty": curves["reproduce"], "L2 penalty": curves["fix"]}, "step",
-                "max |E| on the batch", "Energy magnitude during training (one line per seed)", logy=True),
+                {"no penalty": curves["reproduce"], "L2 penalty": curves["fix"]},
+                "step",
+                "max |E| on the batch",
+                "Energy magnitude during training (one line per seed)",
+                logy=True,
+            ),
             "samples": common.scatter_panels(
                 [("no penalty (reproduce)", samples["reproduce"]), ("L2 penalty (fix)", samples["fix"])],
-                datasets.load(DATASET, seeds[0])),
+                datasets.load(DATASET, seeds[0]),
+            ),
         }
         recipes = [
-            {"role": role, "recipe": "ebm-cd-2d",
-             "config": {"dataset": DATASET, "steps": steps, "seed": 0, **SHARED, **cfg}}
+            {
+                "role": role,
+                "recipe": "ebm-cd-2d",
+                "config": {"dataset": DATASET, "steps": steps, "seed": 0, **SHARED, **cfg},
+            }
             for role, cfg in (("reproduce", REPRODUCE), ("fix", FIX))
         ]
         return ExperimentResult(
-            slug=self.slug, kind=self.kind, title=self.title, verdict=self.verdict(m), tables=tables,
-            measurements=m, figures=figures, recipes=recipes,
-            params={"dataset": DATASET, "steps": steps, "seeds": seeds, "samples": N_SAMPLES, "shared": SHARED,
-                    "reproduce": REPRODUCE, "fix": FIX, "exploded_above": EXPLODED},
+            slug=self.slug,
+            kind=self.kind,
+            title=self.title,
+            verdict=self.verdict(m),
+            tables=tables,
+            measurements=m,
+            figures=figures,
+            recipes=recipes,
+            params={
+                "dataset": DATASET,
+                "steps": steps,
+                "seeds": seeds,
+                "samples": N_SAMPLES,
+                "shared": SHARED,
+                "reproduce": REPRODUCE,
+                "fix": FIX,
+                "exploded_above": EXPLODED,
+            },
         )
 
 

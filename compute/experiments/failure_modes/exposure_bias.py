@@ -52,7 +52,9 @@ class MarkovProcess:
         for a in range(V):
             for b in range(V):
                 succ = torch.randperm(V, generator=g)[:SUCCESSORS]
-                w = -torch.log(torch.rand(SUCCESSORS, generator=g, dtype=torch.float64))  # Dirichlet(1, ..., 1)
+                w = -torch.log(
+                    torch.rand(SUCCESSORS, generator=g, dtype=torch.float64)
+                )  # Dirichlet(1, ..., 1)
                 probs[a, b, succ] = w / w.sum()
         self.probs = probs  # (V, V, V): P[a, b, c] = p(x_t = c | x_{t-2} = a, x_{t-1} = b)
 
@@ -85,8 +87,13 @@ def token_dataset(process: MarkovProcess, seed: int):
 
     g = torch.Generator().manual_seed(seed)
     spec = DataSpec(kind="tokens", shape=(SEQ_LEN,), vocab_size=V)
-    return Dataset(name="markov2", spec=spec, train=process.sample(256, g), test=process.sample(N_EVAL, g),
-                   sampler=lambda n, gen: process.sample(n, gen))
+    return Dataset(
+        name="markov2",
+        spec=spec,
+        train=process.sample(256, g),
+        test=process.sample(N_EVAL, g),
+        sampler=lambda n, gen: process.sample(n, gen),
+    )
 
 
 def divergence_by_position(model: Any, process: MarkovProcess, x: Any) -> tuple[list[float], list[float]]:
@@ -154,7 +161,9 @@ class ExposureBias(Experiment):
             f"forbidden tokens; scheduled sampling: {common.pm(m['fix']['kl_tf'], 3)} on true prefixes, {common.pm(ff, 3)} "
             f"on its own (late {common.pm(m['fix']['kl_free_late'], 3)}), {common.pm(_pct(m['fix']['forbidden']), 2)} % forbidden"
         )
-        return common.pair_verdict(common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "exposure bias")
+        return common.pair_verdict(
+            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "exposure bias"
+        )
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         import torch
@@ -166,8 +175,18 @@ class ExposureBias(Experiment):
         m: dict[str, Any] = {"seeds": seeds, "vocab": V, "seq_len": SEQ_LEN}
         curves: dict[str, Any] = {}
         for arm in ("reproduce", "fix"):
-            m[arm] = {k: [] for k in ("kl_tf", "kl_free", "kl_free_late", "forbidden", "kl_tf_by_pos",
-                                      "kl_free_by_pos", "forbidden_by_pos")}
+            m[arm] = {
+                k: []
+                for k in (
+                    "kl_tf",
+                    "kl_free",
+                    "kl_free_late",
+                    "forbidden",
+                    "kl_tf_by_pos",
+                    "kl_free_by_pos",
+                    "forbidden_by_pos",
+                )
+            }
         for seed in seeds:
             data = token_dataset(process, seed)
             true_x = process.sample(n_eval, torch.Generator().manual_seed(60_000 + seed))
@@ -189,39 +208,70 @@ class ExposureBias(Experiment):
                 out["kl_tf_by_pos"].append(kl_tf)
                 out["kl_free_by_pos"].append(kl_fr)
                 out["forbidden_by_pos"].append(forb)
-                log(f"seed {seed} {arm}: KL true prefixes {out['kl_tf'][-1]:.4f}, own prefixes {out['kl_free'][-1]:.4f}, "
-                    f"forbidden {out['forbidden'][-1]:.4f}")
+                log(
+                    f"seed {seed} {arm}: KL true prefixes {out['kl_tf'][-1]:.4f}, own prefixes {out['kl_free'][-1]:.4f}, "
+                    f"forbidden {out['forbidden'][-1]:.4f}"
+                )
 
-        rows = [("KL(p_true || p_model) on true prefixes (teacher forced), nats/token", "kl_tf", 4),
-                ("same on the model's own samples (free running)", "kl_free", 4),
-                ("free running, last quarter of the sequence", "kl_free_late", 4),
-                ("share of sampled tokens the true process forbids", "forbidden", 4)]
+        rows = [
+            ("KL(p_true || p_model) on true prefixes (teacher forced), nats/token", "kl_tf", 4),
+            ("same on the model's own samples (free running)", "kl_free", 4),
+            ("free running, last quarter of the sequence", "kl_free_late", 4),
+            ("share of sampled tokens the true process forbids", "forbidden", 4),
+        ]
         tables = [
-            common.metric_table(f"Mean ± std over {len(seeds)} seeds ({steps} steps, {n_eval} sequences)", m, rows,
-                                ("teacher forcing (reproduce)", "scheduled sampling (fix)")),
-            common.seed_table("Per seed", m, [("KL teacher forced", "kl_tf"), ("KL free running", "kl_free"),
-                                              ("forbidden", "forbidden")]),
+            common.metric_table(
+                f"Mean ± std over {len(seeds)} seeds ({steps} steps, {n_eval} sequences)",
+                m,
+                rows,
+                ("teacher forcing (reproduce)", "scheduled sampling (fix)"),
+            ),
+            common.seed_table(
+                "Per seed",
+                m,
+                [("KL teacher forced", "kl_tf"), ("KL free running", "kl_free"), ("forbidden", "forbidden")],
+            ),
         ]
         for arm, lab in (("reproduce", "teacher forcing"), ("fix", "scheduled sampling")):
             curves[f"{lab}: own samples"] = [_smooth(run)[2:] for run in m[arm]["kl_free_by_pos"]]
             curves[f"{lab}: true prefixes"] = [_smooth(run)[2:] for run in m[arm]["kl_tf_by_pos"]]
         figures = {
-            "kl_by_position": common.curve_figure(curves, "position t", "KL(p_true || p_model), nats",
-                                                  "Divergence from the true conditionals along the sequence"),
+            "kl_by_position": common.curve_figure(
+                curves,
+                "position t",
+                "KL(p_true || p_model), nats",
+                "Divergence from the true conditionals along the sequence",
+            ),
         }
         recipes = [
-            {"role": role, "recipe": "char-transformer-text",
-             "config": {"dataset": "text", "steps": steps, "seed": 0, "lr": MODEL["lr"]}}
+            {
+                "role": role,
+                "recipe": "char-transformer-text",
+                "config": {"dataset": "text", "steps": steps, "seed": 0, "lr": MODEL["lr"]},
+            }
             for role in ("reproduce",)
         ]
         return ExperimentResult(
-            slug=self.slug, kind=self.kind, title=self.title, verdict=self.verdict(m), tables=tables,
-            measurements=m, figures=figures, recipes=recipes,
-            params={"process": f"sparse order-2 Markov chain, V={V}, {SUCCESSORS} successors per context",
-                    "seq_len": SEQ_LEN, "model": {"name": "char-transformer", **MODEL}, "batch": BATCH, "steps": steps,
-                    "seeds": seeds, "scheduled_sampling_p_max": P_MAX, "eval_sequences": n_eval,
-                    "recipe_note": "the synthetic process is not a site dataset; the recipe trains the same "
-                                   "transformer, teacher forced, on the site's text"},
+            slug=self.slug,
+            kind=self.kind,
+            title=self.title,
+            verdict=self.verdict(m),
+            tables=tables,
+            measurements=m,
+            figures=figures,
+            recipes=recipes,
+            params={
+                "process": f"sparse order-2 Markov chain, V={V}, {SUCCESSORS} successors per context",
+                "seq_len": SEQ_LEN,
+                "model": {"name": "char-transformer", **MODEL},
+                "batch": BATCH,
+                "steps": steps,
+                "seeds": seeds,
+                "scheduled_sampling_p_max": P_MAX,
+                "eval_sequences": n_eval,
+                "recipe_note": "the synthetic process is not a site dataset; the recipe trains the same "
+                "transformer, teacher forced, on the site's text",
+            },
         )
 
 

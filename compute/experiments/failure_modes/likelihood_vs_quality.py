@@ -57,8 +57,9 @@ class LikelihoodVsQuality(Experiment):
             f"{common.pm(nb, 3)}, yet its samples have Frechet distance {common.pm(fa, 1)} and precision "
             f"{common.pm(pa, 3)} against B's {common.pm(fb, 1)} and {common.pm(pb, 3)}"
         )
-        return common.pair_verdict(common.PairOutcome(list(m["seeds"]), failure, fixed), summary,
-                                   "the likelihood/quality inversion")
+        return common.pair_verdict(
+            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "the likelihood/quality inversion"
+        )
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         import torch
@@ -70,8 +71,12 @@ class LikelihoodVsQuality(Experiment):
         n_samples = N_SAMPLES if scale.name == "full" else 200
         data = datasets.load(DATASET, 0)
         keys = ("nll_bpd", "fd", "precision", "recall")
-        m: dict[str, Any] = {"seeds": seeds, "weight": WEIGHT, "keep": KEEP,
-                             **{arm: {k: [] for k in keys} for arm in ("base", "reproduce", "fix")}}
+        m: dict[str, Any] = {
+            "seeds": seeds,
+            "weight": WEIGHT,
+            "keep": KEEP,
+            **{arm: {k: [] for k in keys} for arm in ("base", "reproduce", "fix")},
+        }
         m["bound_holds"] = []
         shown: dict[str, Any] = {}
         dims = data.spec.dim
@@ -94,31 +99,77 @@ class LikelihoodVsQuality(Experiment):
             m["bound_holds"].append(bool((lp_a >= lp_base + math.log(WEIGHT) - 1e-9).all()))
             if seed == seeds[0]:
                 shown = {"base": x_base, "reproduce": x_a, "fix": x_b}
-            log(f"seed {seed}: NLL bits/dim base {m['base']['nll_bpd'][-1]:.3f} A {m['reproduce']['nll_bpd'][-1]:.3f} "
-                f"B {m['fix']['nll_bpd'][-1]:.3f}; FD A {m['reproduce']['fd'][-1]:.1f} B {m['fix']['fd'][-1]:.1f}")
+            log(
+                f"seed {seed}: NLL bits/dim base {m['base']['nll_bpd'][-1]:.3f} A {m['reproduce']['nll_bpd'][-1]:.3f} "
+                f"B {m['fix']['nll_bpd'][-1]:.3f}; FD A {m['reproduce']['fd'][-1]:.1f} B {m['fix']['fd'][-1]:.1f}"
+            )
 
-        rows = [("test NLL, bits/dim (exact)", "nll_bpd", 3), ("Frechet distance to test digits", "fd", 2),
-                ("precision", "precision", 3), ("recall", "recall", 3)]
+        rows = [
+            ("test NLL, bits/dim (exact)", "nll_bpd", 3),
+            ("Frechet distance to test digits", "fd", 2),
+            ("precision", "precision", 3),
+            ("recall", "recall", 3),
+        ]
         table = common.metric_table(
-            f"Mean ± std over {len(seeds)} seeds; {n_samples} samples, 360 test digits", m, rows,
-            ("MADE alone", "A: 1 % MADE + 99 % noise", "B: memorised training set"), ("base", "reproduce", "fix"))
-        table.rows.append(["log q_A >= log p_MADE + log 0.01 on every test digit",
-                           "", f"{sum(m['bound_holds'])} of {len(seeds)} seeds", ""])
-        tables = [table, common.seed_table("Per seed", m, [("NLL bits/dim", "nll_bpd"), ("FD", "fd"),
-                                                           ("precision", "precision")], arms=("base", "reproduce", "fix"))]
+            f"Mean ± std over {len(seeds)} seeds; {n_samples} samples, 360 test digits",
+            m,
+            rows,
+            ("MADE alone", "A: 1 % MADE + 99 % noise", "B: memorised training set"),
+            ("base", "reproduce", "fix"),
+        )
+        table.rows.append(
+            [
+                "log q_A >= log p_MADE + log 0.01 on every test digit",
+                "",
+                f"{sum(m['bound_holds'])} of {len(seeds)} seeds",
+                "",
+            ]
+        )
+        tables = [
+            table,
+            common.seed_table(
+                "Per seed",
+                m,
+                [("NLL bits/dim", "nll_bpd"), ("FD", "fd"), ("precision", "precision")],
+                arms=("base", "reproduce", "fix"),
+            ),
+        ]
         figures = {
-            "samples": common.digit_panels([("MADE alone", shown["base"]), ("A: better NLL", shown["reproduce"]),
-                                            ("B: worse NLL", shown["fix"])]),
+            "samples": common.digit_panels(
+                [
+                    ("MADE alone", shown["base"]),
+                    ("A: better NLL", shown["reproduce"]),
+                    ("B: worse NLL", shown["fix"]),
+                ]
+            ),
         }
-        recipes = [{"role": "reproduce", "recipe": "made-digits",
-                    "config": {"dataset": DATASET, "steps": steps, "seed": 0, "variant": "order-agnostic"}}]
+        recipes = [
+            {
+                "role": "reproduce",
+                "recipe": "made-digits",
+                "config": {"dataset": DATASET, "steps": steps, "seed": 0, "variant": "order-agnostic"},
+            }
+        ]
         return ExperimentResult(
-            slug=self.slug, kind=self.kind, title=self.title, verdict=self.verdict(m), tables=tables,
-            measurements=m, figures=figures, recipes=recipes,
-            params={"dataset": DATASET, "made": MADE, "steps": steps, "seeds": seeds, "samples": n_samples,
-                    "mixture_weight": WEIGHT, "memoriser_keep": KEEP,
-                    "recipe_note": "the recipe trains the base MADE; A and B are built from it and from the "
-                                   "training set after training"},
+            slug=self.slug,
+            kind=self.kind,
+            title=self.title,
+            verdict=self.verdict(m),
+            tables=tables,
+            measurements=m,
+            figures=figures,
+            recipes=recipes,
+            params={
+                "dataset": DATASET,
+                "made": MADE,
+                "steps": steps,
+                "seeds": seeds,
+                "samples": n_samples,
+                "mixture_weight": WEIGHT,
+                "memoriser_keep": KEEP,
+                "recipe_note": "the recipe trains the base MADE; A and B are built from it and from the "
+                "training set after training",
+            },
         )
 
 

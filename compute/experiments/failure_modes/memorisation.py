@@ -44,8 +44,15 @@ def digits_subset(n: int | None, seed: int):
         idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(5_000 + seed))[:n]
         train = train[idx]
     spec = DataSpec(kind="points2d", shape=(64,), bounds=(0.0, 1.0), levels=17)
-    return dataclasses.replace(data, name=f"digits-flat-{n or 'all'}", spec=spec, train=train,
-                               test=data.test.reshape(-1, 64), train_labels=None, test_labels=None)
+    return dataclasses.replace(
+        data,
+        name=f"digits-flat-{n or 'all'}",
+        spec=spec,
+        train=train,
+        test=data.test.reshape(-1, 64),
+        train_labels=None,
+        test_labels=None,
+    )
 
 
 def nn_distances(samples: Any, reference: Any) -> tuple[Any, Any]:
@@ -72,7 +79,9 @@ class Memorisation(Experiment):
             f"(d_train < d_held / 3; median d_train / d_held {common.pm(rr, 2)}); trained on all "
             f"{m.get('full_n', 1437)}: {common.pm(_pct(fc), 1)} % copies, median ratio {common.pm(fr, 2)}"
         )
-        return common.pair_verdict(common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "memorisation")
+        return common.pair_verdict(
+            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "memorisation"
+        )
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         import torch
@@ -84,7 +93,12 @@ class Memorisation(Experiment):
         m: dict[str, Any] = {"seeds": seeds, "tiny": TINY, "full_n": full_n}
         shown: dict[str, Any] = {}
         for arm, n in (("reproduce", TINY), ("fix", None)):
-            out: dict[str, list[Any]] = {"copy_share": [], "median_ratio": [], "median_d_train": [], "median_d_held": []}
+            out: dict[str, list[Any]] = {
+                "copy_share": [],
+                "median_ratio": [],
+                "median_d_train": [],
+                "median_d_held": [],
+            }
             for seed in seeds:
                 data = digits_subset(n, seed)
                 model, _ = common.train_model("diffusion", data, seed=seed, steps=steps, **MODEL)
@@ -103,32 +117,59 @@ class Memorisation(Experiment):
                 if seed == seeds[0]:
                     order = torch.argsort(ratio)[:32]
                     shown[arm] = (x[order], train_ref[nn_idx[order]])
-                log(f"{arm} seed {seed}: copies {out['copy_share'][-1]:.3f}, median ratio {out['median_ratio'][-1]:.3f}")
+                log(
+                    f"{arm} seed {seed}: copies {out['copy_share'][-1]:.3f}, median ratio {out['median_ratio'][-1]:.3f}"
+                )
             m[arm] = out
 
-        rows = [("share of samples that copy a training digit (d_train < d_held / 3)", "copy_share", 3),
-                ("median d_train / d_held", "median_ratio", 3),
-                ("median distance to nearest training digit", "median_d_train", 3),
-                ("median distance to nearest held-out digit", "median_d_held", 3)]
+        rows = [
+            ("share of samples that copy a training digit (d_train < d_held / 3)", "copy_share", 3),
+            ("median d_train / d_held", "median_ratio", 3),
+            ("median distance to nearest training digit", "median_d_train", 3),
+            ("median distance to nearest held-out digit", "median_d_held", 3),
+        ]
         tables = [
-            common.metric_table(f"Mean ± std over {len(seeds)} seeds, {n_samples} samples, {steps} steps", m, rows,
-                                (f"{TINY} training digits (reproduce)", f"all {full_n} training digits (fix)")),
+            common.metric_table(
+                f"Mean ± std over {len(seeds)} seeds, {n_samples} samples, {steps} steps",
+                m,
+                rows,
+                (f"{TINY} training digits (reproduce)", f"all {full_n} training digits (fix)"),
+            ),
             common.seed_table("Per seed", m, [("copies", "copy_share"), ("median ratio", "median_ratio")]),
         ]
         panels = []
         for arm, lab in (("reproduce", f"{TINY} digits"), ("fix", f"{full_n} digits")):
             samples, nearest = shown[arm]
-            rows_img = torch.stack([samples[:32].reshape(-1, 8, 8), nearest[:32].reshape(-1, 8, 8)], 1)  # pairs
+            rows_img = torch.stack(
+                [samples[:32].reshape(-1, 8, 8), nearest[:32].reshape(-1, 8, 8)], 1
+            )  # pairs
             panels.append((f"{lab}: sample | nearest training digit", rows_img.reshape(-1, 1, 8, 8)))
         figures = {"nearest_neighbours": common.digit_panels(panels, nrow=8)}
-        recipes = [{"role": "reproduce", "recipe": "cfg-digits",
-                    "config": {"dataset": "digits", "steps": 4000, "seed": 0, "guidance": 1.0}}]
+        recipes = [
+            {
+                "role": "reproduce",
+                "recipe": "cfg-digits",
+                "config": {"dataset": "digits", "steps": 4000, "seed": 0, "guidance": 1.0},
+            }
+        ]
         return ExperimentResult(
-            slug=self.slug, kind=self.kind, title=self.title, verdict=self.verdict(m), tables=tables,
-            measurements=m, figures=figures, recipes=recipes,
-            params={"model": {"name": "diffusion", "denoiser": "MLP on flattened digits", **MODEL}, "steps": steps,
-                    "seeds": seeds, "tiny_subset": TINY, "samples": n_samples, "copy_ratio": COPY_RATIO,
-                    "recipe_note": "the site's runs train on the whole digits split; the tiny subset runs only here"},
+            slug=self.slug,
+            kind=self.kind,
+            title=self.title,
+            verdict=self.verdict(m),
+            tables=tables,
+            measurements=m,
+            figures=figures,
+            recipes=recipes,
+            params={
+                "model": {"name": "diffusion", "denoiser": "MLP on flattened digits", **MODEL},
+                "steps": steps,
+                "seeds": seeds,
+                "tiny_subset": TINY,
+                "samples": n_samples,
+                "copy_ratio": COPY_RATIO,
+                "recipe_note": "the site's runs train on the whole digits split; the tiny subset runs only here",
+            },
         )
 
 

@@ -41,7 +41,10 @@ class ModeCollapse(Experiment):
     def verdict(m: dict[str, Any]) -> Verdict:
         labels, failure, fixed, parts = [], [], [], []
         for ds in m["datasets"]:
-            rm, rh = common.per_seed(m, "reproduce", f"{ds}_modes"), common.per_seed(m, "reproduce", f"{ds}_hq")
+            rm, rh = (
+                common.per_seed(m, "reproduce", f"{ds}_modes"),
+                common.per_seed(m, "reproduce", f"{ds}_hq"),
+            )
             fm, fh = common.per_seed(m, "fix", f"{ds}_modes"), common.per_seed(m, "fix", f"{ds}_hq")
             k = NUM_MODES.get(ds, 0)
             for seed, a, b, c, d in zip(m["seeds"], rm, rh, fm, fh, strict=True):
@@ -53,7 +56,9 @@ class ModeCollapse(Experiment):
                 f"{common.pm([100 * v for v in rh], 1)} % high-quality samples; "
                 f"{m.get('fix_name', FIX_NAME)} captured {common.pm(fm, 1)} with {common.pm([100 * v for v in fh], 1)} %"
             )
-        return common.pair_verdict(common.PairOutcome(labels, failure, fixed), "; ".join(parts), "mode collapse")
+        return common.pair_verdict(
+            common.PairOutcome(labels, failure, fixed), "; ".join(parts), "mode collapse"
+        )
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         from compute import datasets, metrics
@@ -82,27 +87,56 @@ class ModeCollapse(Experiment):
 
         rows = []
         for ds in DATASETS:
-            rows += [(f"{ds}: modes captured (of {NUM_MODES[ds]})", f"{ds}_modes", 1),
-                     (f"{ds}: high-quality fraction", f"{ds}_hq", 3),
-                     (f"{ds}: mode-weight TV", f"{ds}_tv", 3)]
+            rows += [
+                (f"{ds}: modes captured (of {NUM_MODES[ds]})", f"{ds}_modes", 1),
+                (f"{ds}: high-quality fraction", f"{ds}_hq", 3),
+                (f"{ds}: mode-weight TV", f"{ds}_tv", 3),
+            ]
         tables: list[Table] = [
-            common.metric_table(f"Mean ± std over {len(seeds)} seeds, {N_SAMPLES} samples each", m, rows,
-                                ("minimax GAN (reproduce)", f"{FIX_NAME} (fix)")),
-            common.seed_table("Per seed", m, [(f"{ds} {k}", f"{ds}_{k}") for ds in DATASETS for k in ("modes", "hq")]),
+            common.metric_table(
+                f"Mean ± std over {len(seeds)} seeds, {N_SAMPLES} samples each",
+                m,
+                rows,
+                ("minimax GAN (reproduce)", f"{FIX_NAME} (fix)"),
+            ),
+            common.seed_table(
+                "Per seed", m, [(f"{ds} {k}", f"{ds}_{k}") for ds in DATASETS for k in ("modes", "hq")]
+            ),
         ]
         figures = {}
         for ds in DATASETS:
             figures[f"samples_{ds}"] = common.scatter_panels(
-                [("minimax GAN (reproduce)", samples[("reproduce", ds)]), (f"{FIX_NAME} (fix)", samples[("fix", ds)])],
-                datasets.load(ds, seeds[0]))
+                [
+                    ("minimax GAN (reproduce)", samples[("reproduce", ds)]),
+                    (f"{FIX_NAME} (fix)", samples[("fix", ds)]),
+                ],
+                datasets.load(ds, seeds[0]),
+            )
         recipes = [
-            {"role": role, "recipe": "gan-2d",
-             "config": {"dataset": DATASETS[0], "steps": steps, "seed": 0, **cfg, **SHARED}}
+            {
+                "role": role,
+                "recipe": "gan-2d",
+                "config": {"dataset": DATASETS[0], "steps": steps, "seed": 0, **cfg, **SHARED},
+            }
             for role, cfg in (("reproduce", REPRODUCE), ("fix", FIX))
         ]
         return ExperimentResult(
-            slug=self.slug, kind=self.kind, title=self.title, verdict=self.verdict(m), tables=tables,
-            measurements=m, figures=figures, recipes=recipes,
-            params={"datasets": list(DATASETS), "generator_steps": steps, "seeds": seeds, "samples": N_SAMPLES,
-                    "shared": SHARED, "reproduce": REPRODUCE, "fix": FIX, "hq_fail_below": HQ_FAIL},
+            slug=self.slug,
+            kind=self.kind,
+            title=self.title,
+            verdict=self.verdict(m),
+            tables=tables,
+            measurements=m,
+            figures=figures,
+            recipes=recipes,
+            params={
+                "datasets": list(DATASETS),
+                "generator_steps": steps,
+                "seeds": seeds,
+                "samples": N_SAMPLES,
+                "shared": SHARED,
+                "reproduce": REPRODUCE,
+                "fix": FIX,
+                "hq_fail_below": HQ_FAIL,
+            },
         )

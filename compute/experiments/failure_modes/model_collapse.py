@@ -3,19 +3,17 @@
 Shumailov et al. (2024, Nature, "AI models collapse when trained on recursively generated data"):
 generation 0 is trained on real data; generation k+1 on N samples drawn from generation k. Finite
 samples under-represent the tails, the next model cannot put back what it never saw, and the errors
-compound: tails thin out and the variance shrinks. Reproduce: *replace* the data by samples every
-generation. Fix: keep the real data in the mix (each generation trains on the N real points plus N
-samples of the previous generation), which anchors the distribution (Gerstgrasser et al. 2024).
+compound: the distribution narrows. Reproduce: *replace* the data by samples every generation. Fix:
+keep the real data in the mix (each generation trains on the N real points plus N samples of the
+previous generation), which anchors the distribution (Gerstgrasser et al. 2024).
 
-Model: the AR-grid (an exact autoregressive density on a 128 x 128 grid of bins) on the pinwheel, whose
-five arms have long radial tails. Every generation gets the same number of training steps; N = 500.
+Model: the diffusion family (MLP denoiser, 50-step sampling) on the pinwheel, whose five arms have long
+radial tails; N = 500 points per generation, the same number of training steps in every generation.
 Metrics per generation, on 2,000 samples: the total variance relative to the real data's, the tail
-mass (share of samples beyond the radius that holds 95 % of the real data, 5 % for the data itself),
-and the exact NLL of 2,000 real test points under the model (how much of the real distribution it
-still covers). Verdict per seed, at the last generation: the failure shows when the replace arm's tail
-mass and variance have both fallen below 80 % of the real data's (tail < 4 %, variance ratio < 0.8)
-or its real-data NLL has risen by more than 0.5 nats over generation 0; the fix beats it when its
-last-generation real-data NLL is lower and its tail mass higher than the replace arm's.
+mass (share of samples beyond the radius holding 95 % of the real data) and MMD^2 to real test points.
+Verdict per seed, at the last generation: the failure shows when the replace arm's variance has shrunk
+by more than 5 % relative to its generation 0; the fix beats it when its variance ratio is closer to
+the data's (1) and its MMD^2 to the real data is lower.
 """
 
 from __future__ import annotations
@@ -28,50 +26,52 @@ from compute.experiments.base import Experiment, ExperimentResult, Scale, Table,
 from compute.experiments.failure_modes import common
 
 DATASET = "pinwheel"
-MODEL: dict[str, Any] = {"variant": "embedding", "bins": 64, "hidden": 128}
+FAMILY = "diffusion"
+MODEL: dict[str, Any] = {"hidden": 128, "sample_nfe": 50, "lr": 3e-3}
 N_TRAIN = 500
-GENERATIONS = 8
-FULL_STEPS = 250  # per generation
+GENERATIONS = 6
+FULL_STEPS = 400  # per generation
 N_EVAL = 2000
 TAIL_Q = 0.95
-TAIL_FAIL, VAR_FAIL, NLL_RISE = 0.04, 0.8, 0.5
+SHRINK = 0.95
 
 
 class ModelCollapse(Experiment):
     slug = "model-collapse"
     kind = "failure-mode"
-    title = "Recursive model collapse: training on the previous generation's samples, with and without real data"
+    title = (
+        "Recursive model collapse: training on the previous generation's samples, with and without real data"
+    )
 
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
-        failure, fixed = [], []
-        rt, rv, rn = (m["reproduce"][k] for k in ("tail_by_gen", "var_by_gen", "nll_by_gen"))
-        ft, fn = m["fix"]["tail_by_gen"], m["fix"]["nll_by_gen"]
-        for i in range(len(m["seeds"])):
-            shrunk = rt[i][-1] < TAIL_FAIL and rv[i][-1] < VAR_FAIL
-            failure.append(bool(shrunk or rn[i][-1] - rn[i][0] > NLL_RISE))
-            fixed.append(bool(fn[i][-1] < rn[i][-1] and ft[i][-1] > rt[i][-1]))
-        g = len(rt[0]) - 1 if rt else 0
+        rv, rt, rd = (m["reproduce"][k] for k in ("var_by_gen", "tail_by_gen", "mmd_by_gen"))
+        fv, ft, fd = (m["fix"][k] for k in ("var_by_gen", "tail_by_gen", "mmd_by_gen"))
+        failure = [r[-1] < SHRINK * r[0] for r in rv]
+        fixed = [
+            abs(1 - f[-1]) < abs(1 - r[-1]) and d2[-1] < d1[-1]
+            for f, r, d1, d2 in zip(fv, rv, rd, fd, strict=True)
+        ]
+        g = len(rv[0]) - 1 if rv else 0
 
-        def last(rows: list[list[float]]) -> list[float]:
-            return [r[-1] for r in rows]
-
-        def first(rows: list[list[float]]) -> list[float]:
-            return [r[0] for r in rows]
+        def at(rows: list[list[float]], i: int) -> list[float]:
+            return [r[i] for r in rows]
 
         summary = (
-            f"after {g} generations on their own samples the tail mass fell from {common.pm(_pct(first(rt)), 1)} % "
-            f"to {common.pm(_pct(last(rt)), 1)} % (real data: 5 %), the variance ratio to {common.pm(last(rv), 2)} and "
-            f"the real-data NLL rose from {common.pm(first(rn), 2)} to {common.pm(last(rn), 2)} nats; keeping the real "
-            f"data in the mix: tail {common.pm(_pct(last(ft)), 1)} %, variance ratio "
-            f"{common.pm(last(m['fix']['var_by_gen']), 2)}, NLL {common.pm(last(fn), 2)} nats"
+            f"after {g} generations on their own samples the variance ratio went from {common.pm(at(rv, 0), 2)} to "
+            f"{common.pm(at(rv, -1), 2)} (data: 1), the tail mass from {common.pm(_pct(at(rt, 0)), 1)} % to "
+            f"{common.pm(_pct(at(rt, -1)), 1)} % (data: 5 %) and MMD² to real data from {common.pm(at(rd, 0), 4)} to "
+            f"{common.pm(at(rd, -1), 4)}; keeping the real data in the mix: variance ratio {common.pm(at(fv, -1), 2)}, "
+            f"tail {common.pm(_pct(at(ft, -1)), 1)} %, MMD² {common.pm(at(fd, -1), 4)}"
         )
-        return common.pair_verdict(common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "collapse")
+        return common.pair_verdict(
+            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "the narrowing"
+        )
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         import torch
 
-        from compute import datasets
+        from compute import datasets, metrics
 
         steps = scale.steps(FULL_STEPS)
         seeds = common.seeds_of(scale)
@@ -79,7 +79,7 @@ class ModelCollapse(Experiment):
         m: dict[str, Any] = {"seeds": seeds, "generations": gens, "n_train": N_TRAIN}
         shown: dict[str, Any] = {}
         for arm in ("reproduce", "fix"):
-            m[arm] = {"tail_by_gen": [], "var_by_gen": [], "nll_by_gen": []}
+            m[arm] = {"tail_by_gen": [], "var_by_gen": [], "mmd_by_gen": []}
         for seed in seeds:
             real = datasets.load(DATASET, seed)
             real_train = real.train[:N_TRAIN]
@@ -88,61 +88,120 @@ class ModelCollapse(Experiment):
             r95 = float(torch.quantile((real.train - centre).norm(dim=1), TAIL_Q))
             real_var = float(real.train.var(0).sum())
             for arm in ("reproduce", "fix"):
-                tails, variances, nlls = [], [], []
+                tails, variances, mmds = [], [], []
                 train_x = real_train
                 for gen in range(gens + 1):
                     data = finite_dataset(real, train_x, f"{DATASET}-gen{gen}")
-                    model, _ = common.train_model("ar-grid", data, seed=1000 * seed + gen, steps=steps, **MODEL)
+                    model, _ = common.train_model(FAMILY, data, seed=1000 * seed + gen, steps=steps, **MODEL)
                     x = model.sample(max(N_EVAL, N_TRAIN), seed=100_000 + 1000 * seed + gen)
                     tails.append(float(((x[:N_EVAL] - centre).norm(dim=1) > r95).double().mean()))
                     variances.append(float(x[:N_EVAL].var(0).sum()) / real_var)
-                    nlls.append(float(-model.log_likelihood(test).values.double().mean()))
+                    mmds.append(metrics.mmd(test, x[:N_EVAL]))
                     if seed == seeds[0] and gen in (0, gens):
                         shown[(arm, gen)] = x[:N_EVAL]
                     fresh = x[:N_TRAIN]
                     train_x = fresh if arm == "reproduce" else torch.cat([real_train, fresh])
                 m[arm]["tail_by_gen"].append(tails)
                 m[arm]["var_by_gen"].append(variances)
-                m[arm]["nll_by_gen"].append(nlls)
-                log(f"seed {seed} {arm}: tail {[round(t, 3) for t in tails]} var {[round(v, 2) for v in variances]} "
-                    f"nll {[round(v, 2) for v in nlls]}")
+                m[arm]["mmd_by_gen"].append(mmds)
+                log(
+                    f"seed {seed} {arm}: tail {[round(t, 3) for t in tails]} var {[round(v, 2) for v in variances]} "
+                    f"mmd {[round(v, 4) for v in mmds]}"
+                )
 
         rows = []
-        for label, key, digits, scale_by in (("tail mass (data 0.05)", "tail_by_gen", 3, 1),
-                                             ("variance ratio (data 1)", "var_by_gen", 2, 1),
-                                             ("NLL of real test data, nats", "nll_by_gen", 2, 1)):
+        for label, key, digits, scale_by in (
+            ("tail mass (data 0.05)", "tail_by_gen", 3, 1),
+            ("variance ratio (data 1)", "var_by_gen", 2, 1),
+            ("MMD² to real test data", "mmd_by_gen", 4, 1),
+        ):
             for gen in sorted({0, gens // 2, gens}):
-                rows.append([f"{label}, generation {gen}",
-                             *[common.pm([run[gen] * scale_by for run in m[a][key]], digits) for a in ("reproduce", "fix")]])
-        tables = [Table(f"Mean ± std over {len(seeds)} seeds; N = {N_TRAIN} samples per generation, {steps} steps each",
-                        ["metric", "replace with samples (reproduce)", "keep real data in the mix (fix)"], rows)]
+                rows.append(
+                    [
+                        f"{label}, generation {gen}",
+                        *[
+                            common.pm([run[gen] * scale_by for run in m[a][key]], digits)
+                            for a in ("reproduce", "fix")
+                        ],
+                    ]
+                )
+        tables = [
+            Table(
+                f"Mean ± std over {len(seeds)} seeds; N = {N_TRAIN} samples per generation, {steps} steps each",
+                ["metric", "replace with samples (reproduce)", "keep real data in the mix (fix)"],
+                rows,
+            )
+        ]
         series = {}
-        for key, title in (("tail_by_gen", "tail mass"), ("nll_by_gen", "NLL of real data")):
-            series[key] = {lab: [list(enumerate(run)) for run in m[a][key]]
-                           for a, lab in (("reproduce", "samples only"), ("fix", "real data kept"))}
+        for key in ("var_by_gen", "tail_by_gen", "mmd_by_gen"):
+            series[key] = {
+                lab: [list(enumerate(run)) for run in m[a][key]]
+                for a, lab in (("reproduce", "samples only"), ("fix", "real data kept"))
+            }
         data0 = datasets.load(DATASET, seeds[0])
         figures = {
-            "samples": common.scatter_panels([("generation 0", shown[("reproduce", 0)]),
-                                              (f"generation {gens}, samples only", shown[("reproduce", gens)]),
-                                              (f"generation {gens}, real data kept", shown[("fix", gens)])], data0),
-            "tail_mass": common.curve_figure(series["tail_by_gen"], "generation", "share of samples beyond r95",
-                                             "Tail mass over generations (one line per seed)",
-                                             hline=(1 - TAIL_Q, "real data")),
-            "real_nll": common.curve_figure(series["nll_by_gen"], "generation", "NLL of real test points, nats",
-                                            "How well each generation still covers the real data"),
+            "samples": common.scatter_panels(
+                [
+                    ("generation 0", shown[("reproduce", 0)]),
+                    (f"generation {gens}, samples only", shown[("reproduce", gens)]),
+                    (f"generation {gens}, real data kept", shown[("fix", gens)]),
+                ],
+                data0,
+            ),
+            "tail_mass": common.curve_figure(
+                series["tail_by_gen"],
+                "generation",
+                "share of samples beyond r95",
+                "Tail mass over generations (one line per seed)",
+                hline=(1 - TAIL_Q, "real data"),
+            ),
+            "variance": common.curve_figure(
+                series["var_by_gen"],
+                "generation",
+                "variance / variance of the data",
+                "Variance over generations (one line per seed)",
+                hline=(1.0, "real data"),
+            ),
+            "mmd": common.curve_figure(
+                series["mmd_by_gen"],
+                "generation",
+                "MMD² to real test points",
+                "Distance to the real data over generations",
+            ),
         }
         recipes = [
-            {"role": role, "recipe": "ar-grid-2d",
-             "config": {"dataset": DATASET, "steps": steps, "seed": 0, "bins": MODEL["bins"]}}
-            for role in ("reproduce", "fix")
+            {
+                "role": "reproduce",
+                "recipe": "ddpm-2d",
+                "config": {
+                    "dataset": DATASET,
+                    "steps": steps,
+                    "seed": 0,
+                    "sample_nfe": MODEL["sample_nfe"],
+                    "lr": MODEL["lr"],
+                    "variant": "cosine",
+                },
+            }
         ]
         return ExperimentResult(
-            slug=self.slug, kind=self.kind, title=self.title, verdict=self.verdict(m), tables=tables,
-            measurements=m, figures=figures, recipes=recipes,
-            params={"dataset": DATASET, "model": {"name": "ar-grid", **MODEL}, "n_train": N_TRAIN, "generations": gens,
-                    "steps_per_generation": steps, "seeds": seeds,
-                    "recipe_note": "a recipe trains one generation on the real data; the loop over generations "
-                                   "runs only here"},
+            slug=self.slug,
+            kind=self.kind,
+            title=self.title,
+            verdict=self.verdict(m),
+            tables=tables,
+            measurements=m,
+            figures=figures,
+            recipes=recipes,
+            params={
+                "dataset": DATASET,
+                "model": {"name": FAMILY, **MODEL},
+                "n_train": N_TRAIN,
+                "generations": gens,
+                "steps_per_generation": steps,
+                "seeds": seeds,
+                "recipe_note": "a recipe trains one generation on the real data; the loop over generations "
+                "runs only here",
+            },
         )
 
 

@@ -50,13 +50,18 @@ class OODLikelihood(Experiment):
             bad = [s for s, a in raw.items() if a is not None and a < 0.5]
             labels.append(seed)
             failure.append(bool(bad))
-            fixed.append(bool(bad) and all(typ[s] is not None and typ[s] > 0.5 and typ[s] > raw[s] for s in bad))
+            fixed.append(
+                bool(bad) and all(typ[s] is not None and typ[s] > 0.5 and typ[s] > raw[s] for s in bad)
+            )
         parts = []
         for s in m["ood_sets"]:
-            parts.append(f"{s} {common.pm(m['reproduce'][f'auroc_{s}'])} -> {common.pm(m['fix'][f'auroc_{s}'])}")
+            parts.append(
+                f"{s} {common.pm(m['reproduce'][f'auroc_{s}'])} -> {common.pm(m['fix'][f'auroc_{s}'])}"
+            )
         summary = "AUROC of raw likelihood -> typicality test: " + "; ".join(parts)
-        return common.pair_verdict(common.PairOutcome(labels, failure, fixed), summary,
-                                   "a higher likelihood on an OOD set")
+        return common.pair_verdict(
+            common.PairOutcome(labels, failure, fixed), summary, "a higher likelihood on an OOD set"
+        )
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         import torch
@@ -70,11 +75,15 @@ class OODLikelihood(Experiment):
         test = data.test
         ood = ood_sets(test, seed=0)
         bg = PixelBackground(data.train)
-        m: dict[str, Any] = {"seeds": seeds, "ood_sets": list(OOD_SETS), "iwae_k": k,
-                             "reproduce": {f"auroc_{s}": [] for s in OOD_SETS},
-                             "fix": {f"auroc_{s}": [] for s in OOD_SETS},
-                             "ratio": {f"auroc_{s}": [] for s in OOD_SETS},
-                             "nll_bpd": {"test": [], **{s: [] for s in OOD_SETS}}}
+        m: dict[str, Any] = {
+            "seeds": seeds,
+            "ood_sets": list(OOD_SETS),
+            "iwae_k": k,
+            "reproduce": {f"auroc_{s}": [] for s in OOD_SETS},
+            "fix": {f"auroc_{s}": [] for s in OOD_SETS},
+            "ratio": {f"auroc_{s}": [] for s in OOD_SETS},
+            "nll_bpd": {"test": [], **{s: [] for s in OOD_SETS}},
+        }
         hist: dict[str, Any] = {}
         for seed in seeds:
             model, _ = common.train_model("vae", data, seed=seed, steps=steps, **VAE)
@@ -88,42 +97,85 @@ class OODLikelihood(Experiment):
                 m["nll_bpd"][s].append(_bpd(nll_ood[s]))
                 m["reproduce"][f"auroc_{s}"].append(auroc(nll_test, nll_ood[s]))
                 m["fix"][f"auroc_{s}"].append(auroc((nll_test - centre).abs(), (nll_ood[s] - centre).abs()))
-                m["ratio"][f"auroc_{s}"].append(auroc(nll_test + bg.log_prob(test), nll_ood[s] + bg.log_prob(ood[s])))
+                m["ratio"][f"auroc_{s}"].append(
+                    auroc(nll_test + bg.log_prob(test), nll_ood[s] + bg.log_prob(ood[s]))
+                )
             if seed == seeds[0]:
                 hist = {"test digits": nll_test, **nll_ood, "_train_mean": centre}
-            log(f"seed {seed}: raw AUROC " + ", ".join(f"{s} {m['reproduce'][f'auroc_{s}'][-1]:.3f}" for s in OOD_SETS)
-                + " | typicality " + ", ".join(f"{m['fix'][f'auroc_{s}'][-1]:.3f}" for s in OOD_SETS))
+            log(
+                f"seed {seed}: raw AUROC "
+                + ", ".join(f"{s} {m['reproduce'][f'auroc_{s}'][-1]:.3f}" for s in OOD_SETS)
+                + " | typicality "
+                + ", ".join(f"{m['fix'][f'auroc_{s}'][-1]:.3f}" for s in OOD_SETS)
+            )
 
         rows = []
         for s in OOD_SETS:
             key = f"auroc_{s}"
-            rows.append([f"test digits vs {s}", *[common.pm(m[a][key], 3) for a in ("reproduce", "fix", "ratio")],
-                         common.pm(m["nll_bpd"][s], 2)])
+            rows.append(
+                [
+                    f"test digits vs {s}",
+                    *[common.pm(m[a][key], 3) for a in ("reproduce", "fix", "ratio")],
+                    common.pm(m["nll_bpd"][s], 2),
+                ]
+            )
         rows.append(["(test digits themselves)", "", "", "", common.pm(m["nll_bpd"]["test"], 2)])
-        tables = [Table(f"AUROC, mean ± std over {len(seeds)} seeds (0.5 = chance; < 0.5: OOD looks more likely)",
-                        ["OOD set", "raw likelihood (reproduce)", "typicality test (fix)",
-                         "likelihood ratio vs pixel background", "NLL of the set, bits/dim"], rows)]
+        tables = [
+            Table(
+                f"AUROC, mean ± std over {len(seeds)} seeds (0.5 = chance; < 0.5: OOD looks more likely)",
+                [
+                    "OOD set",
+                    "raw likelihood (reproduce)",
+                    "typicality test (fix)",
+                    "likelihood ratio vs pixel background",
+                    "NLL of the set, bits/dim",
+                ],
+                rows,
+            )
+        ]
         seed_rows = []
         for i, seed in enumerate(seeds):
             for s in OOD_SETS:
-                seed_rows.append([seed, s, *[round(m[a][f"auroc_{s}"][i], 4) for a in ("reproduce", "fix", "ratio")]])
+                seed_rows.append(
+                    [seed, s, *[round(m[a][f"auroc_{s}"][i], 4) for a in ("reproduce", "fix", "ratio")]]
+                )
         tables.append(Table("Per seed", ["seed", "OOD set", "raw", "typicality", "ratio"], seed_rows))
         figures = {
             "nll_histograms": nll_figure(hist),
-            "ood_inputs": common.digit_panels([("test digits", test[:64])] + [(s, x[:64]) for s, x in ood.items()]),
+            "ood_inputs": common.digit_panels(
+                [("test digits", test[:64])] + [(s, x[:64]) for s, x in ood.items()]
+            ),
         }
         recipes = [
-            {"role": "reproduce", "recipe": "vae-digits",
-             "config": {"dataset": DATASET, "steps": steps, "seed": 0, **VAE}},
-            {"role": "fix", "recipe": "vae-digits",
-             "config": {"dataset": DATASET, "steps": steps, "seed": 0, **VAE}},
+            {
+                "role": "reproduce",
+                "recipe": "vae-digits",
+                "config": {"dataset": DATASET, "steps": steps, "seed": 0, **VAE},
+            },
+            {
+                "role": "fix",
+                "recipe": "vae-digits",
+                "config": {"dataset": DATASET, "steps": steps, "seed": 0, **VAE},
+            },
         ]
         return ExperimentResult(
-            slug=self.slug, kind=self.kind, title=self.title, verdict=self.verdict(m), tables=tables,
-            measurements=m, figures=figures, recipes=recipes,
-            params={"dataset": DATASET, "model": {"name": "vae", **VAE}, "steps": steps, "seeds": seeds, "iwae_k": k,
-                    "ood_sets": list(OOD_SETS),
-                    "recipe_note": "both roles train the same VAE; the fix is a different score of its likelihood"},
+            slug=self.slug,
+            kind=self.kind,
+            title=self.title,
+            verdict=self.verdict(m),
+            tables=tables,
+            measurements=m,
+            figures=figures,
+            recipes=recipes,
+            params={
+                "dataset": DATASET,
+                "model": {"name": "vae", **VAE},
+                "steps": steps,
+                "seeds": seeds,
+                "iwae_k": k,
+                "ood_sets": list(OOD_SETS),
+                "recipe_note": "both roles train the same VAE; the fix is a different score of its likelihood",
+            },
         )
 
 
@@ -157,8 +209,12 @@ def ood_sets(test: Any, seed: int = 0) -> dict[str, Any]:
     constant = (levels.float() / (LEVELS - 1)).view(n, 1, 1, 1).expand(n, 1, 8, 8).clone()
     inverted = 1.0 - test
     noise = torch.randint(0, LEVELS, (n, 1, 8, 8), generator=g).float() / (LEVELS - 1)
-    return {"constant": constant, "inverted": inverted, "noise": noise,
-            "natural patches": natural_patches(n, g)}
+    return {
+        "constant": constant,
+        "inverted": inverted,
+        "noise": noise,
+        "natural patches": natural_patches(n, g),
+    }
 
 
 def natural_patches(n: int, g: Any) -> Any:
@@ -170,8 +226,10 @@ def natural_patches(n: int, g: Any) -> Any:
     try:
         from sklearn.datasets import load_sample_images
 
-        images = [torch.from_numpy(np.asarray(im, dtype=np.float32).mean(axis=2) / 255.0)
-                  for im in load_sample_images().images]
+        images = [
+            torch.from_numpy(np.asarray(im, dtype=np.float32).mean(axis=2) / 255.0)
+            for im in load_sample_images().images
+        ]
     except Exception:  # pillow missing: smooth random fields as the "other distribution"
         field = torch.rand(n, 1, 4, 4, generator=g)
         return quantise(F.interpolate(field, size=(8, 8), mode="bilinear", align_corners=False))
@@ -193,7 +251,9 @@ class PixelBackground:
         import torch
 
         lv = torch.round(train.reshape(len(train), -1).clamp(0, 1) * (LEVELS - 1)).long()  # (N, 64)
-        counts = torch.stack([torch.bincount(lv[:, d], minlength=LEVELS) for d in range(lv.shape[1])]).double() + 1
+        counts = (
+            torch.stack([torch.bincount(lv[:, d], minlength=LEVELS) for d in range(lv.shape[1])]).double() + 1
+        )
         self.log_p = (counts / counts.sum(1, keepdim=True)).log()  # (64, L)
 
     def log_prob(self, x: Any) -> Any:
@@ -218,10 +278,18 @@ def nll_figure(hist: dict[str, Any]) -> bytes:
     allv = np.concatenate([v.numpy() / (64 * math.log(2)) for v in series.values()])
     bins = np.linspace(np.percentile(allv, 0.5), np.percentile(allv, 99.5), 60)
     for (name, v), c in zip(series.items(), colours, strict=False):
-        ax.hist(np.clip(v.numpy() / (64 * math.log(2)), bins[0], bins[-1]), bins=bins, alpha=0.5, color=c,
-                label=name, density=True)
+        ax.hist(
+            np.clip(v.numpy() / (64 * math.log(2)), bins[0], bins[-1]),
+            bins=bins,
+            alpha=0.5,
+            color=c,
+            label=name,
+            density=True,
+        )
     if "_train_mean" in hist:
-        ax.axvline(hist["_train_mean"] / (64 * math.log(2)), color="black", ls="--", lw=1, label="mean train NLL")
+        ax.axvline(
+            hist["_train_mean"] / (64 * math.log(2)), color="black", ls="--", lw=1, label="mean train NLL"
+        )
     ax.set_xlabel("-log p(x), bits/dim (IWAE estimate)")
     ax.set_ylabel("density")
     ax.legend(fontsize=8)

@@ -40,7 +40,9 @@ TV_FAIL = 0.15
 class PartitionFunctionBias(Experiment):
     slug = "partition-function-bias"
     kind = "failure-mode"
-    title = "Partition-function bias: short-run non-persistent CD vs persistent CD (checkerboard, exact log Z)"
+    title = (
+        "Partition-function bias: short-run non-persistent CD vs persistent CD (checkerboard, exact log Z)"
+    )
 
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
@@ -53,8 +55,9 @@ class PartitionFunctionBias(Experiment):
             f"(persistent chains: {common.pm(m['fix']['negatives_tv'], 3)}); KL to the data "
             f"{common.pm(rkl, 3)} nats with short-run CD vs {common.pm(fkl, 3)} with persistent chains"
         )
-        return common.pair_verdict(common.PairOutcome(list(m["seeds"]), failure, fixed), summary,
-                                   "the negative-sample bias")
+        return common.pair_verdict(
+            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "the negative-sample bias"
+        )
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         from compute import datasets, metrics
@@ -75,8 +78,12 @@ class PartitionFunctionBias(Experiment):
                 kl_cb = KLTracker(model, data, entropy, every)
                 common.fit(model, data, seed=seed, steps=steps, callbacks=[kl_cb])
                 kl = kl_of(model, data, entropy)
-                negatives = model.sample(n_neg, seed=10_000 + seed, steps=K,
-                                         init="buffer" if cfg["variant"] == "cd-persistent" else "noise")
+                negatives = model.sample(
+                    n_neg,
+                    seed=10_000 + seed,
+                    steps=K,
+                    init="buffer" if cfg["variant"] == "cd-persistent" else "noise",
+                )
                 tv = negatives_tv(model, negatives, data.spec.bounds)
                 out["kl"].append(kl)
                 out["negatives_tv"].append(tv)
@@ -88,30 +95,59 @@ class PartitionFunctionBias(Experiment):
                 log(f"{arm} seed {seed}: KL {kl:.3f} negatives TV {tv:.3f}")
             m[arm] = out
 
-        rows = [("KL(p_data || p_θ), nats (exact log Z by quadrature)", "kl", 3),
-                ("TV(negatives, p_θ) on an 8×8 grid", "negatives_tv", 3),
-                ("MMD² of negatives to data", "negatives_mmd", 4),
-                ("log Z", "log_z", 3)]
+        rows = [
+            ("KL(p_data || p_θ), nats (exact log Z by quadrature)", "kl", 3),
+            ("TV(negatives, p_θ) on an 8×8 grid", "negatives_tv", 3),
+            ("MMD² of negatives to data", "negatives_mmd", 4),
+            ("log Z", "log_z", 3),
+        ]
         tables = [
-            common.metric_table(f"Mean ± std over {len(seeds)} seeds, {steps} updates, K = {K} Langevin steps", m,
-                                rows, ("short-run CD (reproduce)", "persistent CD (fix)")),
+            common.metric_table(
+                f"Mean ± std over {len(seeds)} seeds, {steps} updates, K = {K} Langevin steps",
+                m,
+                rows,
+                ("short-run CD (reproduce)", "persistent CD (fix)"),
+            ),
             common.seed_table("Per seed", m, [("KL", "kl"), ("negatives TV", "negatives_tv")]),
         ]
         figures = {
             "density_and_negatives": density_figure(shown, datasets.load(DATASET, seeds[0])),
-            "kl_curve": common.curve_figure({"short-run CD": curves["reproduce"], "persistent CD": curves["fix"]},
-                                            "update", "KL(p_data || p_θ), nats", "KL during training (one line per seed)"),
+            "kl_curve": common.curve_figure(
+                {"short-run CD": curves["reproduce"], "persistent CD": curves["fix"]},
+                "update",
+                "KL(p_data || p_θ), nats",
+                "KL during training (one line per seed)",
+            ),
         }
         recipes = [
-            {"role": role, "recipe": "ebm-cd-2d", "config": {"dataset": DATASET, "steps": steps, "seed": 0,
-                                                             "energy_l2": 0.1, **cfg, **SHARED}}
+            {
+                "role": role,
+                "recipe": "ebm-cd-2d",
+                "config": {"dataset": DATASET, "steps": steps, "seed": 0, "energy_l2": 0.1, **cfg, **SHARED},
+            }
             for role, cfg in (("reproduce", REPRODUCE), ("fix", FIX))
         ]
         return ExperimentResult(
-            slug=self.slug, kind=self.kind, title=self.title, verdict=self.verdict(m), tables=tables,
-            measurements=m, figures=figures, recipes=recipes,
-            params={"dataset": DATASET, "steps": steps, "seeds": seeds, "shared": SHARED, "reproduce": REPRODUCE,
-                    "fix": FIX, "negatives": n_neg, "bins": BINS, "tv_fail_above": TV_FAIL, "quadrature_grid": 256},
+            slug=self.slug,
+            kind=self.kind,
+            title=self.title,
+            verdict=self.verdict(m),
+            tables=tables,
+            measurements=m,
+            figures=figures,
+            recipes=recipes,
+            params={
+                "dataset": DATASET,
+                "steps": steps,
+                "seeds": seeds,
+                "shared": SHARED,
+                "reproduce": REPRODUCE,
+                "fix": FIX,
+                "negatives": n_neg,
+                "bins": BINS,
+                "tv_fail_above": TV_FAIL,
+                "quadrature_grid": 256,
+            },
         )
 
 

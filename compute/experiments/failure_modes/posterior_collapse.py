@@ -39,7 +39,10 @@ class PosteriorCollapse(Experiment):
     def verdict(m: dict[str, Any]) -> Verdict:
         rk, ra = common.per_seed(m, "reproduce", "kl"), common.per_seed(m, "reproduce", "active_units")
         fa = common.per_seed(m, "fix", "active_units")
-        rm, fm = common.per_seed(m, "reproduce", "recon_mode_match"), common.per_seed(m, "fix", "recon_mode_match")
+        rm, fm = (
+            common.per_seed(m, "reproduce", "recon_mode_match"),
+            common.per_seed(m, "fix", "recon_mode_match"),
+        )
         failure = [a == 0 and k < KL_COLLAPSED for a, k in zip(ra, rk, strict=True)]
         fixed = [f > r and fmm > rmm for f, r, fmm, rmm in zip(fa, ra, fm, rm, strict=True)]
         r, f = m["reproduce"], m["fix"]
@@ -62,11 +65,15 @@ class PosteriorCollapse(Experiment):
         recon_examples: dict[str, Any] = {}
         curves: dict[str, list[list[tuple[float, float]]]] = {"reproduce": [], "fix": []}
         for arm, cfg in (("reproduce", REPRODUCE), ("fix", FIX)):
-            out: dict[str, list[Any]] = {k: [] for k in ("kl", "active_units", "recon", "elbo", "recon_mode_match")}
+            out: dict[str, list[Any]] = {
+                k: [] for k in ("kl", "active_units", "recon", "elbo", "recon_mode_match")
+            }
             for seed in seeds:
                 data = datasets.load(DATASET, seed)
                 rec = common.Recorder(["kl"], every=max(1, steps // 100))
-                model, _ = common.train_model("vae", data, seed=seed, steps=steps, callbacks=[rec], **cfg, **SHARED)
+                model, _ = common.train_model(
+                    "vae", data, seed=seed, steps=steps, callbacks=[rec], **cfg, **SHARED
+                )
                 curves[arm].append(rec.points["kl"])
                 x = data.test[:N_TEST]
                 with torch.no_grad():
@@ -83,8 +90,10 @@ class PosteriorCollapse(Experiment):
                 out["recon_mode_match"].append(float((idx_x == idx_r).double().mean()))
                 if seed == seeds[0]:
                     recon_examples[arm] = reconstruction_panel(model, data, seed)
-                log(f"{arm} seed {seed}: KL {kl:.3f} AU {out['active_units'][-1]} recon {recon:.3f} "
-                    f"match {out['recon_mode_match'][-1]:.2f}")
+                log(
+                    f"{arm} seed {seed}: KL {kl:.3f} AU {out['active_units'][-1]} recon {recon:.3f} "
+                    f"match {out['recon_mode_match'][-1]:.2f}"
+                )
             m[arm] = out
 
         rows = [
@@ -95,28 +104,60 @@ class PosteriorCollapse(Experiment):
             ("reconstruction on the input's mode (chance 0.04)", "recon_mode_match", 3),
         ]
         tables = [
-            common.metric_table(f"Mean ± std over {len(seeds)} seeds, {N_TEST} test points", m, rows,
-                                ("Gaussian VAE (reproduce)", "free bits λ=0.5 (fix)")),
-            common.seed_table("Per seed", m, [("KL", "kl"), ("active units", "active_units"),
-                                              ("recon", "recon"), ("mode match", "recon_mode_match")]),
+            common.metric_table(
+                f"Mean ± std over {len(seeds)} seeds, {N_TEST} test points",
+                m,
+                rows,
+                ("Gaussian VAE (reproduce)", "free bits λ=0.5 (fix)"),
+            ),
+            common.seed_table(
+                "Per seed",
+                m,
+                [
+                    ("KL", "kl"),
+                    ("active units", "active_units"),
+                    ("recon", "recon"),
+                    ("mode match", "recon_mode_match"),
+                ],
+            ),
         ]
         data0 = datasets.load(DATASET, seeds[0])
         figures = {
             "reconstructions": reconstruction_figure(recon_examples, data0),
             "kl_curve": common.curve_figure(
-                {"plain VAE": curves["reproduce"], "free bits": curves["fix"]}, "step",
-                "KL(q(z|x) || p(z)), nats (train batch)", "KL term during training (one line per seed)"),
+                {"plain VAE": curves["reproduce"], "free bits": curves["fix"]},
+                "step",
+                "KL(q(z|x) || p(z)), nats (train batch)",
+                "KL term during training (one line per seed)",
+            ),
         }
         recipes = [
-            {"role": role, "recipe": "vae-2d",
-             "config": {"dataset": DATASET, "steps": steps, "seed": 0, **cfg, **_recipe_shared()}}
+            {
+                "role": role,
+                "recipe": "vae-2d",
+                "config": {"dataset": DATASET, "steps": steps, "seed": 0, **cfg, **_recipe_shared()},
+            }
             for role, cfg in (("reproduce", REPRODUCE), ("fix", FIX))
         ]
         return ExperimentResult(
-            slug=self.slug, kind=self.kind, title=self.title, verdict=self.verdict(m), tables=tables,
-            measurements=m, figures=figures, recipes=recipes,
-            params={"dataset": DATASET, "steps": steps, "seeds": seeds, "shared": SHARED, "reproduce": REPRODUCE,
-                    "fix": FIX, "kl_collapsed_below": KL_COLLAPSED, "test_points": N_TEST},
+            slug=self.slug,
+            kind=self.kind,
+            title=self.title,
+            verdict=self.verdict(m),
+            tables=tables,
+            measurements=m,
+            figures=figures,
+            recipes=recipes,
+            params={
+                "dataset": DATASET,
+                "steps": steps,
+                "seeds": seeds,
+                "shared": SHARED,
+                "reproduce": REPRODUCE,
+                "fix": FIX,
+                "kl_collapsed_below": KL_COLLAPSED,
+                "test_points": N_TEST,
+            },
         )
 
 
@@ -164,7 +205,9 @@ def reconstruction_figure(examples: dict[str, list[tuple[Any, Any]]], data: Any)
     colours = ["#d62728", "#2ca02c", "#1f77b4", "#ff7f0e", "#9467bd"]
     fig, axes = plt.subplots(1, 2, figsize=(7.4, 3.9))
     lo, hi = data.spec.bounds
-    for ax, (arm, title) in zip(axes, (("reproduce", "plain VAE (reproduce)"), ("fix", "free bits (fix)")), strict=True):
+    for ax, (arm, title) in zip(
+        axes, (("reproduce", "plain VAE (reproduce)"), ("fix", "free bits (fix)")), strict=True
+    ):
         modes = data.modes.numpy()
         ax.scatter(modes[:, 0], modes[:, 1], s=60, facecolors="none", edgecolors="#999999", lw=0.8)
         for (x, xr), c in zip(examples.get(arm, []), colours, strict=False):

@@ -31,7 +31,13 @@ from compute.experiments.failure_modes import common
 DATASET = "grid25"
 T = 50
 REPRODUCE: dict[str, Any] = {"variant": "linear", "T": T, "scale_betas": False}
-FIX: dict[str, Any] = {"variant": "linear", "T": T, "scale_betas": False, "zero_terminal_snr": True, "prediction": "v"}
+FIX: dict[str, Any] = {
+    "variant": "linear",
+    "T": T,
+    "scale_betas": False,
+    "zero_terminal_snr": True,
+    "prediction": "v",
+}
 SHARED: dict[str, Any] = {"lr": 3e-3}
 FULL_STEPS = 2000
 NFES = (5, 10, 25, 50)
@@ -67,8 +73,9 @@ class ScheduleMismatch(Experiment):
             f"TV {common.pm(f['tv'])}, {common.pm(f['modes'], 1)} modes, {common.pm(_pct(f['hq']), 1)} % HQ "
             f"(NFE {m.get('nfe', T)})"
         )
-        return common.pair_verdict(common.PairOutcome(list(m["seeds"]), failure, fixed), summary,
-                                   "the centre pile-up")
+        return common.pair_verdict(
+            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "the centre pile-up"
+        )
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         import torch
@@ -81,8 +88,20 @@ class ScheduleMismatch(Experiment):
         m: dict[str, Any] = {"seeds": seeds, "nfe": T, "nfes": list(nfes)}
         samples: dict[str, Any] = {}
         for arm, cfg in (("reproduce", REPRODUCE), ("fix", FIX)):
-            out: dict[str, list[Any]] = {k: [] for k in ("abar_T", "tv", "centre_share", "modes", "hq", "spread",
-                                                         "tv_by_nfe", "hq_by_nfe", "final_loss")}
+            out: dict[str, list[Any]] = {
+                k: []
+                for k in (
+                    "abar_T",
+                    "tv",
+                    "centre_share",
+                    "modes",
+                    "hq",
+                    "spread",
+                    "tv_by_nfe",
+                    "hq_by_nfe",
+                    "final_loss",
+                )
+            }
             for seed in seeds:
                 data = raw_grid25(seed)
                 model, res = common.train_model("diffusion", data, seed=seed, steps=steps, **cfg, **SHARED)
@@ -105,8 +124,10 @@ class ScheduleMismatch(Experiment):
                             samples[arm] = x
                 out["tv_by_nfe"].append(tvs)
                 out["hq_by_nfe"].append(hqs)
-                log(f"{arm} seed {seed}: abar_T {out['abar_T'][-1]:.3f} TV {out['tv'][-1]:.3f} "
-                    f"centre {out['centre_share'][-1]:.3f} modes {out['modes'][-1]} HQ {out['hq'][-1]:.3f}")
+                log(
+                    f"{arm} seed {seed}: abar_T {out['abar_T'][-1]:.3f} TV {out['tv'][-1]:.3f} "
+                    f"centre {out['centre_share'][-1]:.3f} modes {out['modes'][-1]} HQ {out['hq'][-1]:.3f}"
+                )
             m[arm] = out
 
         rows = [
@@ -118,36 +139,80 @@ class ScheduleMismatch(Experiment):
             ("spread ratio (1 = exact)", "spread", 2),
         ]
         tables = [
-            common.metric_table(f"Mean ± std over {len(seeds)} seeds, {N_SAMPLES} samples, NFE {T}", m, rows,
-                                ("linear T=50, abar_T≈0.6 (reproduce)", "zero terminal SNR + v (fix)")),
-            common.seed_table("Per seed", m, [("TV", "tv"), ("centre share", "centre_share"), ("modes", "modes"),
-                                              ("HQ", "hq")]),
+            common.metric_table(
+                f"Mean ± std over {len(seeds)} seeds, {N_SAMPLES} samples, NFE {T}",
+                m,
+                rows,
+                ("linear T=50, abar_T≈0.6 (reproduce)", "zero terminal SNR + v (fix)"),
+            ),
+            common.seed_table(
+                "Per seed",
+                m,
+                [("TV", "tv"), ("centre share", "centre_share"), ("modes", "modes"), ("HQ", "hq")],
+            ),
         ]
         plot_data = datasets.load(DATASET, seeds[0])
         figures = {
             "samples": common.scatter_panels(
-                [(f"abar_T = {m['reproduce']['abar_T'][0]:.2f} (reproduce)", samples["reproduce"]),
-                 ("zero terminal SNR (fix)", samples["fix"])], plot_data),
+                [
+                    (f"abar_T = {m['reproduce']['abar_T'][0]:.2f} (reproduce)", samples["reproduce"]),
+                    ("zero terminal SNR (fix)", samples["fix"]),
+                ],
+                plot_data,
+            ),
             "tv_vs_nfe": common.curve_figure(
-                {label: [list(zip(nfes, row, strict=True)) for row in m[arm]["tv_by_nfe"]]
-                 for arm, label in (("reproduce", "abar_T ≈ 0.6"), ("fix", "zero terminal SNR"))},
-                "NFE (sampling steps)", "mode-weight TV", "Mode-weight TV vs NFE (one line per seed)", logx=True,
-                hline=(TV_FAIL, "failure threshold")),
+                {
+                    label: [list(zip(nfes, row, strict=True)) for row in m[arm]["tv_by_nfe"]]
+                    for arm, label in (("reproduce", "abar_T ≈ 0.6"), ("fix", "zero terminal SNR"))
+                },
+                "NFE (sampling steps)",
+                "mode-weight TV",
+                "Mode-weight TV vs NFE (one line per seed)",
+                logx=True,
+                hline=(TV_FAIL, "failure threshold"),
+            ),
         }
         recipes = [
-            {"role": "reproduce", "recipe": "ddpm-2d",
-             "config": {"dataset": DATASET, "steps": steps, "seed": 0, **REPRODUCE, "sample_nfe": T, **SHARED}},
-            {"role": "fix", "recipe": "ddpm-2d",
-             "config": {"dataset": DATASET, "steps": steps, "seed": 0, **FIX, "sample_nfe": T, **SHARED}},
+            {
+                "role": "reproduce",
+                "recipe": "ddpm-2d",
+                "config": {
+                    "dataset": DATASET,
+                    "steps": steps,
+                    "seed": 0,
+                    **REPRODUCE,
+                    "sample_nfe": T,
+                    **SHARED,
+                },
+            },
+            {
+                "role": "fix",
+                "recipe": "ddpm-2d",
+                "config": {"dataset": DATASET, "steps": steps, "seed": 0, **FIX, "sample_nfe": T, **SHARED},
+            },
         ]
         return ExperimentResult(
-            slug=self.slug, kind=self.kind, title=self.title, verdict=self.verdict(m), tables=tables,
-            measurements=m, figures=figures, recipes=recipes,
-            params={"dataset": f"{DATASET} in raw coordinates (bounds set to (-2, 2): no standardisation)",
-                    "steps": steps, "seeds": seeds, "samples": N_SAMPLES, "nfes": list(nfes),
-                    "reproduce": REPRODUCE, "fix": FIX, "shared": SHARED, "tv_threshold": TV_FAIL,
-                    "recipe_note": "the site's ddpm-2d recipe trains on standardised grid25, where abar_T = 0.6 "
-                                   "leaves less residual signal and the pile-up is weaker"},
+            slug=self.slug,
+            kind=self.kind,
+            title=self.title,
+            verdict=self.verdict(m),
+            tables=tables,
+            measurements=m,
+            figures=figures,
+            recipes=recipes,
+            params={
+                "dataset": f"{DATASET} in raw coordinates (bounds set to (-2, 2): no standardisation)",
+                "steps": steps,
+                "seeds": seeds,
+                "samples": N_SAMPLES,
+                "nfes": list(nfes),
+                "reproduce": REPRODUCE,
+                "fix": FIX,
+                "shared": SHARED,
+                "tv_threshold": TV_FAIL,
+                "recipe_note": "the site's ddpm-2d recipe trains on standardised grid25, where abar_T = 0.6 "
+                "leaves less residual signal and the pile-up is weaker",
+            },
         )
 
 

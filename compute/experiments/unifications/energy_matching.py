@@ -63,9 +63,11 @@ class EnergyField(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def energy(self, z: torch.Tensor) -> torch.Tensor:
-        """E(z) = lambda * MLP(z): the MLP is trained on the target / lambda, an O(1) regression."""
+        """E(z) = lambda (|z|^2 / 2 + MLP(z)): the quadratic is the ideal energy far from unit-scale data
+        (f = lambda (z - E[x]) at low gamma), the MLP learns the rest; training regresses grad E / lambda."""
         proj = z @ self.fourier_b
-        return GRAD_SCALE * self.net(torch.cat([z, proj.sin(), proj.cos()], 1)).squeeze(-1)
+        mlp = self.net(torch.cat([z, proj.sin(), proj.cos()], 1)).squeeze(-1)
+        return GRAD_SCALE * (0.5 * z.pow(2).sum(1) + mlp)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         create = torch.is_grad_enabled()
@@ -83,14 +85,15 @@ class EquilibriumMatching:
     descent on the EMA energy; ``energy_trace`` returns E along the descent (K + 1, n)."""
 
     def __init__(self, spec: Any, seed: int, device: str = "cpu", hidden: int = 128, depth: int = 3,
-                 fourier: int = 32, lr: float = 2e-3, ema_decay: float = 0.995, batch_size: int = 256):
+                 fourier: int = 32, fourier_scale: float = 3.0, lr: float = 2e-3, ema_decay: float = 0.995,
+                 batch_size: int = 256):
         lo, hi = spec.bounds
         self.shift, self.scale = (lo + hi) / 2, (hi - lo) / 4
         self.device = torch.device(device)
         self.config = type("Config", (), {"batch_size": batch_size})()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.net = EnergyField(spec.dim, hidden, depth, fourier).to(self.device)
+            self.net = EnergyField(spec.dim, hidden, depth, fourier, fourier_scale).to(self.device)
         self.ema = copy.deepcopy(self.net).requires_grad_(False)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
         self.ema_decay, self.steps = ema_decay, 0

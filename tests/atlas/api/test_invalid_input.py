@@ -44,11 +44,9 @@ def test_an_unknown_parameter_is_named(api, url):
     assert "surprise" in response.json()
 
 
-@pytest.mark.parametrize("url", ENDPOINTS)
+@pytest.mark.parametrize("url", [url for url, params in ENDPOINTS.items() if params])
 def test_a_repeated_parameter_is_named(api, url):
     params = ENDPOINTS[url]
-    if not params:
-        pytest.skip("no parameters")
     name, value = next(iter(params.items()))
     response = api.get(f"{url}?{name}={value}&{name}={value}", {k: v for k, v in params.items() if k != name})
     assert response.status_code == 400 and name in response.json()

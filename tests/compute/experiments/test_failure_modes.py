@@ -1,0 +1,404 @@
+"""Failure-mode experiments: every one runs at SMOKE scale, and every verdict rule is tested on
+hand-made measurements (reproduced / not reproduced / the fix fails on one seed)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compute import experiments
+from compute.experiments import failure_modes
+from compute.experiments.base import SMOKE, ExperimentResult
+from compute.experiments.failure_modes import common
+
+CONTENT = Path(__file__).resolve().parents[3] / "content" / "failure-modes"
+SLUGS = sorted(failure_modes.REGISTRY)
+VERDICTS = {"reproduced", "partly-reproduced", "not-reproduced", "not-reproducible"}
+
+
+def test_every_failure_mode_node_has_an_experiment():
+    nodes = sorted(p.stem for p in CONTENT.glob("*.md"))
+    assert nodes == SLUGS
+    for slug in SLUGS:
+        exp = experiments.get(slug)
+        assert exp.slug == slug and exp.kind == "failure-mode" and exp.title
+
+
+# --------------------------------------------------------------------------------------------
+# SMOKE runs: the pipeline completes and every quantity is computed (not that the effect shows).
+
+_results: dict[str, ExperimentResult] = {}
+
+
+def smoke(slug: str) -> ExperimentResult:
+    if slug not in _results:
+        _results[slug] = experiments.get(slug).run(SMOKE)
+    return _results[slug]
+
+
+def _numbers(value: Any) -> list[float]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _numbers(v)]
+    if isinstance(value, list | tuple):
+        return [x for v in value for x in _numbers(v)]
+    return []
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_smoke_run_computes_every_metric(slug):
+    result = smoke(slug)
+    assert result.slug == slug and result.kind == "failure-mode" and result.scale == "smoke"
+    assert result.verdict.code in VERDICTS and result.verdict.text
+    payload = result.as_dict()  # JSON-safe: NaN/inf would become None
+    if slug == "hallucination":
+        assert result.verdict.code == "not-reproducible"
+        assert "language models" in result.verdict.text
+        return
+    numbers = _numbers(payload["measurements"])
+    assert numbers and all(math.isfinite(x) for x in numbers)
+    assert result.tables
+    for table in result.tables:
+        assert table.rows and all(len(row) == len(table.columns) for row in table.rows)
+        for row in table.rows:
+            for cell in row:
+                text = str(cell).lower()
+                assert text not in ("nan", "inf") and "nan ±" not in text and "± nan" not in text, (
+                    table,
+                    row,
+                )
+    assert result.figures
+    for name, data in result.figures.items():
+        assert data[:8] == b"\x89PNG\r\n\x1a\n", name
+    assert "seeds" in result.measurements and len(result.measurements["seeds"]) == SMOKE.seeds
+    assert result.verdict.code != "not-reproducible"
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_recipes_validate_against_the_site(slug):
+    from atlas.runs import recipes
+
+    result = smoke(slug)
+    if slug == "hallucination":
+        assert result.recipes == []
+        return
+    assert result.recipes
+    roles = [r["role"] for r in result.recipes]
+    assert roles[0] == "reproduce" and set(roles) <= {"reproduce", "fix"}
+    for entry in result.recipes:
+        recipe = recipes.get(entry["recipe"])
+        _, errors = recipe.validate(entry["config"])
+        assert errors == {}, (entry, errors)
+
+
+# --------------------------------------------------------------------------------------------
+# The generic rule.
+
+
+def test_pair_verdict_rule():
+    ok = common.pair_verdict(common.PairOutcome([0, 1, 2], [True] * 3, [True] * 3), "numbers")
+    assert ok.code == "reproduced" and "numbers" in ok.text
+    none = common.pair_verdict(common.PairOutcome([0, 1, 2], [False] * 3, [True] * 3), "numbers")
+    assert none.code == "not-reproduced"
+    one = common.pair_verdict(common.PairOutcome([0, 1, 2], [True] * 3, [True, False, True]), "numbers")
+    assert one.code == "partly-reproduced" and "fix did not beat it on seed 1" in one.text
+    shown = common.pair_verdict(
+        common.PairOutcome([0, 1, 2], [True, True, False], [True] * 3), "n", "collapse"
+    )
+    assert shown.code == "partly-reproduced" and "collapse did not show on seed 2" in shown.text
+    assert common.pair_verdict(common.PairOutcome([], [], []), "n").code == "not-reproduced"
+
+
+# --------------------------------------------------------------------------------------------
+# Hand-made measurements per experiment: (builder of measurements for per-seed failure/fix flags).
+# Each builder returns measurements in which seed i shows the failure iff fail[i] and the fix beats
+# it iff fix[i].
+
+
+def _mode_collapse(fail, fix):
+    m = {
+        "seeds": [0, 1, 2],
+        "datasets": ["grid25", "ring8"],
+        "fix_name": "WGAN-GP",
+        "reproduce": {},
+        "fix": {},
+    }
+    for ds, k in (("grid25", 25), ("ring8", 8)):
+        m["reproduce"][f"{ds}_modes"] = [3 if f else k for f in fail]
+        m["reproduce"][f"{ds}_hq"] = [0.2 if f else 0.95 for f in fail]
+        m["fix"][f"{ds}_modes"] = [k if x else 2 for x in fix]
+        m["fix"][f"{ds}_hq"] = [0.9 if x else 0.1 for x in fix]
+    return m
+
+
+def _posterior(fail, fix):
+    return {
+        "seeds": [0, 1, 2],
+        "reproduce": {
+            "kl": [0.001 if f else 0.8 for f in fail],
+            "active_units": [0 if f else 2 for f in fail],
+            "recon_mode_match": [0.04 if f else 0.3 for f in fail],
+        },
+        "fix": {
+            "kl": [1.2] * 3,
+            "active_units": [2 if x else 0 for x in fix],
+            "recon_mode_match": [0.3 if x else 0.02 for x in fix],
+        },
+    }
+
+
+def _pfb(fail, fix):
+    return {
+        "seeds": [0, 1, 2],
+        "reproduce": {"negatives_tv": [0.4 if f else 0.05 for f in fail], "kl": [0.5] * 3},
+        "fix": {"negatives_tv": [0.1] * 3, "kl": [0.25 if x else 0.7 for x in fix]},
+    }
+
+
+def _explosion(fail, fix):
+    return {
+        "seeds": [0, 1, 2],
+        "alpha": 0.1,
+        "reproduce": {
+            "peak_abs_energy": [1e6 if f else 8.0 for f in fail],
+            "nan_step": [None] * 3,
+            "modes": [0 if f else 8 for f in fail],
+        },
+        "fix": {
+            "peak_abs_energy": [9.0 if x else 1e5 for x in fix],
+            "nan_step": [None] * 3,
+            "modes": [8 if x else 0 for x in fix],
+        },
+    }
+
+
+def _lvq(fail, fix):
+    return {
+        "seeds": [0, 1, 2],
+        "base": {"nll_bpd": [2.1] * 3},
+        "reproduce": {
+            "nll_bpd": [2.2 if f else 4.5 for f in fail],
+            "fd": [80.0 if x else 1.0 for x in fix],
+            "precision": [0.0 if x else 0.9 for x in fix],
+        },
+        "fix": {"nll_bpd": [4.0] * 3, "fd": [2.0] * 3, "precision": [0.8] * 3},
+    }
+
+
+def _ood(fail, fix):
+    sets = ["constant", "noise"]
+    m = {"seeds": [0, 1, 2], "ood_sets": sets, "reproduce": {}, "fix": {}}
+    m["reproduce"]["auroc_constant"] = [0.1 if f else 0.9 for f in fail]
+    m["reproduce"]["auroc_noise"] = [1.0] * 3
+    m["fix"]["auroc_constant"] = [0.95 if x else 0.3 for x in fix]
+    m["fix"]["auroc_noise"] = [1.0] * 3
+    return m
+
+
+def _schedule(fail, fix):
+    return {
+        "seeds": [0, 1, 2],
+        "nfe": 50,
+        "reproduce": {
+            "tv": [0.57 if f else 0.05 for f in fail],
+            "abar_T": [0.6] * 3,
+            "centre_share": [0.28] * 3,
+            "modes": [25] * 3,
+            "hq": [0.95] * 3,
+        },
+        "fix": {
+            "tv": [0.06 if x else 0.6 for x in fix],
+            "abar_T": [6e-8] * 3,
+            "centre_share": [0.05] * 3,
+            "modes": [25] * 3,
+            "hq": [0.8] * 3,
+        },
+    }
+
+
+def _cfg(fail, fix):
+    return {
+        "seeds": [0, 1, 2],
+        "guidance": [1.0, 8.0],
+        "data_saturation": 0.1,
+        "reproduce": {
+            "sat_high": [0.4 if f else 0.1 for f in fail],
+            "precision_high": [0.6] * 3,
+            "recall_high": [0.1] * 3,
+            "diversity_high": [0.5] * 3,
+        },
+        "fix": {
+            "sat_high": [0.12 if x else 0.5 for x in fix],
+            "precision_high": [0.65] * 3,
+            "recall_high": [0.3] * 3,
+            "diversity_high": [0.8] * 3,
+        },
+    }
+
+
+def _exposure(fail, fix):
+    return {
+        "seeds": [0, 1, 2],
+        "reproduce": {
+            "kl_tf": [0.01] * 3,
+            "kl_free": [0.05 if f else 0.01 for f in fail],
+            "kl_free_late": [0.08] * 3,
+            "forbidden": [0.02] * 3,
+        },
+        "fix": {
+            "kl_tf": [0.01] * 3,
+            "kl_free": [0.005 if x else 0.2 for x in fix],
+            "kl_free_late": [0.01] * 3,
+            "forbidden": [0.005] * 3,
+        },
+    }
+
+
+def _model_collapse(fail, fix):
+    rt = [[0.05, 0.01] if f else [0.05, 0.05] for f in fail]
+    rv = [[1.0, 0.5] if f else [1.0, 1.0] for f in fail]
+    rn = [[5.0, 5.1]] * 3
+    ft = [[0.05, 0.05] if x else [0.05, 0.0] for x in fix]
+    fn = [[5.0, 5.0] if x else [5.0, 9.0] for x in fix]
+    return {
+        "seeds": [0, 1, 2],
+        "reproduce": {"tail_by_gen": rt, "var_by_gen": rv, "nll_by_gen": rn},
+        "fix": {"tail_by_gen": ft, "var_by_gen": [[1.0, 1.0]] * 3, "nll_by_gen": fn},
+    }
+
+
+def _bias(fail, fix):
+    return {
+        "seeds": [0, 1, 2],
+        "temperatures": [1.0, 0.8],
+        "data_minority_share": 0.2,
+        "reproduce": {"minority_t1": [0.2] * 3, "minority_low": [0.08 if f else 0.2 for f in fail]},
+        "fix": {"minority_t1": [0.5] * 3, "minority_low": [0.5 if x else 0.1 for x in fix]},
+    }
+
+
+def _memorisation(fail, fix):
+    return {
+        "seeds": [0, 1, 2],
+        "tiny": 32,
+        "full_n": 1437,
+        "reproduce": {"copy_share": [0.9 if f else 0.01 for f in fail], "median_ratio": [0.1] * 3},
+        "fix": {
+            "copy_share": [0.0 if x else 0.95 for x in fix],
+            "median_ratio": [1.0 if x else 0.05 for x in fix],
+        },
+    }
+
+
+BUILDERS = {
+    "mode-collapse": _mode_collapse,
+    "posterior-collapse": _posterior,
+    "partition-function-bias": _pfb,
+    "energy-explosion": _explosion,
+    "likelihood-vs-quality": _lvq,
+    "ood-likelihood": _ood,
+    "schedule-mismatch": _schedule,
+    "cfg-oversaturation": _cfg,
+    "exposure-bias": _exposure,
+    "model-collapse": _model_collapse,
+    "bias-amplification": _bias,
+    "memorisation": _memorisation,
+}
+
+
+def test_every_reproducible_experiment_has_a_verdict_test():
+    assert set(BUILDERS) == set(SLUGS) - {"hallucination"}
+
+
+@pytest.mark.parametrize("slug", sorted(BUILDERS))
+def test_verdict_rule_on_hand_made_measurements(slug):
+    rule = type(experiments.get(slug)).verdict
+    build = BUILDERS[slug]
+    seeds_all, none = [True] * 3, [False] * 3
+
+    reproduced = rule(build(seeds_all, seeds_all))
+    assert reproduced.code == "reproduced", reproduced.text
+
+    absent = rule(build(none, seeds_all))
+    assert absent.code == "not-reproduced", absent.text
+
+    one_fails = rule(build(seeds_all, [True, False, True]))
+    assert one_fails.code == "partly-reproduced", one_fails.text
+    assert "did not beat it on seed" in one_fails.text
+    # the sentence carries the measured numbers
+    assert any(ch.isdigit() for ch in reproduced.text) and "±" in reproduced.text
+
+
+def test_hallucination_verdict_is_not_reproducible_with_the_nodes_reason():
+    from compute.experiments.failure_modes.hallucination import Hallucination, node_reason
+
+    reason = node_reason()
+    assert "factual" in reason
+    verdict = Hallucination.verdict({"reason": reason})
+    assert verdict.code == "not-reproducible" and reason in verdict.text
+
+
+def test_energy_explosion_counts_a_nan_run_as_the_failure():
+    from compute.experiments.failure_modes.energy_explosion import EnergyExplosion
+
+    m = _explosion([False] * 3, [True] * 3)
+    m["reproduce"]["nan_step"] = [120, None, None]
+    m["reproduce"]["peak_abs_energy"] = [float("inf"), 8.0, 8.0]
+    verdict = EnergyExplosion.verdict(m)
+    assert verdict.code == "partly-reproduced" and "NaN on 1 of 3 seeds" in verdict.text
+
+
+def test_auroc_and_ood_sets():
+    import torch
+
+    from compute.experiments.failure_modes.ood_likelihood import auroc, ood_sets
+
+    assert auroc(torch.zeros(5), torch.ones(5)) == 1.0
+    assert auroc(torch.ones(5), torch.zeros(5)) == 0.0
+    assert auroc(torch.zeros(5), torch.zeros(5)) == 0.5
+    test = torch.rand(20, 1, 8, 8)
+    sets = ood_sets(test)
+    assert set(sets) == {"constant", "inverted", "noise", "natural patches"}
+    for x in sets.values():
+        assert x.shape == test.shape and float(x.min()) >= 0 and float(x.max()) <= 1
+
+
+def test_likelihood_mixture_bound_and_memoriser_are_exact():
+    import math as m
+
+    import torch
+
+    from compute.experiments.failure_modes.likelihood_vs_quality import (
+        LEVELS,
+        memoriser_log_prob,
+        mixture_log_prob,
+    )
+
+    lp = torch.tensor([-90.0, -120.0], dtype=torch.float64)
+    mix = mixture_log_prob(lp, 0.01, 64)
+    assert bool((mix >= lp + m.log(0.01) - 1e-9).all())
+    # a one-pixel "image" space: the memoriser is a normalised distribution over the 17 levels
+    train = torch.tensor([[0.0], [1.0]])
+    every = torch.arange(LEVELS, dtype=torch.float32)[:, None] / (LEVELS - 1)
+    total = torch.logsumexp(memoriser_log_prob(train, every, 0.9), 0)
+    assert abs(float(total)) < 1e-9
+
+
+def test_exposure_bias_process_conditionals_are_normalised():
+    import torch
+
+    from compute.experiments.failure_modes.exposure_bias import MarkovProcess
+
+    process = MarkovProcess(0)
+    x = process.sample(50, torch.Generator().manual_seed(0))
+    p = process.conditionals(x)
+    assert torch.allclose(p.sum(-1), torch.ones(50, x.shape[1], dtype=torch.float64))
+    assert bool(
+        (p.gather(-1, x[..., None]).squeeze(-1) > 0).all()
+    )  # the process never emits a forbidden token
