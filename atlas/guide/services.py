@@ -271,7 +271,8 @@ def _node_refs(slugs: Sequence[str]) -> dict[str, NodeRef]:
 def _recipes_for(leaf: Leaf) -> list[str]:
     """Runnable recipes for the recommendation: the leaf's own if it names one, then those of its nodes."""
     found: list[str] = []
-    if leaf.recipe:
+    if leaf.recipe:  # a compute model name (content/SCHEMA.md), or a recipe slug
+        found.extend(recipe.slug for recipe in recipes.RECIPES if recipe.model == leaf.recipe)
         with contextlib.suppress(KeyError):
             found.append(recipes.get(leaf.recipe).slug)
     for slug in leaf.recommends:

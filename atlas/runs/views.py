@@ -12,15 +12,17 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
+from atlas.api.filters import SlugParamField, parse_query
+from atlas.api.pagination import AtlasPagination
 from atlas.runs import recipes, services
-from atlas.runs.models import Run
+from atlas.runs.models import Run, RunStatus
 from atlas.runs.serializers import RecipeSerializer, RunCreateSerializer, RunListSerializer, RunSerializer
 
 
@@ -39,9 +41,23 @@ class RunThrottle(ScopedRateThrottle):
         return request.method != "POST" or super().allow_request(request, view)
 
 
-FILTERS = ("recipe", "family", "dataset", "status", "model")
+class RunQuery(serializers.Serializer):
+    """Filters of the runs list; anything else in the query string is a 400 naming it."""
+
+    recipe = SlugParamField(required=False, help_text="only runs of this recipe")
+    family = serializers.ChoiceField(
+        choices=["vae", "gan", "diffusion", "flow", "ebm", "autoregressive"],
+        required=False,
+        help_text="only runs of models of this family",
+    )
+    dataset = SlugParamField(required=False, help_text="only runs on this dataset")
+    status = serializers.ChoiceField(
+        choices=RunStatus.values, required=False, help_text="only runs in this state"
+    )
+    model = SlugParamField(required=False, help_text="only runs of this compute model")
 
 
+BAD_QUERY = OpenApiResponse(description="unknown or invalid query parameters, keyed by name")
 NOT_FOUND = OpenApiResponse(description="no such run or recipe (or a page past the last one)")
 
 
@@ -55,25 +71,24 @@ class RunViewSet(
     lookup_field = "public_id"
     throttle_classes = [RunThrottle]
     throttle_scope = "runs"
+    pagination_class = AtlasPagination
 
     def get_queryset(self):
         queryset = Run.objects.all()
         if self.action == "retrieve":
             queryset = queryset.prefetch_related("events")
-        for name in FILTERS:
-            value = self.request.query_params.get(name)
-            if value:
-                queryset = queryset.filter(**{name: value})
+        if self.action == "list":
+            queryset = queryset.filter(
+                **parse_query(self.request, RunQuery, extra=AtlasPagination.query_params)
+            )
         return queryset.order_by("-created_at", "-id")
 
     def get_serializer_class(self):
         return {"list": RunListSerializer, "create": RunCreateSerializer}.get(self.action, RunSerializer)
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter(name, str, description=f"only runs with this {name}") for name in FILTERS
-        ],
-        responses={200: RunListSerializer(many=True), 404: NOT_FOUND},
+        parameters=[RunQuery],
+        responses={200: RunListSerializer(many=True), 400: BAD_QUERY, 404: NOT_FOUND},
     )
     def list(self, request: Request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)

@@ -96,7 +96,7 @@ def amplification(share_min: float, data_min: float) -> float:
 class BiasAmplification(Experiment):
     slug = "bias-amplification"
     kind = "failure-mode"
-    title = "Bias amplification: an 80/20 class split, sampled at temperature 1 and 0.8, with and without curation"
+    title = "Bias amplification: 80/20 classes sampled at temperature 1 and 0.8, with and without curation"
 
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
@@ -111,9 +111,11 @@ class BiasAmplification(Experiment):
         fixed = [f >= data_min for f in f_low]
         t = m["temperatures"][-1]
         summary = (
-            f"trained on {100 * data_min:.0f} % minority data the model drew {common.pm(_pct(r_one), 1)} % minority "
+            f"trained on {100 * data_min:.0f} % minority data the model drew {common.pm(_pct(r_one), 1)} % "
+            "minority "
             f"samples at temperature 1 and {common.pm(_pct(r_low), 1)} % at temperature {t:g} (amplification "
-            f"{common.pm(amps, 2)}x); after rebalancing the data: {common.pm(_pct(m['fix']['minority_t1']), 1)} % and "
+            f"{common.pm(amps, 2)}x); after rebalancing the data: "
+            f"{common.pm(_pct(m['fix']['minority_t1']), 1)} % and "
             f"{common.pm(_pct(f_low), 1)} %"
         )
         return common.pair_verdict(
@@ -145,7 +147,8 @@ class BiasAmplification(Experiment):
                 out["minority_low"].append(shares[-1])
                 out["amplification_low"].append(amplification(shares[-1], data_min))
                 log(
-                    f"{arm} seed {seed}: minority share T=1 {shares[0]:.3f}, T={TEMPERATURES[-1]} {shares[-1]:.3f}"
+                    f"{arm} seed {seed}: minority share T=1 {shares[0]:.3f}, T={TEMPERATURES[-1]} "
+                    f"{shares[-1]:.3f}"
                 )
             m[arm] = out
 

@@ -76,8 +76,10 @@ class CFGOversaturation(Experiment):
         fixed = [f < r and p2 >= p1 - PRECISION_SLACK for f, r, p1, p2 in zip(fs, rs, rp, fp, strict=True)]
         summary = (
             f"at w = {w:g} static clipping left {common.pm(_pct(rs), 1)} % of pixels saturated (digits: "
-            f"{100 * data_sat:.1f} %) with precision {common.pm(rp, 3)}, recall {common.pm(m['reproduce']['recall_high'], 3)} "
-            f"and within-class diversity {common.pm(m['reproduce']['diversity_high'], 2)}; dynamic thresholding: "
+            f"{100 * data_sat:.1f} %) with precision {common.pm(rp, 3)}, recall "
+            f"{common.pm(m['reproduce']['recall_high'], 3)} "
+            f"and within-class diversity {common.pm(m['reproduce']['diversity_high'], 2)}; dynamic "
+            "thresholding: "
             f"{common.pm(_pct(fs), 1)} % saturated, precision {common.pm(fp, 3)}, recall "
             f"{common.pm(m['fix']['recall_high'], 3)}, diversity {common.pm(m['fix']['diversity_high'], 2)}"
         )
@@ -175,7 +177,7 @@ class CFGOversaturation(Experiment):
             ),
         ]
         curves = {}
-        for key, ylabel in (
+        for key, _ylabel in (
             ("saturation", "share of saturated pixels"),
             ("precision", "precision"),
             ("recall", "recall"),
@@ -238,7 +240,8 @@ class CFGOversaturation(Experiment):
                 "sampler": "ddim",
                 "per_class": per_class,
                 "dynamic_threshold_percentile": PERCENTILE,
-                "recipe_note": "the site's cfg-digits recipe trains the U-Net and has no dynamic thresholding; "
+                "recipe_note": "the site's cfg-digits recipe trains the U-Net and has no dynamic "
+                "thresholding; "
                 "its fix role caps the guidance at w = 2, the node's other fix",
             },
         )

@@ -69,7 +69,8 @@ def train_model(
     callbacks: Sequence[Any] = (),
     **overrides: Any,
 ) -> tuple[Any, Any]:
-    """Build family ``name`` for ``dataset`` and train it for ``steps`` steps. Returns (model, TrainResult)."""
+    """Build family ``name`` for ``dataset`` and train it for ``steps`` steps. Returns (model, "
+    "TrainResult)."""
     model = build_model(name, dataset, seed=seed, variant=variant, **overrides)
     return model, fit(model, dataset, seed=seed, steps=steps, batch_size=batch_size, callbacks=callbacks)
 

@@ -34,7 +34,7 @@ EXPLODED = 1000.0  # |E| in nats; the regularised runs stay around 10
 class EnergyExplosion(Experiment):
     slug = "energy-explosion"
     kind = "failure-mode"
-    title = "Energy explosion: contrastive divergence without vs with an L2 penalty on the energies (8-Gaussian ring)"
+    title = "Energy explosion: contrastive divergence without vs with an L2 energy penalty (8-Gaussian ring)"
 
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
@@ -53,7 +53,8 @@ class EnergyExplosion(Experiment):
         f_nan = sum(math.isfinite(n) for n in fn)
         summary = (
             f"without the penalty the peak |E| reached {_sci(rp)} with NaN on {r_nan} of {len(rn)} seeds and "
-            f"{common.pm(rmod, 1)} of 8 modes captured; with alpha = {m.get('alpha', FIX['energy_l2'])} it peaked "
+            f"{common.pm(rmod, 1)} of 8 modes captured; with alpha = {m.get('alpha', FIX['energy_l2'])} it "
+            "peaked "
             f"at {_sci(fp)}, NaN on {f_nan} of {len(fn)} seeds, {common.pm(fmod, 1)} modes"
         )
         return common.pair_verdict(

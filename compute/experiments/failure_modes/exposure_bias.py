@@ -113,6 +113,23 @@ def divergence_by_position(model: Any, process: MarkovProcess, x: Any) -> tuple[
     return kl.mean(0).tolist(), forbidden.double().mean(0).tolist()
 
 
+def error_rates(model: Any, process: MarkovProcess, x: Any) -> dict[str, Any]:
+    """On free-running samples x: the forbidden-token rate before and after each sequence's first
+    forbidden token (errors begetting errors), and the share of sequences still valid up to t."""
+    import torch
+
+    p = process.conditionals(x)
+    bad = (p.gather(-1, x[..., None]).squeeze(-1) <= 0)[:, 2:]  # (N, T-2)
+    seen = torch.cumsum(bad.long(), 1)
+    before = seen - bad.long() == 0  # no error strictly before this position
+    after = ~before
+    return {
+        "err_before": float(bad[before].double().mean()) if bool(before.any()) else float("nan"),
+        "err_after": float(bad[after].double().mean()) if bool(after.any()) else float("nan"),
+        "valid_by_pos": (seen == 0).double().mean(0).tolist(),
+    }
+
+
 def train_scheduled_sampling(model: Any, data: Any, seed: int, steps: int, p_max: float) -> None:
     """Two-pass scheduled sampling (Mihaylova & Martins 2019) with a linear ramp of the mixing rate."""
     import torch
@@ -155,11 +172,15 @@ class ExposureBias(Experiment):
         failure = [f >= GAP_FACTOR * t for f, t in zip(rf, rt, strict=True)]
         fixed = [x < y for x, y in zip(ff, rf, strict=True)]
         summary = (
-            f"teacher forcing: KL to the true conditionals {common.pm(rt, 3)} nats/token on true prefixes but "
+            f"teacher forcing: KL to the true conditionals {common.pm(rt, 3)} nats/token on true prefixes "
+            "but "
             f"{common.pm(rf, 3)} on its own samples (last quarter of the sequence: "
-            f"{common.pm(m['reproduce']['kl_free_late'], 3)}), {common.pm(_pct(m['reproduce']['forbidden']), 2)} % "
-            f"forbidden tokens; scheduled sampling: {common.pm(m['fix']['kl_tf'], 3)} on true prefixes, {common.pm(ff, 3)} "
-            f"on its own (late {common.pm(m['fix']['kl_free_late'], 3)}), {common.pm(_pct(m['fix']['forbidden']), 2)} % forbidden"
+            f"{common.pm(m['reproduce']['kl_free_late'], 3)}), "
+            f"{common.pm(_pct(m['reproduce']['forbidden']), 2)} % "
+            f"forbidden tokens; scheduled sampling: {common.pm(m['fix']['kl_tf'], 3)} on true prefixes, "
+            f"{common.pm(ff, 3)} "
+            f"on its own (late {common.pm(m['fix']['kl_free_late'], 3)}), "
+            f"{common.pm(_pct(m['fix']['forbidden']), 2)} % forbidden"
         )
         return common.pair_verdict(
             common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "exposure bias"
@@ -182,9 +203,11 @@ class ExposureBias(Experiment):
                     "kl_free",
                     "kl_free_late",
                     "forbidden",
+                    "err_before",
+                    "err_after",
                     "kl_tf_by_pos",
                     "kl_free_by_pos",
-                    "forbidden_by_pos",
+                    "valid_by_pos",
                 )
             }
         for seed in seeds:
@@ -207,10 +230,15 @@ class ExposureBias(Experiment):
                 out["forbidden"].append(sum(forb[2:]) / (SEQ_LEN - 2))
                 out["kl_tf_by_pos"].append(kl_tf)
                 out["kl_free_by_pos"].append(kl_fr)
-                out["forbidden_by_pos"].append(forb)
+                rates = error_rates(model, process, free_x)
+                out["err_before"].append(rates["err_before"])
+                out["err_after"].append(rates["err_after"])
+                out["valid_by_pos"].append(rates["valid_by_pos"])
                 log(
-                    f"seed {seed} {arm}: KL true prefixes {out['kl_tf'][-1]:.4f}, own prefixes {out['kl_free'][-1]:.4f}, "
-                    f"forbidden {out['forbidden'][-1]:.4f}"
+                    f"seed {seed} {arm}: KL true prefixes {out['kl_tf'][-1]:.4f}, own prefixes "
+                    f"{out['kl_free'][-1]:.4f}, "
+                    f"forbidden {out['forbidden'][-1]:.4f} (before a first error {rates['err_before']:.4f}, "
+                    f"after {rates['err_after']:.4f})"
                 )
 
         rows = [
@@ -218,6 +246,8 @@ class ExposureBias(Experiment):
             ("same on the model's own samples (free running)", "kl_free", 4),
             ("free running, last quarter of the sequence", "kl_free_late", 4),
             ("share of sampled tokens the true process forbids", "forbidden", 4),
+            ("  ... before the sequence's first forbidden token", "err_before", 4),
+            ("  ... after it (errors begetting errors)", "err_after", 4),
         ]
         tables = [
             common.metric_table(
@@ -241,6 +271,15 @@ class ExposureBias(Experiment):
                 "position t",
                 "KL(p_true || p_model), nats",
                 "Divergence from the true conditionals along the sequence",
+            ),
+            "valid_prefixes": common.curve_figure(
+                {
+                    lab: [list(enumerate(run, start=2)) for run in m[arm]["valid_by_pos"]]
+                    for arm, lab in (("reproduce", "teacher forcing"), ("fix", "scheduled sampling"))
+                },
+                "position t",
+                "share of samples with no forbidden token so far",
+                "Free-running samples still valid under the true process",
             ),
         }
         recipes = [

@@ -16,7 +16,8 @@ from compute.experiments.base import Experiment, ExperimentResult, Scale, Verdic
 
 FALLBACK_REASON = (
     "It is a property of large language models answering open-world factual questions; the small demo "
-    "models in this atlas have no factual knowledge to be wrong about, so the effect cannot be shown faithfully."
+    "models in this atlas have no factual knowledge to be wrong about, so the effect cannot be shown "
+    "faithfully."
 )
 
 

@@ -41,7 +41,7 @@ LEVELS = 17
 class LikelihoodVsQuality(Experiment):
     slug = "likelihood-vs-quality"
     kind = "failure-mode"
-    title = "Likelihood vs sample quality: 1 % MADE + 99 % noise beats a memorising model on NLL, loses on samples"
+    title = "Likelihood vs quality: 1 % MADE + 99 % noise beats a memorising model on NLL, loses on samples"
 
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
@@ -52,7 +52,8 @@ class LikelihoodVsQuality(Experiment):
         fixed = [x > y and p < q for x, y, p, q in zip(fa, fb, pa, pb, strict=True)]
         base = m.get("base", {})
         summary = (
-            f"A = 1 % MADE + 99 % noise scored {common.pm(na, 3)} bits/dim (MADE alone {common.pm(base.get('nll_bpd', []), 3)}, "
+            f"A = 1 % MADE + 99 % noise scored {common.pm(na, 3)} bits/dim (MADE alone "
+            f"{common.pm(base.get('nll_bpd', []), 3)}, "
             f"bound +{math.log(1 / WEIGHT) / (64 * math.log(2)):.3f}) against the memorising model B's "
             f"{common.pm(nb, 3)}, yet its samples have Frechet distance {common.pm(fa, 1)} and precision "
             f"{common.pm(pa, 3)} against B's {common.pm(fb, 1)} and {common.pm(pb, 3)}"
@@ -100,8 +101,10 @@ class LikelihoodVsQuality(Experiment):
             if seed == seeds[0]:
                 shown = {"base": x_base, "reproduce": x_a, "fix": x_b}
             log(
-                f"seed {seed}: NLL bits/dim base {m['base']['nll_bpd'][-1]:.3f} A {m['reproduce']['nll_bpd'][-1]:.3f} "
-                f"B {m['fix']['nll_bpd'][-1]:.3f}; FD A {m['reproduce']['fd'][-1]:.1f} B {m['fix']['fd'][-1]:.1f}"
+                f"seed {seed}: NLL bits/dim base {m['base']['nll_bpd'][-1]:.3f} A "
+                f"{m['reproduce']['nll_bpd'][-1]:.3f} "
+                f"B {m['fix']['nll_bpd'][-1]:.3f}; FD A {m['reproduce']['fd'][-1]:.1f} B "
+                f"{m['fix']['fd'][-1]:.1f}"
             )
 
         rows = [

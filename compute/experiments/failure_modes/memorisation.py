@@ -118,7 +118,8 @@ class Memorisation(Experiment):
                     order = torch.argsort(ratio)[:32]
                     shown[arm] = (x[order], train_ref[nn_idx[order]])
                 log(
-                    f"{arm} seed {seed}: copies {out['copy_share'][-1]:.3f}, median ratio {out['median_ratio'][-1]:.3f}"
+                    f"{arm} seed {seed}: copies {out['copy_share'][-1]:.3f}, median ratio "
+                    f"{out['median_ratio'][-1]:.3f}"
                 )
             m[arm] = out
 
@@ -168,7 +169,8 @@ class Memorisation(Experiment):
                 "tiny_subset": TINY,
                 "samples": n_samples,
                 "copy_ratio": COPY_RATIO,
-                "recipe_note": "the site's runs train on the whole digits split; the tiny subset runs only here",
+                "recipe_note": "the site's runs train on the whole digits split; the tiny subset runs only "
+                "here",
             },
         )
 

@@ -1,4 +1,4 @@
-"""Mode collapse: the saturating minimax GAN vs a fix from the node, on the 25-Gaussian grid and the 8-Gaussian ring.
+"""Mode collapse: the saturating minimax GAN vs a fix from the node (25-Gaussian grid, 8-Gaussian ring).
 
 Reproduce: Goodfellow et al.'s minimax value function with the *saturating* generator loss
 E[log(1 - D(G(z)))], whose gradient vanishes where D confidently rejects the fakes. Fix: the fix arm
@@ -54,7 +54,8 @@ class ModeCollapse(Experiment):
             parts.append(
                 f"on {ds} the minimax GAN captured {common.pm(rm, 1)} of {k} modes with "
                 f"{common.pm([100 * v for v in rh], 1)} % high-quality samples; "
-                f"{m.get('fix_name', FIX_NAME)} captured {common.pm(fm, 1)} with {common.pm([100 * v for v in fh], 1)} %"
+                f"{m.get('fix_name', FIX_NAME)} captured {common.pm(fm, 1)} with "
+                f"{common.pm([100 * v for v in fh], 1)} %"
             )
         return common.pair_verdict(
             common.PairOutcome(labels, failure, fixed), "; ".join(parts), "mode collapse"

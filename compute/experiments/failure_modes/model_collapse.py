@@ -58,10 +58,13 @@ class ModelCollapse(Experiment):
             return [r[i] for r in rows]
 
         summary = (
-            f"after {g} generations on their own samples the variance ratio went from {common.pm(at(rv, 0), 2)} to "
+            f"after {g} generations on their own samples the variance ratio went from "
+            f"{common.pm(at(rv, 0), 2)} to "
             f"{common.pm(at(rv, -1), 2)} (data: 1), the tail mass from {common.pm(_pct(at(rt, 0)), 1)} % to "
-            f"{common.pm(_pct(at(rt, -1)), 1)} % (data: 5 %) and MMD² to real data from {common.pm(at(rd, 0), 4)} to "
-            f"{common.pm(at(rd, -1), 4)}; keeping the real data in the mix: variance ratio {common.pm(at(fv, -1), 2)}, "
+            f"{common.pm(_pct(at(rt, -1)), 1)} % (data: 5 %) and MMD² to real data from "
+            f"{common.pm(at(rd, 0), 4)} to "
+            f"{common.pm(at(rd, -1), 4)}; keeping the real data in the mix: variance ratio "
+            f"{common.pm(at(fv, -1), 2)}, "
             f"tail {common.pm(_pct(at(ft, -1)), 1)} %, MMD² {common.pm(at(fd, -1), 4)}"
         )
         return common.pair_verdict(
@@ -105,7 +108,8 @@ class ModelCollapse(Experiment):
                 m[arm]["var_by_gen"].append(variances)
                 m[arm]["mmd_by_gen"].append(mmds)
                 log(
-                    f"seed {seed} {arm}: tail {[round(t, 3) for t in tails]} var {[round(v, 2) for v in variances]} "
+                    f"seed {seed} {arm}: tail {[round(t, 3) for t in tails]} var "
+                    f"{[round(v, 2) for v in variances]} "
                     f"mmd {[round(v, 4) for v in mmds]}"
                 )
 
@@ -127,7 +131,8 @@ class ModelCollapse(Experiment):
                 )
         tables = [
             Table(
-                f"Mean ± std over {len(seeds)} seeds; N = {N_TRAIN} samples per generation, {steps} steps each",
+                f"Mean ± std over {len(seeds)} seeds; N = {N_TRAIN} samples per generation, {steps} steps "
+                "each",
                 ["metric", "replace with samples (reproduce)", "keep real data in the mix (fix)"],
                 rows,
             )

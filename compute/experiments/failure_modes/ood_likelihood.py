@@ -174,7 +174,8 @@ class OODLikelihood(Experiment):
                 "seeds": seeds,
                 "iwae_k": k,
                 "ood_sets": list(OOD_SETS),
-                "recipe_note": "both roles train the same VAE; the fix is a different score of its likelihood",
+                "recipe_note": "both roles train the same VAE; the fix is a different score of its "
+                "likelihood",
             },
         )
 
@@ -218,7 +219,8 @@ def ood_sets(test: Any, seed: int = 0) -> dict[str, Any]:
 
 
 def natural_patches(n: int, g: Any) -> Any:
-    """8x8 patches of scikit-learn's sample photos: grey 32x32 crops, 4x4 average-pooled, stretched to [0, 1]."""
+    """8x8 patches of scikit-learn's sample photos: grey 32x32 crops, 4x4 average-pooled, stretched to [0, "
+    "1]."""
     import numpy as np
     import torch
     import torch.nn.functional as F

@@ -33,7 +33,7 @@ KL_COLLAPSED = 0.05  # nats
 class PosteriorCollapse(Experiment):
     slug = "posterior-collapse"
     kind = "failure-mode"
-    title = "Posterior collapse: a VAE with an autoregressive decoder vs the same with free bits (25-Gaussian grid)"
+    title = "Posterior collapse: autoregressive-decoder VAE without vs with free bits (25-Gaussian grid)"
 
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
@@ -48,8 +48,10 @@ class PosteriorCollapse(Experiment):
         r, f = m["reproduce"], m["fix"]
         summary = (
             f"the plain VAE kept KL {common.pm(r['kl'], 3)} nats with {common.pm(r['active_units'], 1)} of 2 "
-            f"active units (reconstructions on the input's mode: {common.pm(_pct(r['recon_mode_match']), 1)} %, "
-            f"chance 4 %); free bits: KL {common.pm(f['kl'], 3)} nats, {common.pm(f['active_units'], 1)} active "
+            f"active units (reconstructions on the input's mode: {common.pm(_pct(r['recon_mode_match']), 1)} "
+            "%, "
+            f"chance 4 %); free bits: KL {common.pm(f['kl'], 3)} nats, {common.pm(f['active_units'], 1)} "
+            "active "
             f"units, {common.pm(_pct(f['recon_mode_match']), 1)} % on the input's mode"
         )
         return common.pair_verdict(common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "collapse")

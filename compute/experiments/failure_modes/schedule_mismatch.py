@@ -66,10 +66,14 @@ class ScheduleMismatch(Experiment):
         fixed = [f < TV_FAIL and f < r for f, r in zip(fix_tv, rep_tv, strict=True)]
         r, f = m["reproduce"], m["fix"]
         summary = (
-            f"with abar_T = {common.mean(r['abar_T']):.2f} the sampler put {common.pm(_pct(r['centre_share']), 1)} % "
-            f"of samples on the centre mode (uniform: 4 %), mode-weight TV {common.pm(r['tv'])}, while capturing "
-            f"{common.pm(r['modes'], 1)} of 25 modes with {common.pm(_pct(r['hq']), 1)} % high-quality samples; "
-            f"zero terminal SNR (abar_T = {common.mean(f['abar_T']):.1e}) gave centre {common.pm(_pct(f['centre_share']), 1)} %, "
+            f"with abar_T = {common.mean(r['abar_T']):.2f} the sampler put "
+            f"{common.pm(_pct(r['centre_share']), 1)} % "
+            f"of samples on the centre mode (uniform: 4 %), mode-weight TV {common.pm(r['tv'])}, while "
+            "capturing "
+            f"{common.pm(r['modes'], 1)} of 25 modes with {common.pm(_pct(r['hq']), 1)} % high-quality "
+            "samples; "
+            f"zero terminal SNR (abar_T = {common.mean(f['abar_T']):.1e}) gave centre "
+            f"{common.pm(_pct(f['centre_share']), 1)} %, "
             f"TV {common.pm(f['tv'])}, {common.pm(f['modes'], 1)} modes, {common.pm(_pct(f['hq']), 1)} % HQ "
             f"(NFE {m.get('nfe', T)})"
         )

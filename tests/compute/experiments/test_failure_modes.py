@@ -261,15 +261,15 @@ def _exposure(fail, fix):
 
 
 def _model_collapse(fail, fix):
-    rt = [[0.05, 0.01] if f else [0.05, 0.05] for f in fail]
-    rv = [[1.0, 0.5] if f else [1.0, 1.0] for f in fail]
-    rn = [[5.0, 5.1]] * 3
-    ft = [[0.05, 0.05] if x else [0.05, 0.0] for x in fix]
-    fn = [[5.0, 5.0] if x else [5.0, 9.0] for x in fix]
+    rv = [[0.95, 0.7] if f else [0.95, 0.96] for f in fail]
+    rd = [[0.001, 0.01]] * 3
+    fv = [[0.95, 0.97] if x else [0.95, 0.5] for x in fix]
+    fd = [[0.001, 0.002] if x else [0.001, 0.05] for x in fix]
+    tails = [[0.07, 0.05]] * 3
     return {
         "seeds": [0, 1, 2],
-        "reproduce": {"tail_by_gen": rt, "var_by_gen": rv, "nll_by_gen": rn},
-        "fix": {"tail_by_gen": ft, "var_by_gen": [[1.0, 1.0]] * 3, "nll_by_gen": fn},
+        "reproduce": {"var_by_gen": rv, "tail_by_gen": tails, "mmd_by_gen": rd},
+        "fix": {"var_by_gen": fv, "tail_by_gen": tails, "mmd_by_gen": fd},
     }
 
 

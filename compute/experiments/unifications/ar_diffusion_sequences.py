@@ -1,0 +1,300 @@
+"""Autoregression and diffusion for sequences (Sahoo et al. 2024, "Simple and Effective Masked Diffusion
+Language Models", MDLM; Shi et al. 2024, MD4; Nie et al. 2025, LLaDA; Ou et al. 2024, "Your Absorbing
+Discrete Diffusion Secretly Models the Conditional Distributions of Clean Data"; Hoogeboom et al. 2022,
+"Autoregressive Diffusion Models").
+
+The same small transformer (the char-transformer family's blocks and sizes, on the Atlas's own text)
+is trained two ways, with the same steps, batch and optimiser:
+
+- *autoregressive*: the family itself, causal attention, exact log p(x) = sum_t log p(x_t | x_<t);
+- *masked diffusion*: bidirectional attention and a [MASK] input token (in place of the AR model's
+  begin-of-sequence token, so both have the same parameters). Each token is masked with probability t,
+  t ~ U(0, 1], and the network predicts the masked tokens; with the linear schedule the negative ELBO is
+
+      -log p(x) <= E_t [ (1 / t) sum_{i masked} -log p_theta(x_i | x_masked) ]     (MDLM eq. 10)
+
+  estimated with stratified t per sequence. The network has no time input, so the bound is also the
+  average, over random orders, of exact any-order-AR likelihoods (Hoogeboom et al.; Ou et al.); one of
+  them -- left to right, 64 network evaluations -- is an *exact* likelihood of a normalised AR model
+  built from the diffusion model's conditionals, reported too.
+
+Sampling: AR decodes one token per network evaluation; masked diffusion starts fully masked and runs K
+steps, unmasking each masked token with probability (t - s) / t per step (MDLM's sampler), so 64 / K
+tokens per evaluation. Sample quality is judged by the AR model (bits/char of the samples under it) and
+the unigram TV to the corpus. The caveat -- competitiveness only in selected settings -- is the gap
+between the bound and the AR likelihood at equal compute, and the quality lost when decoding many
+tokens per evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from compute.experiments.base import Experiment, ExperimentResult, Scale, Table, Verdict, fmt, png
+from compute.experiments.unifications import common
+from compute.families.char_transformer import Block, CausalSelfAttention, CharTransformer, Config
+
+LN2 = math.log(2)
+
+
+class BidirectionalSelfAttention(CausalSelfAttention):
+    """The family's attention without the causal mask: every position sees every other."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=False,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return self.resid_drop(self.proj(y.transpose(1, 2).contiguous().view(B, T, C)))
+
+
+class MaskedDiffusionLM(nn.Module):
+    """Absorbing-state (masked) diffusion LM with the char-transformer's architecture.
+
+    Input ids (B, L) in [0, V] (V = [MASK]) -> logits (B, L, V). ``train_step`` minimises the MDLM bound
+    per token; ``nelbo`` / ``l2r_nll`` give nats per sequence; ``sample(n, steps)`` decodes."""
+
+    def __init__(self, config: Config, vocab: int, seq_len: int, seed: int = 0, device: str = "cpu"):
+        super().__init__()
+        self.config, self.V, self.L, self.mask_id = config, vocab, seq_len, vocab
+        self.device = torch.device(device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.wte = nn.Embedding(vocab + 1, config.n_embd)  # tokens + [MASK]
+            self.wpe = nn.Embedding(seq_len, config.n_embd)
+            self.drop = nn.Dropout(config.dropout)
+            self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+            for block in self.blocks:
+                block.attn = BidirectionalSelfAttention(config)
+            self.ln_f = nn.LayerNorm(config.n_embd)
+            self.head = nn.Linear(config.n_embd, vocab, bias=False)
+            self.apply(CharTransformer._init_weights)
+            for name, p in self.named_parameters():
+                if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):
+                    nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+            nn.init.zeros_(self.head.weight)
+        self.to(self.device)
+        decay, other = [], []
+        for n, p in self.named_parameters():
+            (decay if p.dim() >= 2 and not n.startswith(("wte", "wpe")) else other).append(p)
+        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                      {"params": other, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.99))
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        h = self.drop(self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))[None])
+        for block in self.blocks:
+            h = block(h)
+        return self.head(self.ln_f(h))
+
+    def masked_nll(self, x: torch.Tensor, t: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """(1 / t) sum over masked positions of -log p(x_i | x_masked), per sequence (N,), one mask draw."""
+        mask = (torch.rand(tuple(x.shape), generator=generator) < t.cpu()[:, None]).to(x.device)
+        logits = self(torch.where(mask, self.mask_id, x))
+        ce = F.cross_entropy(logits.transpose(1, 2), x, reduction="none")  # (N, L)
+        return (ce * mask).sum(1) / t
+
+    def train_step(self, batch: torch.Tensor, labels: Any = None) -> dict[str, float]:
+        self.train()
+        x = batch.to(self.device).long()
+        b = len(x)
+        u = torch.rand((), generator=self.generator)
+        t = ((u + torch.arange(b) / b) % 1).clamp_min(1e-3).to(self.device)  # low-discrepancy times
+        loss = self.masked_nll(x, t, self.generator).mean() / self.L  # nats per token (a bound)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.parameters(), self.config.grad_clip)
+        self.opt.step()
+        return {"loss": loss.item()}
+
+    @torch.no_grad()
+    def nelbo(self, x: torch.Tensor, k: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """The bound on -log p(x), nats per sequence (N,), from k stratified times, and its standard error."""
+        self.eval()
+        x = x.to(self.device).long()
+        g = torch.Generator().manual_seed(seed)
+        draws = []
+        for j in range(k):
+            t = ((j + torch.rand(len(x), generator=g)) / k).clamp_min(1e-4).to(self.device)
+            draws.append(self.masked_nll(x, t, g).cpu())
+        d = torch.stack(draws, 1).double()  # (N, k)
+        return d.mean(1), d.std(1) / math.sqrt(k)
+
+    @torch.no_grad()
+    def l2r_nll(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact -log p(x) (N,) of the left-to-right AR model made of the diffusion model's conditionals
+        p(x_i | x_<i, rest masked): L network evaluations."""
+        self.eval()
+        x = x.to(self.device).long()
+        total = torch.zeros(len(x), dtype=torch.float64)
+        for i in range(self.L):
+            inp = x.clone()
+            inp[:, i:] = self.mask_id
+            logp = F.log_softmax(self(inp)[:, i].double(), -1)
+            total -= logp.gather(1, x[:, i:i + 1]).squeeze(1).cpu()
+        return total
+
+    @torch.no_grad()
+    def sample(self, n: int, steps: int, seed: int) -> torch.Tensor:
+        """MDLM ancestral sampling with ``steps`` network evaluations: (n, L) tokens on CPU."""
+        self.eval()
+        g = torch.Generator().manual_seed(seed)
+        x = torch.full((n, self.L), self.mask_id, dtype=torch.long, device=self.device)
+        for k in range(steps):
+            t, s = 1 - k / steps, 1 - (k + 1) / steps
+            probs = F.softmax(self(x).float(), -1).cpu()  # (n, L, V)
+            draw = torch.multinomial(probs.reshape(-1, self.V), 1, generator=g).reshape(n, self.L).to(self.device)
+            unmask = (x == self.mask_id) & (torch.rand(n, self.L, generator=g) < (t - s) / t).to(self.device)
+            x = torch.where(unmask, draw, x)
+        return x.cpu()
+
+
+def verdict(s: dict[str, Any]) -> Verdict:
+    """fails: the masked-diffusion bound is no better than the unigram entropy; holds: it is within 10 % of
+    the AR model's exact bits/char and decoding 4 tokens per evaluation costs at most 10 % in the AR judge's
+    bits/char vs one token per evaluation; partly-holds otherwise."""
+    ar, md = s["ar_bpc"], s["mdlm_bound_bpc"]
+    par, one = s["judge_bpc"][s["k_parallel"]], s["judge_bpc"][s["k_one"]]
+    text = (f"On the Atlas's text the same transformer gets {ar:.3f} bits/char as an exact AR likelihood and a "
+            f"masked-diffusion bound of {md:.3f} (+- {s['mdlm_bound_se_bpc']:.3f}; its left-to-right AR reading, also "
+            f"exact: {s['mdlm_l2r_bpc']:.3f}; unigram entropy {s['unigram_bpc']:.3f}); decoding "
+            f"{s['tokens_per_nfe_parallel']:.0f} tokens per network evaluation gives samples the AR judge scores at "
+            f"{par:.3f} bits/char vs {one:.3f} at one token per evaluation (AR's own samples: {s['judge_bpc_ar']:.3f})")
+    if md >= s["unigram_bpc"]:
+        return Verdict("fails", text + ".")
+    if md <= 1.10 * ar and par <= 1.10 * one:
+        return Verdict("holds", text + ".")
+    return Verdict("partly-holds", text + ": the caveat bites -- at this budget the diffusion LM trails the AR "
+                                          "model (bound gap or parallel-decoding cost above 10 %).")
+
+
+class ArDiffusionSequences(Experiment):
+    slug: ClassVar[str] = "ar-diffusion-sequences"
+    kind: ClassVar[str] = "unification"
+    title: ClassVar[str] = "AR vs masked diffusion on text: one transformer, exact likelihood vs bound, tokens per NFE"
+
+    def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
+        from compute import datasets, registry
+
+        text = datasets.load("text")
+        dev = common.device()
+        L, V = text.spec.shape[0], text.spec.vocab_size
+        steps = scale.steps(2500, 20)
+        size = {"n_layer": 2, "n_head": 4, "n_embd": 64, "lr": 3e-3}
+        cfg = Config(**size)
+        n_test = common.pick(scale, 32, 256)
+        n_samples = common.pick(scale, 8, 64)
+        k_mc = common.pick(scale, 4, 16)
+        ks = common.pick(scale, [L, L // 4], [L, L // 4, L // 8, L // 16])
+        test = text.test[:n_test]
+        counts = torch.bincount(text.train.flatten(), minlength=V).double()
+        p_uni = counts / counts.sum()
+        unigram_bpc = float(-(p_uni * p_uni.clamp_min(1e-300).log()).sum() / LN2)
+
+        per_seed: list[dict[str, Any]] = []
+        keep: dict[str, Any] = {}
+        for seed in common.seeds_of(scale, cap=2):
+            log(f"seed {seed}: AR and masked-diffusion transformers ({steps} steps each)")
+            ar = registry.build("char-transformer", text.spec, seed=seed, device=dev, **size)
+            info_ar = common.train(ar, text, steps, seed, batch_size=32)
+            md = MaskedDiffusionLM(cfg, V, L, seed, dev)
+            info_md = common.train(md, text, steps, seed, batch_size=32)
+            m: dict[str, Any] = {"params_ar": float(sum(p.numel() for p in ar.parameters())),
+                                 "params_md": float(sum(p.numel() for p in md.parameters())),
+                                 "train_s_ar": info_ar["seconds"], "train_s_md": info_md["seconds"]}
+            nll_ar = -ar.log_likelihood(test).values.double()
+            bound, se = md.nelbo(test, k_mc, seed)
+            m["ar_bpc"] = float(nll_ar.mean() / (L * LN2))
+            m["mdlm_bound_bpc"] = float(bound.mean() / (L * LN2))
+            m["mdlm_bound_se_bpc"] = float(bound.std() / math.sqrt(len(bound)) / (L * LN2))
+            m["mdlm_bound_mc_se_bpc"] = float(se.mean() / (L * LN2))
+            m["mdlm_l2r_bpc"] = float(md.l2r_nll(test).mean() / (L * LN2))
+
+            def judge(x: torch.Tensor, ar: Any = ar) -> dict[str, float]:
+                nll = -ar.log_likelihood(x).values.double()
+                fake = torch.bincount(x.flatten(), minlength=V).double()
+                return {"bpc": float(nll.mean() / (L * LN2)),
+                        "unigram_tv": 0.5 * float((p_uni - fake / fake.sum()).abs().sum())}
+
+            x_ar, t_ar = common.timed(lambda ar=ar: ar.sample(n_samples, seed=seed))
+            m["ar_samples"] = {**judge(x_ar), "ms_per_token": 1e3 * t_ar / (n_samples * L)}
+            m["mdlm_samples"] = {}
+            for k in ks:
+                x_md, t_md = common.timed(lambda k=k, md=md: md.sample(n_samples, k, seed))
+                m["mdlm_samples"][str(k)] = {**judge(x_md), "ms_per_token": 1e3 * t_md / (n_samples * L),
+                                             "tokens_per_nfe": L / k}
+                if seed == 0:
+                    keep[f"md_{k}"] = text.decode(x_md[0])
+            per_seed.append(m)
+            if seed == 0:
+                keep["ar"] = text.decode(x_ar[0])
+
+        summary = common.summarise(per_seed)
+        k_par = str(L // 4 if (L // 4) in ks else ks[-1])
+        summary.update(unigram_bpc=unigram_bpc, k_parallel=k_par, k_one=str(L),
+                       judge_bpc={k: summary["mdlm_samples"][k]["bpc"] for k in summary["mdlm_samples"]},
+                       judge_bpc_ar=summary["ar_samples"]["bpc"],
+                       tokens_per_nfe_parallel=summary["mdlm_samples"][k_par]["tokens_per_nfe"])
+        v = verdict(summary)
+        test_judge = summary["ar_bpc"]
+        tables = [
+            Table("Likelihood on held-out text, bits per character (lower is better)",
+                  ["model", "kind", "bits/char", "network evaluations / sequence"],
+                  [["autoregressive transformer", "exact", fmt([d["ar_bpc"] for d in per_seed], 3), 1],
+                   ["masked diffusion, MDLM bound", f"bound (upper, {k_mc} stratified t per sequence)",
+                    fmt([d["mdlm_bound_bpc"] for d in per_seed], 3), k_mc],
+                   ["masked diffusion read left to right", "exact (a normalised AR model from its conditionals)",
+                    fmt([d["mdlm_l2r_bpc"] for d in per_seed], 3), L],
+                   ["unigram (corpus frequencies)", "exact", f"{unigram_bpc:.3f}", 0]]),
+            Table(f"Decoding: tokens per network evaluation and sample quality (AR judge; test text scores "
+                  f"{test_judge:.3f})",
+                  ["sampler", "tokens / NFE", "judge bits/char", "unigram TV", "ms / token"],
+                  [["AR, ancestral", 1, fmt(common.collect(per_seed, "ar_samples", "bpc"), 3),
+                    fmt(common.collect(per_seed, "ar_samples", "unigram_tv"), 3),
+                    fmt(common.collect(per_seed, "ar_samples", "ms_per_token"), 3)]]
+                  + [[f"masked diffusion, {k} steps", f"{L / k:g}", fmt(common.collect(per_seed, "mdlm_samples", str(k),
+                                                                                      "bpc"), 3),
+                      fmt(common.collect(per_seed, "mdlm_samples", str(k), "unigram_tv"), 3),
+                      fmt(common.collect(per_seed, "mdlm_samples", str(k), "ms_per_token"), 3)] for k in ks]),
+        ]
+        figures = {"ar_diffusion_sequences": self._figure(summary, ks, L, keep)}
+        params = {"data": f"text (Atlas content), windows of {L} characters, vocabulary {V}", "steps": steps,
+                  "batch": 32, "network": size, "parameters": int(summary["params_ar"]),
+                  "parameters_diffusion": int(summary["params_md"]), "test_windows": n_test,
+                  "bound_samples": k_mc, "samples": n_samples, "diffusion_steps": ks, "seeds": len(per_seed)}
+        recipes = [{"role": "autoregressive model", "recipe": "char-transformer-text", "config": {"steps": steps}}]
+        return ExperimentResult(self.slug, self.kind, self.title, v, tables,
+                                {"summary": summary, "per_seed": per_seed, "samples_text": keep}, params, figures,
+                                recipes)
+
+    @staticmethod
+    def _figure(summary: dict[str, Any], ks: list[int], L: int, keep: dict[str, Any]) -> bytes:
+        plt = common.plt()
+        fig, axes = plt.subplots(1, 2, figsize=(14, 4), gridspec_kw={"width_ratios": [1, 1.4]})
+        ax = axes[0]
+        tpn = [L / k for k in ks]
+        ax.plot(tpn, [summary["judge_bpc"][str(k)] for k in ks], "o-", label="masked diffusion samples")
+        ax.axhline(summary["judge_bpc_ar"], color="C1", ls="--", label="AR samples (1 token / NFE)")
+        ax.axhline(summary["ar_bpc"], color="k", ls=":", label="held-out text")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("tokens decoded per network evaluation")
+        ax.set_ylabel("bits/char under the AR judge")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.set_title(f"likelihood: AR {summary['ar_bpc']:.2f} (exact) vs diffusion {summary['mdlm_bound_bpc']:.2f} "
+                     f"(bound) bits/char", fontsize=9)
+        ax = axes[1]
+        ax.axis("off")
+        lines = [f"AR: {keep.get('ar', '')!r}"] + [f"MDLM, {L // k} tok/NFE: {keep.get(f'md_{k}', '')!r}" for k in ks]
+        ax.text(0, 1, "\n\n".join(line[:110] for line in lines), va="top", family="monospace", fontsize=7)
+        ax.set_title("first sample of each sampler (seed 0)", fontsize=9)
+        fig.tight_layout()
+        return png(fig)
