@@ -26,8 +26,13 @@ def score(x: torch.Tensor, modes: torch.Tensor, std: float, min_count: int = 20)
     tv = 0.5 * (w - 1.0 / len(modes)).abs().sum()
     spread = (dist[hq].pow(2).mean() / 2).sqrt() / std if hq.any() else torch.tensor(float("inf"))
     spread_all = (dist.pow(2).mean() / 2).sqrt() / std
-    return {"modes": int((counts >= min_count).sum()), "hq": float(hq.double().mean()), "tv": float(tv),
-            "spread": float(spread), "spread_all": float(spread_all)}
+    return {
+        "modes": int((counts >= min_count).sum()),
+        "hq": float(hq.double().mean()),
+        "tv": float(tv),
+        "spread": float(spread),
+        "spread_all": float(spread_all),
+    }
 
 
 def ok(m: dict[str, float], k: int) -> bool:
@@ -81,9 +86,12 @@ def main() -> None:
             first_ok = (elapsed, steps)
         if not good:
             first_ok = None
-        print(f"t={elapsed:5.1f}s steps={steps:5d} ({steps / elapsed:4.0f}/s) modes={m['modes']:2d} "
-              f"hq={m['hq']:.3f} tv={m['tv']:.3f} spread={m['spread']:.3f} (all {m['spread_all']:.2f}) "
-              f"{'OK' if good else '--'}  sample {ts:.1f}s nfe={model.nfe}", flush=True)
+        print(
+            f"t={elapsed:5.1f}s steps={steps:5d} ({steps / elapsed:4.0f}/s) modes={m['modes']:2d} "
+            f"hq={m['hq']:.3f} tv={m['tv']:.3f} spread={m['spread']:.3f} (all {m['spread_all']:.2f}) "
+            f"{'OK' if good else '--'}  sample {ts:.1f}s nfe={model.nfe}",
+            flush=True,
+        )
         next_eval = (steps + args.every_steps) if args.steps else (elapsed + args.every)
     print(f"first OK (and stayed): {first_ok}")
 

@@ -177,19 +177,22 @@ def acquire(run_id: int) -> tuple[Lease | None, str]:
     now = timezone.now()
     stale = now - timedelta(seconds=settings.ATLAS_RUN_HEARTBEAT_TIMEOUT)
     takeable = Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, heartbeat_at__lt=stale)
-    run = (
-        Run.objects.filter(pk=run_id).values("status", "attempts", "max_attempts", "cancel_requested").first()
-    )
+    fields = ("status", "attempts", "max_attempts", "cancel_requested", "heartbeat_at", "lease_token")
+    run = Run.objects.filter(pk=run_id).values(*fields).first()
     if run is None:
         return None, "missing"
     if run["status"] in TERMINAL_STATES:
         return None, "terminal"
+    if run["status"] == RunStatus.RUNNING and run["heartbeat_at"] and run["heartbeat_at"] >= stale:
+        return None, "held"  # alive elsewhere: a duplicate delivery must not touch it
+    # Only the state just read may be ended, so a concurrent take-over is never overwritten.
+    guard = {"from_states": (run["status"],), "lease_token": run["lease_token"]}
     if run["cancel_requested"]:
-        transition(run_id, RunStatus.CANCELLED, "cancelled before it started", from_states=ACTIVE_STATES)
+        transition(run_id, RunStatus.CANCELLED, "cancelled before it started", **guard)
         return None, "terminal"
     if run["attempts"] >= run["max_attempts"]:
         reason = f"gave up after {run['attempts']} attempt(s): the worker died each time"
-        transition(run_id, RunStatus.FAILED, reason, from_states=ACTIVE_STATES)
+        transition(run_id, RunStatus.FAILED, reason, **guard)
         return None, "exhausted"
     with transaction.atomic():
         moved = Run.objects.filter(takeable, pk=run_id).update(

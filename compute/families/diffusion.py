@@ -89,13 +89,15 @@ class Config:
     time_dim: int = 64  # sinusoidal time-embedding size
     fourier_features: int = 64  # points2d: random Fourier features of x (0 = plain MLP)
     fourier_scale: float = 3.0  # their frequency std, cycles per unit of z
-    channels: int = 64  # image U-Net base channels
+    channels: int = 32  # image U-Net base channels
     lr: float = 3e-3
     warmup_steps: int = 100  # linear lr warm-up
     grad_clip: float = 1.0
     ema_decay: float = 0.995  # weights used for sampling / likelihood are an EMA of the trained ones
     batch_size: int = 256  # a hint for the trainer; train_step takes whatever batch it is given
-    elbo_timesteps: int | None = None  # None: all T KL terms; k: an unbiased k-term stratified estimate
+    # KL terms in log_likelihood: k = an unbiased stratified <= k-term estimate of the sum over all T;
+    # None = all T for points2d (seconds) and 100 for images (the full sum takes minutes on a CPU)
+    elbo_timesteps: int | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,8 +193,17 @@ class TimeMLP(nn.Module):
     the 2-D benchmark converges in roughly half the steps. ``fourier=0`` gives the plain MLP.
     """
 
-    def __init__(self, dim: int, hidden: int, depth: int, time_dim: int, num_classes: int | None = None,
-                 fourier: int = 0, fourier_scale: float = 1.0, film: bool = False):
+    def __init__(
+        self,
+        dim: int,
+        hidden: int,
+        depth: int,
+        time_dim: int,
+        num_classes: int | None = None,
+        fourier: int = 0,
+        fourier_scale: float = 1.0,
+        film: bool = False,
+    ):
         super().__init__()
         self.time = SinusoidalEmbedding(time_dim)
         # index num_classes is the null label of classifier-free guidance
@@ -254,8 +265,12 @@ class TimeUNet(nn.Module):
     def __init__(self, in_ch: int, ch: int, time_dim: int, num_classes: int | None = None):
         super().__init__()
         emb_dim = 4 * time_dim
-        self.time = nn.Sequential(SinusoidalEmbedding(time_dim), nn.Linear(time_dim, emb_dim), nn.SiLU(),
-                                  nn.Linear(emb_dim, emb_dim))
+        self.time = nn.Sequential(
+            SinusoidalEmbedding(time_dim),
+            nn.Linear(time_dim, emb_dim),
+            nn.SiLU(),
+            nn.Linear(emb_dim, emb_dim),
+        )
         self.label = nn.Embedding(num_classes + 1, emb_dim) if num_classes else None
         self.inp = nn.Conv2d(in_ch, ch, 3, padding=1)
         self.down1 = ResBlock(ch, ch, emb_dim)  # H x W
@@ -281,8 +296,16 @@ class TimeUNet(nn.Module):
         return self.out(h)
 
 
-def build_network(spec: DataSpec, hidden: int, depth: int, time_dim: int, channels: int, fourier: int = 0,
-                  fourier_scale: float = 1.0, film: bool = False) -> nn.Module:
+def build_network(
+    spec: DataSpec,
+    hidden: int,
+    depth: int,
+    time_dim: int,
+    channels: int,
+    fourier: int = 0,
+    fourier_scale: float = 1.0,
+    film: bool = False,
+) -> nn.Module:
     """TimeMLP for points2d, TimeUNet for images; class-conditional when ``spec.num_classes``."""
     if spec.kind == "points2d":
         return TimeMLP(spec.dim, hidden, depth, time_dim, spec.num_classes, fourier, fourier_scale, film)
@@ -293,12 +316,13 @@ def build_network(spec: DataSpec, hidden: int, depth: int, time_dim: int, channe
 
 @torch.no_grad()
 def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    for pe, pm in zip(ema.parameters(), model.parameters()):
+    for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
         pe.lerp_(pm, 1.0 - decay)
 
 
-def discretized_gaussian_log_prob(z: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
-                                  levels: int) -> torch.Tensor:
+def discretized_gaussian_log_prob(
+    z: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, levels: int
+) -> torch.Tensor:
     """log P(z) for z on the grid {-1, ..., 1} of ``levels`` values under N(mean, std^2) binned (Ho eq. 13).
 
     The bin of z is [z - h, z + h], h = 1/(levels - 1); the end bins reach -inf / +inf. Elementwise.
@@ -319,8 +343,9 @@ class ELBOTerms:
     """The DDPM bound split into its terms, nats per example, in the model's z coordinates.
 
     ``decoder`` = L_0 (N,), ``kl`` = L_{t-1} for t in ``timesteps`` (N, K), ``prior`` = L_T (N,),
-    ``log_det`` = log |dz/dx| (N,). When ``kl`` holds a subset of the T - 1 steps, ``kl_weight`` =
-    (T - 1) / K makes the sum an unbiased estimate. ``log_likelihood_bound()`` = log p(x) lower bound.
+    ``log_det`` = log |dz/dx| (N,). ``weights`` (K,) are 1 when ``kl`` holds every t = 2..T; for a
+    stratified subset each is the size of the block of steps its draw stands for, so that
+    sum_j weights_j kl_j is an unbiased estimate of the full sum. ``log_likelihood_bound()`` (N,).
     """
 
     decoder: torch.Tensor
@@ -328,10 +353,24 @@ class ELBOTerms:
     prior: torch.Tensor
     log_det: torch.Tensor
     timesteps: torch.Tensor
-    kl_weight: float = 1.0
+    weights: torch.Tensor
 
     def log_likelihood_bound(self) -> torch.Tensor:
-        return -(self.decoder + self.kl_weight * self.kl.sum(1) + self.prior) + self.log_det
+        kl = (self.kl * self.weights.to(self.kl)).sum(1)
+        return -(self.decoder + kl + self.prior) + self.log_det
+
+
+def stratified_timesteps(T: int, k: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(timesteps, weights): one uniform draw in each of <= k geometric blocks of 2..T, weight = block size.
+
+    The KL terms fall off roughly like 1/t, so equal-width blocks would let one draw stand for the
+    large terms at t = 2..11; geometric blocks keep the first steps exact (blocks of one step).
+    """
+    edges = torch.unique(torch.round(torch.logspace(math.log10(2), math.log10(T + 1), k + 1)).long())
+    lo, hi = edges[:-1], edges[1:]  # blocks [lo, hi)
+    u = torch.rand(len(lo), generator=generator)
+    t = (lo + (u * (hi - lo)).long()).clamp(max=hi - 1)
+    return t, (hi - lo).double()
 
 
 # --------------------------------------------------------------------------------------------
@@ -369,14 +408,19 @@ class Diffusion(Family):
         self._register_schedule(abar)
         with torch.random.fork_rng(devices=[]):  # same seed, same init; global RNG untouched
             torch.manual_seed(seed)
-            self.net = build_network(spec, config.hidden, config.depth, config.time_dim, config.channels,
-                                     config.fourier_features, config.fourier_scale)
+            self.net = build_network(
+                spec,
+                config.hidden,
+                config.depth,
+                config.time_dim,
+                config.channels,
+                config.fourier_features,
+                config.fourier_scale,
+            )
         self.ema = copy.deepcopy(self.net).requires_grad_(False)
         self.register_buffer("num_steps", torch.zeros((), dtype=torch.long))
         self.to(self.device)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=config.lr)
-        self._noise_gen = (self.generator if self.device.type == "cpu"
-                           else torch.Generator(device=self.device).manual_seed(seed))
 
     def _register_schedule(self, abar: torch.Tensor) -> None:
         """Buffers indexed by t = 0..T (float32, computed in float64)."""
@@ -385,8 +429,13 @@ class Diffusion(Family):
         post_var = betas * (1 - abar_prev) / (1 - abar).clamp(min=1e-20)  # betatilde_t (Ho eq. 7)
         c1 = abar_prev.sqrt() * betas / (1 - abar).clamp(min=1e-20)
         c2 = (1 - betas).sqrt() * (1 - abar_prev) / (1 - abar).clamp(min=1e-20)
-        for name, value in [("alpha_bars", abar), ("betas", betas), ("posterior_var", post_var),
-                            ("post_c1", c1), ("post_c2", c2)]:
+        for name, value in [
+            ("alpha_bars", abar),
+            ("betas", betas),
+            ("posterior_var", post_var),
+            ("post_c1", c1),
+            ("post_c2", c2),
+        ]:
             self.register_buffer(name, value.float(), persistent=False)
 
     # ------------------------------------------------------------------ coordinates and schedule
@@ -415,14 +464,14 @@ class Diffusion(Family):
         return v.reshape(-1, *([1] * (x.dim() - 1)))
 
     def _randn(self, shape: tuple[int, ...], generator: torch.Generator | None = None) -> torch.Tensor:
-        g = generator or self._noise_gen
-        if g.device.type == "cpu":
-            return torch.randn(shape, generator=g).to(self.device)
-        return torch.randn(shape, generator=g, device=self.device)
+        """N(0, I) from the CPU generator (``self.generator`` unless given), moved to the device: the
+        same seed gives the same draws on any device, and the trainer can save/restore the stream."""
+        return torch.randn(shape, generator=generator or self.generator).to(self.device)
 
     # ------------------------------------------------------------------ the network's predictions
-    def _net_out(self, net: nn.Module, z: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None,
-                 guidance: float) -> torch.Tensor:
+    def _net_out(
+        self, net: nn.Module, z: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None, guidance: float
+    ) -> torch.Tensor:
         """Raw network output (eps or v), with classifier-free guidance when w != 1."""
         tt = t.float() / self.config.T
         if not self.conditional:
@@ -437,8 +486,14 @@ class Diffusion(Family):
         cond, uncond = both.chunk(2)
         return uncond + guidance * (cond - uncond)
 
-    def _predict(self, z: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None,
-                 guidance: float = 1.0, net: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _predict(
+        self,
+        z: torch.Tensor,
+        t: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        guidance: float = 1.0,
+        net: nn.Module | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(eps_hat, x0_hat) at z = x_t, step t (B,) long."""
         out = self._net_out(net or self.ema, z, t, labels, guidance)
         ab = self._bcast(self.alpha_bars[t], z)
@@ -451,8 +506,13 @@ class Diffusion(Family):
         return eps, x0
 
     @torch.no_grad()
-    def eps(self, x_t: torch.Tensor, t: torch.Tensor | int, labels: torch.Tensor | None = None,
-            guidance: float = 1.0) -> torch.Tensor:
+    def eps(
+        self,
+        x_t: torch.Tensor,
+        t: torch.Tensor | int,
+        labels: torch.Tensor | None = None,
+        guidance: float = 1.0,
+    ) -> torch.Tensor:
         """The (EMA) model's noise prediction eps_theta(x_t, t) for x_t (B, *shape) in z coordinates.
 
         ``t``: integer step(s) in 1..T. With abar = alpha_bar(t), x0_hat = (x_t - sqrt(1-abar) eps) /
@@ -498,37 +558,67 @@ class Diffusion(Family):
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, **knobs: Any) -> torch.Tensor:
-        """n samples (n, *spec.shape) on CPU.
+        """n samples (n, *spec.shape) on CPU: x_T ~ N(0, I), then :meth:`denoise`.
 
-        Knobs: ``sampler`` ("ancestral" | "ddim"), ``nfe`` (timesteps visited), ``eta`` (DDIM),
-        ``guidance`` (CFG weight w, needs ``labels`` (n,)), ``seed`` (a fresh generator: same seed,
-        same samples), ``clip`` (clip x0_hat to [-1, 1]; default True for images).
+        Knobs: those of :meth:`denoise`, and ``seed`` (a fresh generator: same seed, same samples;
+        default: ``self.generator``).
+        """
+        seed = knobs.pop("seed", None)
+        gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        self.eval()
+        x_t = self._randn((n, *self.spec.shape), gen)  # x_T ~ N(0, I)
+        return self.from_model_space(self.denoise(x_t, labels, generator=gen, **knobs))
+
+    @torch.no_grad()
+    def denoise(
+        self,
+        x_t: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        *,
+        start: int | None = None,
+        sampler: str | None = None,
+        nfe: int | None = None,
+        eta: float | None = None,
+        guidance: float | None = None,
+        clip: bool = True,
+        decoder_noise: bool | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Run the reverse chain from x_t (B, *shape) in z coordinates at step ``start`` (default T)
+        down to x_0; returns z (B, *shape) on the device.
+
+        ``sampler`` "ancestral" | "ddim", ``nfe`` timesteps visited (strided), ``eta`` (DDIM),
+        ``guidance`` (CFG weight w, with ``labels`` (B,)), ``clip`` x0_hat to the data's support
+        ([-1, 1] for images, the ``spec.bounds`` box for points2d: it stops a poor eps at
+        abar_T ~ 1e-9 from throwing samples out), ``decoder_noise`` (ancestral only; default True
+        for points2d): draw x_0 from the ELBO's decoder N(x0_hat, beta_1) instead of returning its
+        mean; a 0.02-std mode is as narrow as sqrt(beta_1), and the mean alone is ~10 % too narrow.
         """
         c = self.config
-        sampler = knobs.get("sampler", c.sampler)
-        nfe = int(knobs.get("nfe", c.sample_nfe))
-        eta = float(knobs.get("eta", c.eta))
-        guidance = float(knobs.get("guidance", c.guidance))
-        box = self._support() if bool(knobs.get("clip", True)) else None
-        decoder_noise = bool(knobs.get("decoder_noise", self.spec.kind == "points2d")) and sampler == "ancestral"
-        gen = torch.Generator(device=self._noise_gen.device).manual_seed(int(knobs["seed"])) \
-            if knobs.get("seed") is not None else None
-        self.eval()
+        sampler = sampler or c.sampler
+        if sampler not in ("ancestral", "ddim"):
+            raise ValueError(f"sampler must be 'ancestral' or 'ddim', not {sampler!r}")
+        eta = c.eta if eta is None else float(eta)
+        guidance = c.guidance if guidance is None else float(guidance)
+        if decoder_noise is None:
+            decoder_noise = self.spec.kind == "points2d"
+        box = self._support() if clip else None
+        start = c.T if start is None else int(start)
+        z = x_t.to(self.device, torch.float32)
         if labels is not None:
             labels = labels.to(self.device).long()
-        z = self._randn((n, *self.spec.shape), gen)  # x_T ~ N(0, I)
-        ts = strided_timesteps(c.T, nfe).tolist()
+        ts = strided_timesteps(start, int(nfe or c.sample_nfe)).tolist()
         for i, t in enumerate(ts):
             s = ts[i + 1] if i + 1 < len(ts) else 0
-            tt = torch.full((n,), t, device=self.device, dtype=torch.long)
+            tt = torch.full((len(z),), t, device=self.device, dtype=torch.long)
             eps, x0 = self._predict(z, tt, labels, guidance)
             if box is not None:
                 x0 = x0.clamp(*box)
                 eps = (z - self.alpha_bars[t].sqrt() * x0) / (1 - self.alpha_bars[t]).sqrt()
-            z = self._step(z, x0, eps, t, s, sampler, eta, gen)
-        if decoder_noise and ts and ts[-1] == 1:  # x_0 ~ p(x_0 | x_1) = N(x0_hat, beta_1), the ELBO's decoder
-            z = z + self.betas[1].sqrt() * self._randn(tuple(z.shape), gen)
-        return self.from_model_space(z)
+            z = self._step(z, x0, eps, t, s, sampler, eta, generator)
+        if decoder_noise and sampler == "ancestral" and ts and ts[-1] == 1:
+            z = z + self.betas[1].sqrt() * self._randn(tuple(z.shape), generator)  # x_0 ~ p(x_0 | x_1)
+        return z
 
     def _support(self) -> tuple[float, float] | None:
         """Where x_0 lives in z coordinates: [-1, 1] for images, the bounds box [-2, 2] for points2d."""
@@ -536,8 +626,17 @@ class Diffusion(Family):
             return (-1.0, 1.0)
         return (-2.0, 2.0) if self.spec.bounds is not None else None
 
-    def _step(self, z: torch.Tensor, x0: torch.Tensor, eps: torch.Tensor, t: int, s: int, sampler: str,
-              eta: float, gen: torch.Generator | None) -> torch.Tensor:
+    def _step(
+        self,
+        z: torch.Tensor,
+        x0: torch.Tensor,
+        eps: torch.Tensor,
+        t: int,
+        s: int,
+        sampler: str,
+        eta: float,
+        gen: torch.Generator | None,
+    ) -> torch.Tensor:
         """One move x_t -> x_s (s < t) of the respaced chain; s = 0 returns x0_hat."""
         if s == 0:
             return x0
@@ -562,26 +661,31 @@ class Diffusion(Family):
         return self.posterior_var[t] if self.config.model_variance == "posterior" else self.betas[t]
 
     @torch.no_grad()
-    def elbo_terms(self, x: torch.Tensor, labels: torch.Tensor | None = None, timesteps: int | None = None,
-                   generator: torch.Generator | None = None) -> ELBOTerms:
+    def elbo_terms(
+        self,
+        x: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        timesteps: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> ELBOTerms:
         """Every term of Ho eq. 5 per example (nats); each KL uses one draw x_t ~ q(x_t | x_0).
 
-        ``timesteps``: None for all t = 2..T, or k for a stratified random subset of k steps.
+        ``timesteps``: None for all t = 2..T, or k for a stratified subset of <= k steps
+        (:func:`stratified_timesteps`).
         A discrete-time diffusion is a hierarchical VAE with T latent layers x_1..x_T: ``kl[:, j]``
         is the KL of layer ``timesteps[j] - 1``, ``decoder`` its reconstruction term.
         """
         c = self.config
         self.eval()
-        gen = generator or torch.Generator(device=self._noise_gen.device).manual_seed(self.seed + 1)
+        gen = generator or torch.Generator().manual_seed(self.seed + 1)
         z0 = self.to_model_space(x)
         n, d = len(z0), self.spec.dim
         all_t = torch.arange(2, c.T + 1)
+        weights = torch.ones(len(all_t), dtype=torch.float64)
         if timesteps is not None and timesteps < len(all_t):
-            # stratified: one uniform draw in each of k equal blocks of 2..T
-            edges = torch.linspace(0, len(all_t), timesteps + 1)
-            u = torch.rand(timesteps, generator=torch.Generator().manual_seed(self.seed + 2))
-            all_t = all_t[(edges[:-1] + u * (edges[1:] - edges[:-1])).long().clamp(max=len(all_t) - 1)]
-        kl_weight = (c.T - 1) / max(len(all_t), 1)
+            all_t, weights = stratified_timesteps(
+                c.T, timesteps, torch.Generator().manual_seed(self.seed + 2)
+            )
 
         def flat_sum(v: torch.Tensor) -> torch.Tensor:
             return v.reshape(n, -1).sum(1)
@@ -612,21 +716,28 @@ class Diffusion(Family):
         ab_t = self.alpha_bars[c.T]
         prior = 0.5 * flat_sum(ab_t * z0**2 + (1 - ab_t) - 1 - torch.log(1 - ab_t))
         log_det = torch.full((n,), self.log_det, device=self.device)
-        return ELBOTerms(decoder, kl, prior, log_det, all_t, kl_weight)
+        return ELBOTerms(decoder, kl, prior, log_det, all_t, weights)
 
     def _q_sample(self, z0: torch.Tensor, t: int, gen: torch.Generator) -> torch.Tensor:
         ab = self.alpha_bars[t]
         return ab.sqrt() * z0 + (1 - ab).sqrt() * self._randn(tuple(z0.shape), gen)
 
     @torch.no_grad()
-    def log_likelihood(self, x: torch.Tensor, labels: torch.Tensor | None = None,
-                       timesteps: int | None = None) -> LogLikelihood:
+    def log_likelihood(
+        self, x: torch.Tensor, labels: torch.Tensor | None = None, timesteps: int | None = None
+    ) -> LogLikelihood:
         """The DDPM ELBO per example in nats (kind "bound"); images: of the discrete 17-level data.
 
         ``timesteps`` (default ``Config.elbo_timesteps``) trades exactness of the sum for speed.
         Noise draws come from a fixed seed, so the same model and x give the same numbers.
         """
         k = timesteps if timesteps is not None else self.config.elbo_timesteps
-        out = [self.elbo_terms(xb, None if labels is None else lb, k).log_likelihood_bound()
-               for xb, lb in zip(x.split(2048), (labels.split(2048) if labels is not None else [None] * len(x)))]
+        if k is None and self.spec.kind == "image":
+            k = 100
+        chunks = x.split(2048)
+        label_chunks = labels.split(2048) if labels is not None else [None] * len(chunks)
+        out = [
+            self.elbo_terms(xb, lb, k).log_likelihood_bound()
+            for xb, lb in zip(chunks, label_chunks, strict=True)
+        ]
         return LogLikelihood(values=torch.cat(out).cpu(), kind="bound")

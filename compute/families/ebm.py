@@ -47,6 +47,9 @@ import torch
 from torch import nn
 
 from compute.families.base import DataKind, DataSpec, Family, LogLikelihood
+from compute.metrics import grid_log_partition  # log int_box exp(-E) dx by the midpoint rule
+
+__all__ = ["EBM", "Config", "dsm_loss", "grid_log_partition", "langevin"]
 
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]  # (B, D) -> (B,)
 
@@ -117,17 +120,6 @@ def dsm_loss(
     return 0.5 * (sigma * score(x_noisy, sigma) + eps).pow(2).sum(-1).mean()
 
 
-@torch.no_grad()
-def grid_log_partition(energy: EnergyFn, bounds: tuple[float, float], n: int, chunk: int = 65_536) -> float:
-    """log int_box exp(-E(x)) dx by the midpoint rule on an n x n grid over bounds^2 (2-D only)."""
-    lo, hi = bounds
-    h = (hi - lo) / n
-    axis = lo + h * (torch.arange(n, dtype=torch.float64) + 0.5)  # cell centres
-    grid = torch.cartesian_prod(axis, axis).float()  # (n^2, 2)
-    neg_e = torch.cat([-energy(g).double().cpu() for g in grid.split(chunk)])
-    return (torch.logsumexp(neg_e, dim=0) + 2 * math.log(h)).item()
-
-
 class EnergyMLP(nn.Module):
     """E(u) or E(u, sigma): MLP -> scalar. The noise-conditional one reads log sigma as an extra input."""
 
@@ -187,7 +179,10 @@ class EBM(Family):
             self.energy_net = EnergyMLP(spec.dim, config.hidden, config.depth, config.activation, levels > 1)
         self.to(self.device)
         self.opt = torch.optim.Adam(self.energy_net.parameters(), lr=config.lr, betas=config.betas)
-        self.buffer: torch.Tensor | None = None  # (buffer_size, D) persistent chains, not in state_dict
+        # (buffer_size, D) persistent chains, uniform noise at the start; in the state_dict so a reloaded
+        # model samples from the same chains.
+        buffer = self._uniform(config.buffer_size, self.generator) if config.variant == "cd-persistent" else None
+        self.register_buffer("buffer", buffer)
         self._version = 0  # bumps on every update; caches log Z per version
         self._log_z: tuple[int, float] | None = None
 
@@ -257,8 +252,7 @@ class EBM(Family):
         c, g = self.config, self.generator
         if c.variant == "cd-short-run":
             return self._langevin(self._uniform(n, g), c.sgld_steps, g)
-        if self.buffer is None:
-            self.buffer = self._uniform(c.buffer_size, g)
+        assert self.buffer is not None
         idx = torch.randint(0, len(self.buffer), (n,), generator=g).to(self.device)
         u0 = self.buffer[idx]
         restart = (torch.rand(n, generator=g) < c.reinit_prob).to(self.device)
@@ -313,8 +307,8 @@ class EBM(Family):
     # ------------------------------------------------------------------ sampling
     def sample(self, n: int, labels: torch.Tensor | None = None, **knobs: Any) -> torch.Tensor:
         """Langevin samples (n, *shape) on CPU. Knobs: ``steps`` (per noise level for dsm), ``step_size``,
-        ``noise_scale``, ``init`` ("noise" = uniform on the box, or "buffer" = persistent chains, which
-        cd-persistent uses by default once it has them), ``seed``. ``labels`` are ignored.
+        ``noise_scale``, ``init`` ("noise" = uniform on the box, or "buffer" = persistent chains, the
+        default of cd-persistent), ``seed``. ``labels`` are ignored.
 
         dsm with several levels runs annealed Langevin: eta_i = eta * sigma_i^2 / sigma_min^2 at level i.
         """

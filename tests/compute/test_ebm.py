@@ -150,9 +150,9 @@ def test_train_step_sample_and_seeds(variant, spec):
 
 def test_persistent_chains_live_in_the_buffer():
     ebm = EBM(small("cd-persistent", reinit_prob=0.0), POINTS, seed=0)
-    assert ebm.buffer is None
-    ebm.train_step(torch.randn(64, 2))
     assert ebm.buffer is not None and ebm.buffer.shape == (256, 2)
+    assert "buffer" in ebm.state_dict()
+    assert EBM(small("cd-short-run"), POINTS, seed=0).buffer is None
     before = ebm.buffer.clone()
     ebm.train_step(torch.randn(64, 2))
     changed = (ebm.buffer != before).any(dim=1).sum().item()

@@ -168,7 +168,11 @@ def test_a_killed_worker_is_reaped_within_60s_and_the_run_finishes(stack):
 def test_a_run_that_always_kills_its_worker_fails_after_max_attempts(stack):
     run = new_run(stack, steps=20000)
     for attempt in (1, 2, 3):
-        running = wait_running_on_a_worker(stack, run["id"], attempt=attempt, timeout=90)
+        try:
+            running = wait_running_on_a_worker(stack, run["id"], attempt=attempt, timeout=90)
+        except AssertionError:
+            print(json.dumps(get_run(stack, run["id"])["events"], indent=1), stack.output()[-6000:])
+            raise
         os.kill(running["result"]["worker_pid"], signal.SIGKILL)
     done = wait_status(stack, run["id"], TERMINAL, timeout=90)
     assert done["status"] == "failed" and done["attempts"] == 3

@@ -2,18 +2,18 @@
 
 Data: the 8-Gaussian ring made class-imbalanced: the four upper modes (class "majority") carry 80 % of
 the mass, the four lower ones (class "minority") 20 %. Model: the AR-grid, an exact autoregressive
-density, sampled at temperature 1 (the fitted distribution itself) and at temperature 0.8, the
+density, sampled at temperature 1 (the fitted distribution itself) and at temperature 0.7, the
 autoregressive counterpart of GAN truncation and of low-temperature decoding: both sharpen the
 distribution towards its high-probability regions. Class of a sample = class of its nearest mode.
 
 Reproduce: train on the imbalanced data. At temperature 1 a good model mirrors the 80/20 split; at
-temperature 0.8 it *amplifies* it (the minority share falls below 20 %). Fix: curate the training data
+temperature 0.7 it *amplifies* it (the minority share falls below 20 %). Fix: curate the training data
 (the node's first fix) by rebalancing the classes before training, then sample the same way.
 
 Metric: the minority share of 4,000 samples and the amplification factor = (majority:minority odds in
 the samples) / (odds in the training data), 1 = mirrored. Verdict per seed: the failure shows when the
-reproduce arm's amplification at temperature 0.8 is at least 1.5; the fix beats it when its minority
-share at temperature 0.8 is at least the data's 20 %.
+reproduce arm's amplification at temperature 0.7 is at least 1.25; the fix beats it when its minority
+share at temperature 0.7 is at least the data's 20 %.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from compute.experiments.failure_modes import common
 MAJORITY_SHARE = 0.8
 MODEL: dict[str, Any] = {"bins": 128}
 FULL_STEPS = 400
-TEMPERATURES = (1.0, 0.8)
+TEMPERATURES = (1.0, 0.7)
 N_SAMPLES = 4000
-AMP_FAIL = 1.5
+AMP_FAIL = 1.25
 MAJORITY = (0, 1, 2, 3)  # ring8 modes at angles 0..135 degrees
 
 
@@ -96,7 +96,7 @@ def amplification(share_min: float, data_min: float) -> float:
 class BiasAmplification(Experiment):
     slug = "bias-amplification"
     kind = "failure-mode"
-    title = "Bias amplification: 80/20 classes sampled at temperature 1 and 0.8, with and without curation"
+    title = "Bias amplification: 80/20 classes sampled at temperature 1 and 0.7, with and without curation"
 
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:

@@ -1,17 +1,18 @@
-"""Privacy leakage / memorisation: a diffusion model trained long on a tiny subset copies it.
+"""Privacy leakage / memorisation: a model trained long on a tiny subset copies it.
 
-Reproduce: a diffusion model (the family's MLP denoiser on the flattened 8x8 digits) trained for the
-full step budget on only 32 training digits, i.e. ~250 epochs per 1,000 steps. Fix ("more data"): the
-same model and steps on all 1,437 training digits. The node's fixes (deduplication, differential privacy)
-act on the same lever: how much any single training example can shape the model.
+Reproduce: MADE (an exact autoregressive model of the 17-level 8x8 digits, no dropout or weight decay)
+trained for the full step budget on only 32 training digits, i.e. hundreds of passes over each. Fix
+("more data"): the same model and steps on all 1,437 training digits. The node's fixes (deduplication,
+differential privacy) act on the same lever: how much any single training example can shape the model.
 
-Metric (Carlini et al. 2023 and van den Burg & Williams 2021 in spirit): for each of 500 samples, the
-Euclidean distance d_train to its nearest *training* digit and d_held to its nearest *held-out* digit,
-with both reference sets of the same size (32 and 32 test digits for the tiny model; 360 training and
-the 360 test digits for the full one), so that a model that generalises has d_train ~ d_held. Reported:
-the median ratio d_train / d_held and the share of samples with d_train < d_held / 3 ("copies").
-Verdict per seed: the failure shows when more than 25 % of the tiny model's samples are copies; the
-fix beats it when the full model's copy share is lower and its median ratio higher.
+Metric (in the spirit of Carlini et al. 2023 and van den Burg & Williams 2021): for each of 500 samples,
+the Euclidean distance d_train to its nearest *training* digit and d_held to its nearest *held-out*
+digit, with both reference sets of the same size (the 32 training digits and 32 test digits for the
+tiny model; 360 training digits and the 360 test digits for the full one), so that a model that
+generalises has d_train ~ d_held. Reported: the median ratio d_train / d_held and the share of samples
+with d_train < d_held / 3 ("copies"). Verdict per seed: the failure shows when more than 25 % of the tiny
+model's samples are copies; the fix beats it when the full model's copy share is lower and its median
+ratio higher.
 """
 
 from __future__ import annotations
@@ -23,36 +24,26 @@ from typing import Any
 from compute.experiments.base import Experiment, ExperimentResult, Scale, Verdict
 from compute.experiments.failure_modes import common
 
-MODEL: dict[str, Any] = {"fourier_features": 0, "hidden": 256, "depth": 3, "sample_nfe": 100}
+MODEL: dict[str, Any] = {"variant": "natural", "hidden": 256, "dropout": 0.0, "weight_decay": 0.0}
 TINY = 32
-FULL_STEPS = 3000
+FULL_STEPS = 1500
 N_SAMPLES = 500
 COPY_RATIO = 1 / 3
 COPY_FAIL = 0.25
 
 
 def digits_subset(n: int | None, seed: int):
-    """Unconditional flattened digits; the first n of a seeded permutation of the training split."""
+    """The digits with the first n of a seeded permutation of the training split (all when None)."""
     import torch
 
     from compute import datasets
-    from compute.families.base import DataSpec
 
     data = datasets.load("digits", 0)
-    train = data.train.reshape(-1, 64)
+    train, labels = data.train, data.train_labels
     if n is not None:
         idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(5_000 + seed))[:n]
-        train = train[idx]
-    spec = DataSpec(kind="points2d", shape=(64,), bounds=(0.0, 1.0), levels=17)
-    return dataclasses.replace(
-        data,
-        name=f"digits-flat-{n or 'all'}",
-        spec=spec,
-        train=train,
-        test=data.test.reshape(-1, 64),
-        train_labels=None,
-        test_labels=None,
-    )
+        train, labels = train[idx], labels[idx]
+    return dataclasses.replace(data, name=f"digits-{n or 'all'}", train=train, train_labels=labels)
 
 
 def nn_distances(samples: Any, reference: Any) -> tuple[Any, Any]:
@@ -66,7 +57,7 @@ def nn_distances(samples: Any, reference: Any) -> tuple[Any, Any]:
 class Memorisation(Experiment):
     slug = "memorisation"
     kind = "failure-mode"
-    title = "Memorisation: a diffusion model trained long on 32 digits copies them; on 1,437 it does not"
+    title = "Memorisation: a MADE trained long on 32 digits copies them; on 1,437 it does not"
 
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
@@ -101,12 +92,16 @@ class Memorisation(Experiment):
             }
             for seed in seeds:
                 data = digits_subset(n, seed)
-                model, _ = common.train_model("diffusion", data, seed=seed, steps=steps, **MODEL)
-                x = model.sample(n_samples, seed=10_000 + seed).clamp(0, 1)
+                model, _ = common.train_model("made", data, seed=seed, steps=steps, **MODEL)
+                x = model.sample(n_samples, seed=10_000 + seed).reshape(n_samples, -1)
                 g = torch.Generator().manual_seed(6_000 + seed)
                 k = len(data.train) if n is not None else len(data.test)
-                train_ref = data.train[torch.randperm(len(data.train), generator=g)[:k]]
-                held_ref = data.test[torch.randperm(len(data.test), generator=g)[:k]]
+                train_flat, test_flat = (
+                    data.train.reshape(len(data.train), -1),
+                    data.test.reshape(len(data.test), -1),
+                )
+                train_ref = train_flat[torch.randperm(len(train_flat), generator=g)[:k]]
+                held_ref = test_flat[torch.randperm(len(test_flat), generator=g)[:k]]
                 d_train, nn_idx = nn_distances(x, train_ref)
                 d_held, _ = nn_distances(x, held_ref)
                 ratio = d_train / d_held.clamp_min(1e-9)
@@ -149,8 +144,8 @@ class Memorisation(Experiment):
         recipes = [
             {
                 "role": "reproduce",
-                "recipe": "cfg-digits",
-                "config": {"dataset": "digits", "steps": 4000, "seed": 0, "guidance": 1.0},
+                "recipe": "made-digits",
+                "config": {"dataset": "digits", "steps": steps, "seed": 0, "variant": MODEL["variant"]},
             }
         ]
         return ExperimentResult(
@@ -163,7 +158,7 @@ class Memorisation(Experiment):
             figures=figures,
             recipes=recipes,
             params={
-                "model": {"name": "diffusion", "denoiser": "MLP on flattened digits", **MODEL},
+                "model": {"name": "made", **MODEL},
                 "steps": steps,
                 "seeds": seeds,
                 "tiny_subset": TINY,

@@ -187,7 +187,7 @@ class ArDiffusionSequences(Experiment):
         text = datasets.load("text")
         dev = common.device()
         L, V = text.spec.shape[0], text.spec.vocab_size
-        steps = scale.steps(2500, 20)
+        steps = scale.steps(1500, 20)
         size = {"n_layer": 2, "n_head": 4, "n_embd": 64, "lr": 3e-3}
         cfg = Config(**size)
         n_test = common.pick(scale, 32, 256)
@@ -224,11 +224,11 @@ class ArDiffusionSequences(Experiment):
                 return {"bpc": float(nll.mean() / (L * LN2)),
                         "unigram_tv": 0.5 * float((p_uni - fake / fake.sum()).abs().sum())}
 
-            x_ar, t_ar = common.timed(lambda ar=ar: ar.sample(n_samples, seed=seed))
+            x_ar, t_ar = common.timed(lambda ar=ar, seed=seed: ar.sample(n_samples, seed=seed))
             m["ar_samples"] = {**judge(x_ar), "ms_per_token": 1e3 * t_ar / (n_samples * L)}
             m["mdlm_samples"] = {}
             for k in ks:
-                x_md, t_md = common.timed(lambda k=k, md=md: md.sample(n_samples, k, seed))
+                x_md, t_md = common.timed(lambda k=k, md=md, seed=seed: md.sample(n_samples, k, seed))
                 m["mdlm_samples"][str(k)] = {**judge(x_md), "ms_per_token": 1e3 * t_md / (n_samples * L),
                                              "tokens_per_nfe": L / k}
                 if seed == 0:

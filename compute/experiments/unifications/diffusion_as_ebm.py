@@ -160,7 +160,7 @@ class DiffusionAsEBM(Experiment):
                     use_network(model, net)
                 log(f"seed {seed}: training the {arm} diffusion model ({steps} steps)")
                 info = common.train(model, ring, steps, seed)
-                samples, t_sample = common.timed(lambda model=model: model.sample(n, sampler="ancestral", nfe=nfe,
+                samples, t_sample = common.timed(lambda model=model, seed=seed: model.sample(n, sampler="ancestral", nfe=nfe,
                                                                                   seed=seed))
                 m[arm] = {**common.quality_2d(samples, ring, seed), "train_s_per_1k_steps": 1e3 * info["seconds"] / steps,
                           "sample_ms_per_1k": 1e3 * t_sample * 1000 / n,
@@ -242,7 +242,7 @@ class DiffusionAsEBM(Experiment):
             pts = zt[:500].to(energy_model.device)
             tt = t[:500].to(energy_model.device)
             out["asym_unconstrained"][key] = jacobian_asymmetry(lambda z, tt=tt: unc.ema(z, tt), pts)
-            out["asym_energy"][key] = jacobian_asymmetry(lambda z, tt=tt: net(z, tt), pts)
+            out["asym_energy"][key] = jacobian_asymmetry(lambda z, tt=tt, net=net: net(z, tt), pts)
         return out
 
     @staticmethod
@@ -281,7 +281,7 @@ class DiffusionAsEBM(Experiment):
         lim = float(curl.abs().max()) or 1.0
         ax = axes[3]
         im = ax.imshow(curl.numpy(), origin="lower", extent=(-2.6, 2.6, -2.6, 2.6), cmap="RdBu_r", vmin=-lim, vmax=lim)
-        ax.set_title(f"unconstrained eps-net: curl at sigma_t = {level} (0 for a gradient)", fontsize=8)
+        ax.set_title(f"unconstrained eps-net: curl, sigma_t = {level}\n(0 for a gradient field)", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
         fig.colorbar(im, ax=ax, fraction=0.046)

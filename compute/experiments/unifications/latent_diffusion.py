@@ -130,7 +130,7 @@ class LatentDiffusion(Experiment):
             log(f"seed {seed}: pixel diffusion ({steps_diff} steps)")
             pix = registry.build("diffusion", pixels.spec, seed=seed, device=dev, **pixel_net)
             info_pix = common.train(pix, pixels, steps_diff, seed, batch_size=128)
-            x_pix, t_pix = common.timed(lambda pix=pix: pix.sample(n, sampler="ddim", nfe=nfe, seed=seed))
+            x_pix, t_pix = common.timed(lambda pix=pix, seed=seed: pix.sample(n, sampler="ddim", nfe=nfe, seed=seed))
             x_pix = x_pix.reshape(n, 1, 8, 8).clamp(0, 1)
             m["pixel"] = {**image_scores(x_pix, digits), "ms_per_sample": 1e3 * t_pix / n,
                           "params": float(sum(p.numel() for p in pix.net.parameters())),
@@ -144,7 +144,7 @@ class LatentDiffusion(Experiment):
             lat = registry.build("diffusion", codes.spec, seed=seed, device=dev, **latent_net)
             info_lat = common.train(lat, codes, steps_diff, seed, batch_size=128)
 
-            def latent_sample(lat: Any = lat, codec: LatentCodec = codec) -> torch.Tensor:
+            def latent_sample(lat: Any = lat, codec: LatentCodec = codec, seed: int = seed) -> torch.Tensor:
                 return codec.decode(lat.sample(n, sampler="ddim", nfe=nfe, seed=seed))
 
             x_lat, t_lat = common.timed(latent_sample)

@@ -65,7 +65,9 @@ def test_terminal_states_never_change():
     run = new_run()
     assert services.transition(run.pk, RunStatus.CANCELLED, "user", from_states=(RunStatus.QUEUED,))
     for target in (RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.QUEUED):
-        assert not services.transition(run.pk, target, "late write", from_states=(RunStatus.QUEUED, RunStatus.RUNNING))
+        assert not services.transition(
+            run.pk, target, "late write", from_states=(RunStatus.QUEUED, RunStatus.RUNNING)
+        )
     lease, why = services.acquire(run.pk)
     assert lease is None and why == "terminal"
     assert Run.objects.get(pk=run.pk).status == RunStatus.CANCELLED
@@ -74,9 +76,15 @@ def test_terminal_states_never_change():
 def test_every_state_change_is_recorded_with_a_reason():
     run = new_run()
     lease, _ = services.acquire(run.pk)
-    services.transition(run.pk, RunStatus.SUCCEEDED, "done", from_states=(RunStatus.RUNNING,), lease_token=lease.token)
+    services.transition(
+        run.pk, RunStatus.SUCCEEDED, "done", from_states=(RunStatus.RUNNING,), lease_token=lease.token
+    )
     events = list(run.events.values_list("from_status", "to_status", "reason"))
-    assert events == [("", "queued", "requested"), ("queued", "running", "started"), ("running", "succeeded", "done")]
+    assert events == [
+        ("", "queued", "requested"),
+        ("queued", "running", "started"),
+        ("running", "succeeded", "done"),
+    ]
 
 
 def test_a_second_delivery_cannot_take_a_live_lease():
@@ -139,7 +147,9 @@ def test_the_reaper_requeues_a_run_whose_heartbeat_stopped(enqueued):
 def test_the_reaper_cancels_a_dead_run_that_was_asked_to_stop():
     run = new_run()
     services.acquire(run.pk)
-    Run.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=3600), cancel_requested=True)
+    Run.objects.filter(pk=run.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=3600), cancel_requested=True
+    )
     assert services.reap()["cancelled"] == 1
 
 
@@ -164,3 +174,13 @@ def test_recover_everything_ends_every_active_run():
     assert services.recover_orphans(everything=True) == 2
     assert Run.objects.get(pk=queued.pk).status == RunStatus.CANCELLED
     assert Run.objects.get(pk=running.pk).status == RunStatus.FAILED
+
+
+def test_a_duplicate_delivery_on_the_last_attempt_leaves_the_live_run_alone(settings):
+    settings.ATLAS_RUN_MAX_ATTEMPTS = 1
+    run = new_run()
+    lease, _ = services.acquire(run.pk)
+    assert lease is not None and lease.attempt == 1
+    assert services.acquire(run.pk) == (None, "held")
+    assert Run.objects.get(pk=run.pk).status == RunStatus.RUNNING
+    assert services.heartbeat(lease) == (True, False)

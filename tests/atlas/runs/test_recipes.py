@@ -17,7 +17,9 @@ def test_every_recipe_runs_an_existing_model_on_data_it_supports(recipe):
     fields = {f.name for f in dataclasses.fields(cls.Config)}
     for param in recipe.params:
         if param.target == "config":
-            assert param.name in fields, f"{recipe.slug}: {param.name} is not a field of {cls.__name__}.Config"
+            assert param.name in fields, (
+                f"{recipe.slug}: {param.name} is not a field of {cls.__name__}.Config"
+            )
     assert set(recipe.fixed) <= fields
     for name in recipe.datasets:
         assert datasets.kind_of(name) in cls.data_kinds, (recipe.slug, name)

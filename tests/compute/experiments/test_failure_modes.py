@@ -225,20 +225,20 @@ def _schedule(fail, fix):
 def _cfg(fail, fix):
     return {
         "seeds": [0, 1, 2],
-        "guidance": [1.0, 8.0],
+        "guidance": [1.0, 12.0],
+        "w_cap": 2.0,
         "data_saturation": 0.1,
         "reproduce": {
             "sat_high": [0.4 if f else 0.1 for f in fail],
-            "precision_high": [0.6] * 3,
             "recall_high": [0.1] * 3,
-            "diversity_high": [0.5] * 3,
+            "precision_high": [0.8] * 3,
         },
         "fix": {
-            "sat_high": [0.12 if x else 0.5 for x in fix],
-            "precision_high": [0.65] * 3,
-            "recall_high": [0.3] * 3,
-            "diversity_high": [0.8] * 3,
+            "sat_high": [0.11 if x else 0.6 for x in fix],
+            "recall_high": [0.3 if x else 0.05 for x in fix],
+            "precision_high": [0.8] * 3,
         },
+        "dynamic": {"sat_high": [0.01] * 3, "recall_high": [0.05] * 3},
     }
 
 

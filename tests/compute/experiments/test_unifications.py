@@ -313,7 +313,7 @@ def test_eqm_target_and_step_size():
 
 
 def _q(mmd: float, modes: float = 8, recall: float = 0.9, tv: float = 0.02) -> dict[str, float]:
-    return {"mmd2_e3": mmd, "modes": modes, "num_modes": 8, "hq": 0.9, "recall": recall, "tv": tv}
+    return {"mmd2_e3": mmd, "modes": modes, "num_modes": 8, "hq": 0.9, "recall": recall, "tv": tv, "spread": 1.0}
 
 
 def test_verdict_diffusion_as_ebm():
