@@ -168,7 +168,7 @@ class FlowMatching(Family):
             raise ValueError(f"sampler must be 'euler' or 'heun', not {config.sampler!r}")
         if config.prediction not in ("velocity", "data"):
             raise ValueError(f"prediction must be 'velocity' or 'data', not {config.prediction!r}")
-        # points2d: z = (x - shift) / scale, the bounds box -> [-2, 2]; images: z = 2y - 1
+        # points2d: z = (x - shift) / scale, the bounds box -> [-2, 2] / data_scale; images: z = 2y - 1
         if spec.kind == "points2d" and spec.bounds is not None:
             lo, hi = spec.bounds
             self.shift, self.scale = (lo + hi) / 2, (hi - lo) / 4 * config.data_scale

@@ -20,8 +20,8 @@ Variants (the discriminator loss is the same binary cross-entropy for the first 
 - ``r1_gamma > 0`` (any variant): Mescheder et al. (2018), "Which Training Methods for GANs do actually
   Converge?", eq. 9: R1 = gamma/2 E_x[||grad l(x)||^2] on real data, added to the D loss.
 
-Training aids that every variant shares (so the variants stay comparable): G's weights are averaged
-(``ema``; Yazici et al. 2019) and sampling uses the average; G's output layer starts at the data's scale.
+Every variant samples from a running average of G's weights (``ema``; Yazici et al. 2019), which
+removes most of the oscillation around the equilibrium; ``sample(raw=True)`` shows the current G.
 
 There is no likelihood: ``log_likelihood`` says so (``LogLikelihood.unavailable()``).
 
@@ -59,6 +59,7 @@ class Config:
     gp_lambda: float | None = None
     r1_gamma: float = 0.0  # R1 penalty (Mescheder et al. 2018); 0 disables it
     ema: float = 0.995  # sample from an exponential moving average of G's weights; 0 disables it
+    g_out_std: float = 0.0  # > 0: G(z) starts with this std per coordinate (standardised units); 0: default init
     batch_size: int = 256  # a hint for the trainer
 
 
@@ -141,8 +142,8 @@ class GAN(Family):
             d = spec.dim
             # ReLU G: piecewise linear, it can fold the latent plane onto separated modes.
             self.generator_net = mlp(self.latent_dim, config.hidden, d, config.depth, nn.ReLU)
-            if points:
-                self._init_output_scale(target_std=0.5)
+            if points and config.g_out_std > 0:
+                self._init_output_scale(config.g_out_std)
             # LeakyReLU D: avoids dead units, whose zero input-gradients would starve G.
             self.discriminator = mlp(d, config.hidden, 1, config.depth, lambda: nn.LeakyReLU(0.2))
             # Weight averaging (Yazici et al. 2019, "The Unusual Effectiveness of Averaging in GAN

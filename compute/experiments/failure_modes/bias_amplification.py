@@ -183,7 +183,7 @@ class BiasAmplification(Experiment):
         }
         recipes = [
             {
-                "role": "reproduce",
+                "role": "fix",
                 "recipe": "ar-grid-2d",
                 "config": {"dataset": "ring8", "steps": steps, "seed": 0, "bins": MODEL["bins"]},
             }
@@ -205,7 +205,8 @@ class BiasAmplification(Experiment):
                 "samples": N_SAMPLES,
                 "temperatures": list(TEMPERATURES),
                 "amplification_fail_at": AMP_FAIL,
-                "recipe_note": "the site's datasets are balanced; the recipe trains the same model on ring8",
+                "recipe_note": "the site's datasets are balanced, so the recipe runs the fix arm "
+                "(balanced ring8); the imbalanced data exists only here",
             },
         )
 

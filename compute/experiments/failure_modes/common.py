@@ -267,8 +267,10 @@ def curve_figure(
     logy: bool = False,
     logx: bool = False,
     hline: tuple[float, str] | None = None,
+    styles: dict[str, tuple[str, str]] | None = None,
 ) -> bytes:
-    """Lines of (x, y) points: one colour per label, one line per seed (same colour, thin)."""
+    """Lines of (x, y) points: one colour per label, one line per seed (same colour, thin).
+    ``styles`` may give a label its own (colour, line style)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.6))
     colours = ["#d62728", "#2ca02c", "#1f77b4", "#ff7f0e", "#9467bd", "#8c564b"]
@@ -278,10 +280,12 @@ def curve_figure(
             if not pts:
                 continue
             xs, ys = zip(*pts, strict=True)
+            colour, ls = (styles or {}).get(label, (colour, "-"))
             ax.plot(
                 xs,
                 ys,
                 color=colour,
+                ls=ls,
                 lw=1.4,
                 alpha=0.85,
                 marker="o" if len(xs) < 12 else None,

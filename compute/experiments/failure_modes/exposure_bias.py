@@ -271,6 +271,12 @@ class ExposureBias(Experiment):
                 "position t",
                 "KL(p_true || p_model), nats",
                 "Divergence from the true conditionals along the sequence",
+                styles={
+                    "teacher forcing: own samples": ("#d62728", "-"),
+                    "teacher forcing: true prefixes": ("#d62728", "--"),
+                    "scheduled sampling: own samples": ("#2ca02c", "-"),
+                    "scheduled sampling: true prefixes": ("#2ca02c", "--"),
+                },
             ),
             "valid_prefixes": common.curve_figure(
                 {

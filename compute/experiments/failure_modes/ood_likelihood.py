@@ -1,19 +1,24 @@
-"""Higher likelihood on out-of-distribution inputs: a VAE on the digits, raw likelihood vs a typicality test.
+"""Higher likelihood on out-of-distribution inputs: an exact-likelihood model of the digits, raw
+likelihood vs a typicality test.
 
-Nalisnick et al. (2019, "Do deep generative models know what they don't know?"): a density model can
-give inputs from elsewhere a *higher* likelihood than its own test data, so -log p(x) fails as an
-out-of-distribution score. Reproduce: score = -log p(x) (an importance-weighted estimate, Burda et al.
-2016, k = 64). Fix: the single-input typicality test of Nalisnick et al. (2019, "Detecting
-out-of-distribution inputs to deep generative models using typicality"): score = |-log p(x) - mean
-training NLL|, which flags atypically *high* likelihoods as well as low ones. A likelihood ratio
-against a pixel-independent background model (in the spirit of Ren et al. 2019; Schirrmeister et al. 2020)
-is reported beside it.
+Nalisnick et al. (2019, "Do deep generative models know what they don't know?") found that flows (Glow),
+autoregressive models (PixelCNN) and VAEs can all give inputs from elsewhere a *higher* likelihood than
+their own test data, so -log p(x) fails as an out-of-distribution score. Model: MADE, an exact
+autoregressive likelihood over the 17 intensity levels (the PixelCNN of their study, scaled down to 8x8).
+A Gaussian VAE with a per-pixel categorical decoder did *not* show the effect on these sets in our runs
+(AUROC >= 0.58 on all of them) and RealNVP on the digits is too slow for this CPU budget.
+Reproduce: score = -log p(x). Fix: the single-input typicality test of Nalisnick et al. (2019,
+"Detecting out-of-distribution inputs to deep generative models using typicality"): score =
+|-log p(x) - mean training NLL|, which flags atypically *high* likelihoods as well as low ones. A
+likelihood ratio against a pixel-independent background model (in the spirit of Ren et al. 2019 and
+Schirrmeister et al. 2020) is reported beside it.
 
 In-distribution: the 360 test digits. OOD sets of 360 images each: constant images (every level),
-inverted test digits (1 - x), uniform noise over the 17 levels, and natural-image patches (8x8
-average-pooled 32x32 crops of scikit-learn's two sample photographs, contrast-stretched to [0, 1]).
-Metric: AUROC of each score for test-vs-OOD (1 = perfect, 0.5 = chance, < 0.5 = the OOD set looks *more*
-in-distribution than the test digits).
+inverted test digits (1 - x), uniform noise over the 17 levels, natural-image patches (8x8 average-pooled
+32x32 crops of scikit-learn's two sample photographs, contrast-stretched), binarised test digits
+(x >= 0.5 -> 1, else 0) and shrunken test digits (2x2-pooled into the central 4x4). Metric: AUROC of
+each score for test-vs-OOD (1 = perfect, 0.5 = chance, < 0.5 = the OOD set looks *more* in-distribution
+than the test digits).
 
 Verdict per seed: the failure shows when raw likelihood gives AUROC < 0.5 on at least one OOD set; the
 fix beats it when the typicality test gets AUROC > 0.5 and above the raw score's on every such set.
@@ -29,17 +34,19 @@ from compute.experiments.base import Experiment, ExperimentResult, Scale, Table,
 from compute.experiments.failure_modes import common
 
 DATASET = "digits"
-VAE: dict[str, Any] = {"variant": "gaussian"}
-FULL_STEPS = 2000
-IWAE_K = 64
-OOD_SETS = ("constant", "inverted", "noise", "natural patches")
+MODEL_NAME = "made"
+MODEL: dict[str, Any] = {"hidden": 256}
+RECIPE = "made-digits"
+RECIPE_CONFIG: dict[str, Any] = {"variant": "order-agnostic", "lr": 2e-3}
+FULL_STEPS = 1500
+OOD_SETS = ("constant", "inverted", "noise", "natural patches", "binarised digits", "shrunken digits")
 LEVELS = 17
 
 
 class OODLikelihood(Experiment):
     slug = "ood-likelihood"
     kind = "failure-mode"
-    title = "Higher likelihood on OOD inputs: VAE on digits, raw likelihood vs a typicality test"
+    title = "Higher likelihood on OOD inputs: MADE on digits, raw likelihood vs a typicality test"
 
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
@@ -70,7 +77,6 @@ class OODLikelihood(Experiment):
 
         steps = scale.steps(FULL_STEPS)
         seeds = common.seeds_of(scale)
-        k = IWAE_K if scale.name == "full" else 8
         data = datasets.load(DATASET, 0)
         test = data.test
         ood = ood_sets(test, seed=0)
@@ -78,7 +84,7 @@ class OODLikelihood(Experiment):
         m: dict[str, Any] = {
             "seeds": seeds,
             "ood_sets": list(OOD_SETS),
-            "iwae_k": k,
+            "model": MODEL_NAME,
             "reproduce": {f"auroc_{s}": [] for s in OOD_SETS},
             "fix": {f"auroc_{s}": [] for s in OOD_SETS},
             "ratio": {f"auroc_{s}": [] for s in OOD_SETS},
@@ -86,11 +92,11 @@ class OODLikelihood(Experiment):
         }
         hist: dict[str, Any] = {}
         for seed in seeds:
-            model, _ = common.train_model("vae", data, seed=seed, steps=steps, **VAE)
+            model, _ = common.train_model(MODEL_NAME, data, seed=seed, steps=steps, **MODEL)
             with torch.no_grad():
-                nll_test = -model.log_likelihood_iwae(test, k=k).values.double()
-                nll_train = -model.log_likelihood_iwae(data.train[:360], k=k).values.double()
-                nll_ood = {s: -model.log_likelihood_iwae(x, k=k).values.double() for s, x in ood.items()}
+                nll_test = nll(model, test)
+                nll_train = nll(model, data.train[:360])
+                nll_ood = {s: nll(model, x) for s, x in ood.items()}
             centre = float(nll_train.mean())
             m["nll_bpd"]["test"].append(_bpd(nll_test))
             for s in OOD_SETS:
@@ -149,13 +155,13 @@ class OODLikelihood(Experiment):
         recipes = [
             {
                 "role": "reproduce",
-                "recipe": "vae-digits",
-                "config": {"dataset": DATASET, "steps": steps, "seed": 0, **VAE},
+                "recipe": RECIPE,
+                "config": {"dataset": DATASET, "steps": steps, "seed": 0, **RECIPE_CONFIG},
             },
             {
                 "role": "fix",
-                "recipe": "vae-digits",
-                "config": {"dataset": DATASET, "steps": steps, "seed": 0, **VAE},
+                "recipe": RECIPE,
+                "config": {"dataset": DATASET, "steps": steps, "seed": 0, **RECIPE_CONFIG},
             },
         ]
         return ExperimentResult(
@@ -169,19 +175,26 @@ class OODLikelihood(Experiment):
             recipes=recipes,
             params={
                 "dataset": DATASET,
-                "model": {"name": "vae", **VAE},
+                "model": {"name": MODEL_NAME, **MODEL},
                 "steps": steps,
                 "seeds": seeds,
-                "iwae_k": k,
                 "ood_sets": list(OOD_SETS),
-                "recipe_note": "both roles train the same VAE; the fix is a different score of its "
+                "recipe_note": "both roles train the same model; the fix is a different score of its "
                 "likelihood",
             },
         )
 
 
-def _bpd(nll: Any) -> float:
-    return float(nll.mean()) / (64 * math.log(2))
+def nll(model: Any, x: Any) -> Any:
+    """-log p(x) per image in nats: the family's own likelihood (exact, or a bound for a flow on
+    dequantised pixels)."""
+    import torch
+
+    return -torch.cat([model.log_likelihood(xb).values.double() for xb in x.split(512)])
+
+
+def _bpd(values: Any) -> float:
+    return float(values.mean()) / (64 * math.log(2))
 
 
 def auroc(in_scores: Any, out_scores: Any) -> float:
@@ -201,8 +214,9 @@ def quantise(x: Any) -> Any:
 
 
 def ood_sets(test: Any, seed: int = 0) -> dict[str, Any]:
-    """The four OOD sets, each shaped like ``test`` (N, 1, 8, 8) on the 17 levels."""
+    """The OOD sets, each shaped like ``test`` (N, 1, 8, 8) on the 17 levels."""
     import torch
+    import torch.nn.functional as F
 
     n = len(test)
     g = torch.Generator().manual_seed(seed)
@@ -210,11 +224,16 @@ def ood_sets(test: Any, seed: int = 0) -> dict[str, Any]:
     constant = (levels.float() / (LEVELS - 1)).view(n, 1, 1, 1).expand(n, 1, 8, 8).clone()
     inverted = 1.0 - test
     noise = torch.randint(0, LEVELS, (n, 1, 8, 8), generator=g).float() / (LEVELS - 1)
+    small = F.avg_pool2d(test, 2)  # (N, 1, 4, 4)
+    shrunken = torch.zeros_like(test)
+    shrunken[:, :, 2:6, 2:6] = small
     return {
         "constant": constant,
         "inverted": inverted,
         "noise": noise,
         "natural patches": natural_patches(n, g),
+        "binarised digits": (test >= 0.5).float(),
+        "shrunken digits": quantise(shrunken),
     }
 
 
@@ -292,7 +311,7 @@ def nll_figure(hist: dict[str, Any]) -> bytes:
         ax.axvline(
             hist["_train_mean"] / (64 * math.log(2)), color="black", ls="--", lw=1, label="mean train NLL"
         )
-    ax.set_xlabel("-log p(x), bits/dim (IWAE estimate)")
+    ax.set_xlabel("-log p(x), bits/dim")
     ax.set_ylabel("density")
     ax.legend(fontsize=8)
     ax.set_title("Negative log-likelihood of test digits and OOD inputs", fontsize=10)

@@ -130,13 +130,13 @@ class FewStepStudent:
 def verdict(s: dict[str, Any]) -> Verdict:
     """fails: the adversarial student does not beat the teacher at equal NFE for every k in 1, 2, 4;
     holds: in addition its best few-step result is near the teacher's many-step quality (all modes,
-    MMD^2 x 1e3 <= 2x + 0.5); partly-holds otherwise."""
+    MMD^2 x 1e3 <= 2 max(x, 0) + 0.5); partly-holds otherwise."""
     teacher_full = s["teacher"][s["teacher_max"]]
     student = s["student_add"]
     best_k = min(student, key=lambda k: student[k]["mmd2_e3"])
     best = student[best_k]
     beats = all(student[k]["mmd2_e3"] < s["teacher"][k]["mmd2_e3"] for k in student)
-    near = best["modes"] >= best["num_modes"] and best["mmd2_e3"] <= 2 * teacher_full["mmd2_e3"] + 0.5
+    near = best["modes"] >= best["num_modes"] and best["mmd2_e3"] <= 2 * max(teacher_full["mmd2_e3"], 0.0) + 0.5
     dist = s["student_distill"][best_k]
     text = (f"The adversarially distilled student reaches MMD^2 {common.num(best['mmd2_e3'])}e-3 "
             f"({best['modes']:.0f}/{best['num_modes']:.0f} modes) in {best_k} step(s) where the teacher needs "

@@ -164,19 +164,31 @@ class ConvertedFlow:
         return d.from_model_space(y)
 
 
+def same_coordinates() -> dict[str, Any]:
+    """Flow-matching overrides that put its z in the diffusion family's coordinates (box -> [-2, 2]), so
+    that both models learn the same Gaussian path on the same data."""
+    import dataclasses
+
+    from compute import registry
+
+    fields = {f.name for f in dataclasses.fields(registry.get("flow-matching").Config)}
+    return {"data_scale": 1.0} if "data_scale" in fields else {}
+
+
 # --------------------------------------------------------------------------------------------
 
 
 def verdict(s: dict[str, Any]) -> Verdict:
     """holds: the loss identity and DDIM = Euler hold to float32 precision, the FM solver on the converted
     velocity lands where DDIM does (>= 95 % same mode, median distance <= max(mode std, 2x the DDIM
-    discretisation floor)), and flow matching trained directly is as good (all modes, MMD^2 x 1e3 <= 2x + 0.5);
+    discretisation floor)), and flow matching trained directly is as good (all modes, MMD^2 x 1e3 <= 2 max(x, 0)
+    + 0.5, where 0.5 is about the sampling noise of MMD^2 x 1e3 at 2,000 points);
     partly-holds: the first two but not the last; fails otherwise."""
     identity = s["loss_identity_rel_err"] <= 1e-4 and s["ddim_euler_max_dev"] <= 1e-3
     agree = (s["same_mode_fraction"] >= 0.95
              and s["median_dist_conv_ddim"] <= max(s["mode_std"], 2 * s["median_dist_ddim_floor"]))
     ddim, fm = s["ddim"], s["fm_direct"]
-    fm_ok = fm["modes"] >= fm["num_modes"] and fm["mmd2_e3"] <= 2 * ddim["mmd2_e3"] + 0.5
+    fm_ok = fm["modes"] >= fm["num_modes"] and fm["mmd2_e3"] <= 2 * max(ddim["mmd2_e3"], 0.0) + 0.5
     text = (f"The two losses coincide per sample up to the weight 1/t^2 (relative residual "
             f"{common.num(s['loss_identity_rel_err'])}); DDIM is Euler on the converted velocity (endpoints within "
             f"{common.num(s['ddim_euler_max_dev'])}); the flow-matching ODE solver on the converted eps-model puts "
@@ -213,7 +225,7 @@ class DiffusionFlowMatching(Experiment):
             log(f"seed {seed}: training diffusion and flow matching ({steps} steps each)")
             diff = registry.build("diffusion", ring.spec, seed=seed, device=dev, **size)
             common.train(diff, ring, steps, seed)
-            fm = registry.build("flow-matching", ring.spec, seed=seed, device=dev, **size)
+            fm = registry.build("flow-matching", ring.spec, seed=seed, device=dev, **size, **same_coordinates())
             common.train(fm, ring, steps, seed)
             conv = ConvertedFlow(diff)
             ref = common.reference(ring, n, seed)
@@ -306,7 +318,8 @@ class DiffusionFlowMatching(Experiment):
             yb = tb[:, None] * x + (1 - tb[:, None]) * eps
             x_vp, _, _ = linear_to_vp(yb, tb)
             e_d = conv.eps_at(x_vp.to(diff.device), tb).cpu()
-            y_fm, _ = linear_path(eps, x, tb, fm.config.sigma)
+            x_fm = fm.to_model_space(diff.from_model_space(x.to(diff.device))).cpu()  # == x (same coordinates)
+            y_fm, _ = linear_path(eps, x_fm, tb, fm.config.sigma)
             v_fm = fm.velocity(y_fm.to(fm.device), tb.to(fm.device)).cpu()
             e_f = velocity_to_eps(y_fm, tb, v_fm)
             by_bin[f"[{lo:g}, {hi:g})"] = {"diffusion": float((eps - e_d).pow(2).sum(1).mean()),

@@ -313,7 +313,15 @@ def test_eqm_target_and_step_size():
 
 
 def _q(mmd: float, modes: float = 8, recall: float = 0.9, tv: float = 0.02) -> dict[str, float]:
-    return {"mmd2_e3": mmd, "modes": modes, "num_modes": 8, "hq": 0.9, "recall": recall, "tv": tv, "spread": 1.0}
+    return {
+        "mmd2_e3": mmd,
+        "modes": modes,
+        "num_modes": 8,
+        "hq": 0.9,
+        "recall": recall,
+        "tv": tv,
+        "spread": 1.0,
+    }
 
 
 def test_verdict_diffusion_as_ebm():
@@ -393,7 +401,11 @@ def _em(**kw: Any) -> dict[str, Any]:
 
 
 def test_verdict_energy_matching():
-    assert em.verdict(_em()).code == "holds"
+    assert em.verdict(_em(boltzmann_kl_best=0.5)).code == "holds"
+    assert em.verdict(_em()).code == "partly-holds"  # a sampler, but not a calibrated density
+    assert (
+        em.verdict(_em(boltzmann_kl_best=0.5, eqm={"64": {**_q(1.0), "spread": 0.3}})).code == "partly-holds"
+    )
     assert em.verdict(_em(eqm={"64": _q(5.0)})).code == "partly-holds"
     assert em.verdict(_em(eqm={"64": _q(1.0, modes=6)})).code == "fails"
     assert em.verdict(_em(descent_fraction=0.5)).code == "fails"
