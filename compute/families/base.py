@@ -8,8 +8,9 @@ A family file imports torch (never Django), takes a frozen config dataclass, a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -58,7 +59,7 @@ class LogLikelihood:
     kind: LikelihoodKind
 
     @staticmethod
-    def unavailable() -> "LogLikelihood":
+    def unavailable() -> LogLikelihood:
         return LogLikelihood(values=None, kind="unavailable")
 
 

@@ -181,8 +181,10 @@ class EBM(Family):
         self.opt = torch.optim.Adam(self.energy_net.parameters(), lr=config.lr, betas=config.betas)
         # (buffer_size, D) persistent chains, uniform noise at the start; in the state_dict so a reloaded
         # model samples from the same chains.
-        buffer = self._uniform(config.buffer_size, self.generator) if config.variant == "cd-persistent" else None
-        self.register_buffer("buffer", buffer)
+        chains = None
+        if config.variant == "cd-persistent":
+            chains = self._uniform(config.buffer_size, self.generator)
+        self.register_buffer("buffer", chains)
         self._version = 0  # bumps on every update; caches log Z per version
         self._log_z: tuple[int, float] | None = None
 

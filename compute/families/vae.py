@@ -32,9 +32,12 @@ Decoders (``Config.decoder``):
 Reproducing posterior collapse (Bowman et al. 2016; Chen et al. 2017, "Variational Lossy Autoencoder"):
 a decoder that can model p(x) without z gets no benefit from z, so the ELBO optimum puts
 q(z|x) = p(z) (KL -> 0, active units -> 0). Two knobs do it:
-  1. ``decoder="autoregressive"``: the MADE with mixture conditionals fits the grid/ring alone;
-  2. ``decoder_std=<large>`` with the mlp decoder, e.g. 1.0 on grid25 (Lucas et al. 2019, "Don't Blame
-     the ELBO"): a wide fixed observation noise makes the reconstruction term too weak to pay for KL.
+  1. ``decoder="autoregressive"``: the MADE with mixture conditionals fits the grid/ring alone; on
+     grid25 the KL falls from ~0.6 to ~0.02 nats over ~8k steps while the ELBO keeps improving.
+  2. a fixed ``decoder_std`` at or above the data's std per coordinate (2.8 on grid25; e.g. 3.5) with
+     the mlp decoder (Lucas et al. 2019, "Don't Blame the ELBO", the linear case: a latent direction
+     is used only where the data variance exceeds the decoder variance): KL ~0 within a few hundred
+     steps. ``decoder_std=1.0`` keeps both units active.
 ``variant="kl-annealing"`` or ``"free-bits"`` are the classic remedies; compare ``active_units``.
 
 points2d data are modelled in standardised coordinates u = (x - c) / s (c, s from ``spec.bounds``);
