@@ -137,7 +137,7 @@ def test_generator_moves_towards_the_data(variant):
     g = torch.Generator().manual_seed(0)
     target = torch.tensor([2.0, -1.0])
     start = (gan.sample(500, seed=0).mean(0) - target).norm().item()
-    for _ in range(150):
+    for _ in range(100):
         gan.train_step(target + 0.2 * torch.randn(128, 2, generator=g))
     end = (gan.sample(500, seed=0).mean(0) - target).norm().item()
     assert end < 0.3 * start

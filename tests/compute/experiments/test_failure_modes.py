@@ -248,15 +248,12 @@ def _exposure(fail, fix):
         "reproduce": {
             "kl_tf": [0.01] * 3,
             "kl_free": [0.05 if f else 0.01 for f in fail],
-            "kl_free_late": [0.08] * 3,
             "forbidden": [0.02] * 3,
+            "err_before": [0.01] * 3,
+            "err_after": [0.03] * 3,
         },
-        "fix": {
-            "kl_tf": [0.01] * 3,
-            "kl_free": [0.005 if x else 0.2 for x in fix],
-            "kl_free_late": [0.01] * 3,
-            "forbidden": [0.005] * 3,
-        },
+        "fix": {"kl_tf": [0.01] * 3, "kl_free": [0.005 if x else 0.2 for x in fix], "forbidden": [0.005] * 3},
+        "scheduled": {"kl_tf": [0.1] * 3, "kl_free": [0.2] * 3, "forbidden": [0.1] * 3},
     }
 
 
