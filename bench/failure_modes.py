@@ -56,15 +56,21 @@ def main(argv: list[str] | None = None) -> int:
             if not args.quiet:
                 print(f"   {line}", flush=True)
 
+        cpu0 = time.process_time()
         try:
             result = get_experiment(slug).run(scale, log)
         except Exception:  # one broken experiment must not hide the others' numbers
             traceback.print_exc()
-            rows.append((slug, "ERROR", float("nan"), "see the traceback above"))
+            rows.append((slug, "ERROR", float("nan"), float("nan"), "see the traceback above"))
             continue
-        results[slug] = result.as_dict()
-        rows.append((slug, result.verdict.code, result.wall_time_s, result.verdict.text))
-        print(f"   {result.verdict.code} ({result.wall_time_s:.0f} s): {result.verdict.text}", flush=True)
+        cpu = time.process_time() - cpu0
+        results[slug] = {**result.as_dict(), "cpu_time_s": round(cpu, 1)}
+        rows.append((slug, result.verdict.code, result.wall_time_s, cpu, result.verdict.text))
+        print(
+            f"   {result.verdict.code} ({result.wall_time_s:.0f} s wall, {cpu:.0f} s CPU): "
+            f"{result.verdict.text}",
+            flush=True,
+        )
         for table in result.tables[:1]:
             print("   " + " | ".join(table.columns))
             for row in table.rows:
@@ -75,13 +81,13 @@ def main(argv: list[str] | None = None) -> int:
             for name, data in result.figures.items():
                 (folder / f"{name}.png").write_bytes(data)
 
-    print(f"\n{'experiment':<26} {'verdict':<18} {'wall s':>7}")
-    for slug, code, wall, _ in rows:
-        print(f"{slug:<26} {code:<18} {wall:>7.0f}")
+    print(f"\n{'experiment':<26} {'verdict':<18} {'wall s':>7} {'CPU s':>7}")
+    for slug, code, wall, cpu, _ in rows:
+        print(f"{slug:<26} {code:<18} {wall:>7.0f} {cpu:>7.0f}")
     print(f"total wall time: {time.perf_counter() - t_all:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
-    return 1 if any(code == "ERROR" for _, code, _, _ in rows) else 0
+    return 1 if any(code == "ERROR" for _, code, _, _, _ in rows) else 0
 
 
 if __name__ == "__main__":

@@ -46,8 +46,11 @@ def main() -> None:
     for slug in slugs:
         print(f"\n=== {slug} ({args.scale})", flush=True)
         t0 = time.perf_counter()
-        log = (lambda _: None) if args.quiet else (
-            lambda msg, t0=t0: print(f"  [{time.perf_counter() - t0:6.1f} s] {msg}", flush=True))
+        log = (
+            (lambda _: None)
+            if args.quiet
+            else (lambda msg, t0=t0: print(f"  [{time.perf_counter() - t0:6.1f} s] {msg}", flush=True))
+        )
         try:
             result = get(slug).run(SCALES[args.scale], log)
         except Exception as err:  # keep going: one broken experiment must not hide the others

@@ -50,8 +50,9 @@ class BidirectionalSelfAttention(CausalSelfAttention):
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=False,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=False, dropout_p=self.dropout if self.training else 0.0
+        )
         return self.resid_drop(self.proj(y.transpose(1, 2).contiguous().view(B, T, C)))
 
 
@@ -84,8 +85,11 @@ class MaskedDiffusionLM(nn.Module):
         decay, other = [], []
         for n, p in self.named_parameters():
             (decay if p.dim() >= 2 and not n.startswith(("wte", "wpe")) else other).append(p)
-        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                      {"params": other, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.99))
+        self.opt = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": config.weight_decay}, {"params": other, "weight_decay": 0.0}],
+            lr=config.lr,
+            betas=(0.9, 0.99),
+        )
         self.generator = torch.Generator().manual_seed(seed)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
@@ -139,7 +143,7 @@ class MaskedDiffusionLM(nn.Module):
             inp = x.clone()
             inp[:, i:] = self.mask_id
             logp = F.log_softmax(self(inp)[:, i].double(), -1)
-            total -= logp.gather(1, x[:, i:i + 1]).squeeze(1).cpu()
+            total -= logp.gather(1, x[:, i : i + 1]).squeeze(1).cpu()
         return total
 
     @torch.no_grad()
@@ -151,7 +155,11 @@ class MaskedDiffusionLM(nn.Module):
         for k in range(steps):
             t, s = 1 - k / steps, 1 - (k + 1) / steps
             probs = F.softmax(self(x).float(), -1).cpu()  # (n, L, V)
-            draw = torch.multinomial(probs.reshape(-1, self.V), 1, generator=g).reshape(n, self.L).to(self.device)
+            draw = (
+                torch.multinomial(probs.reshape(-1, self.V), 1, generator=g)
+                .reshape(n, self.L)
+                .to(self.device)
+            )
             unmask = (x == self.mask_id) & (torch.rand(n, self.L, generator=g) < (t - s) / t).to(self.device)
             x = torch.where(unmask, draw, x)
         return x.cpu()
@@ -163,23 +171,30 @@ def verdict(s: dict[str, Any]) -> Verdict:
     bits/char vs one token per evaluation; partly-holds otherwise."""
     ar, md = s["ar_bpc"], s["mdlm_bound_bpc"]
     par, one = s["judge_bpc"][s["k_parallel"]], s["judge_bpc"][s["k_one"]]
-    text = (f"On the Atlas's text the same transformer gets {ar:.3f} bits/char as an exact AR likelihood and a "
-            f"masked-diffusion bound of {md:.3f} (+- {s['mdlm_bound_se_bpc']:.3f}; its left-to-right AR reading, also "
-            f"exact: {s['mdlm_l2r_bpc']:.3f}; unigram entropy {s['unigram_bpc']:.3f}); decoding "
-            f"{s['tokens_per_nfe_parallel']:.0f} tokens per network evaluation gives samples the AR judge scores at "
-            f"{par:.3f} bits/char vs {one:.3f} at one token per evaluation (AR's own samples: {s['judge_bpc_ar']:.3f})")
+    text = (
+        f"On the Atlas's text the same transformer gets {ar:.3f} bits/char as an exact AR likelihood and a "
+        f"masked-diffusion bound of {md:.3f} (+- {s['mdlm_bound_se_bpc']:.3f}; its left-to-right AR reading, also "
+        f"exact: {s['mdlm_l2r_bpc']:.3f}; unigram entropy {s['unigram_bpc']:.3f}); decoding "
+        f"{s['tokens_per_nfe_parallel']:.0f} tokens per network evaluation gives samples the AR judge scores at "
+        f"{par:.3f} bits/char vs {one:.3f} at one token per evaluation (AR's own samples: {s['judge_bpc_ar']:.3f})"
+    )
     if md >= s["unigram_bpc"]:
         return Verdict("fails", text + ".")
     if md <= 1.10 * ar and par <= 1.10 * one:
         return Verdict("holds", text + ".")
-    return Verdict("partly-holds", text + ": the caveat bites -- at this budget the diffusion LM trails the AR "
-                                          "model (bound gap or parallel-decoding cost above 10 %).")
+    return Verdict(
+        "partly-holds",
+        text + ": the caveat bites -- at this budget the diffusion LM trails the AR "
+        "model (bound gap or parallel-decoding cost above 10 %).",
+    )
 
 
 class ArDiffusionSequences(Experiment):
     slug: ClassVar[str] = "ar-diffusion-sequences"
     kind: ClassVar[str] = "unification"
-    title: ClassVar[str] = "AR vs masked diffusion on text: one transformer, exact likelihood vs bound, tokens per NFE"
+    title: ClassVar[str] = (
+        "AR vs masked diffusion on text: one transformer, exact likelihood vs bound, tokens per NFE"
+    )
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         from compute import datasets, registry
@@ -207,9 +222,12 @@ class ArDiffusionSequences(Experiment):
             info_ar = common.train(ar, text, steps, seed, batch_size=32)
             md = MaskedDiffusionLM(cfg, V, L, seed, dev)
             info_md = common.train(md, text, steps, seed, batch_size=32)
-            m: dict[str, Any] = {"params_ar": float(sum(p.numel() for p in ar.parameters())),
-                                 "params_md": float(sum(p.numel() for p in md.parameters())),
-                                 "train_s_ar": info_ar["seconds"], "train_s_md": info_md["seconds"]}
+            m: dict[str, Any] = {
+                "params_ar": float(sum(p.numel() for p in ar.parameters())),
+                "params_md": float(sum(p.numel() for p in md.parameters())),
+                "train_s_ar": info_ar["seconds"],
+                "train_s_md": info_md["seconds"],
+            }
             nll_ar = -ar.log_likelihood(test).values.double()
             bound, se = md.nelbo(test, k_mc, seed)
             m["ar_bpc"] = float(nll_ar.mean() / (L * LN2))
@@ -221,16 +239,21 @@ class ArDiffusionSequences(Experiment):
             def judge(x: torch.Tensor, ar: Any = ar) -> dict[str, float]:
                 nll = -ar.log_likelihood(x).values.double()
                 fake = torch.bincount(x.flatten(), minlength=V).double()
-                return {"bpc": float(nll.mean() / (L * LN2)),
-                        "unigram_tv": 0.5 * float((p_uni - fake / fake.sum()).abs().sum())}
+                return {
+                    "bpc": float(nll.mean() / (L * LN2)),
+                    "unigram_tv": 0.5 * float((p_uni - fake / fake.sum()).abs().sum()),
+                }
 
             x_ar, t_ar = common.timed(lambda ar=ar, seed=seed: ar.sample(n_samples, seed=seed))
             m["ar_samples"] = {**judge(x_ar), "ms_per_token": 1e3 * t_ar / (n_samples * L)}
             m["mdlm_samples"] = {}
             for k in ks:
                 x_md, t_md = common.timed(lambda k=k, md=md, seed=seed: md.sample(n_samples, k, seed))
-                m["mdlm_samples"][str(k)] = {**judge(x_md), "ms_per_token": 1e3 * t_md / (n_samples * L),
-                                             "tokens_per_nfe": L / k}
+                m["mdlm_samples"][str(k)] = {
+                    **judge(x_md),
+                    "ms_per_token": 1e3 * t_md / (n_samples * L),
+                    "tokens_per_nfe": L / k,
+                }
                 if seed == 0:
                     keep[f"md_{k}"] = text.decode(x_md[0])
             per_seed.append(m)
@@ -239,41 +262,90 @@ class ArDiffusionSequences(Experiment):
 
         summary = common.summarise(per_seed)
         k_par = str(L // 4 if (L // 4) in ks else ks[-1])
-        summary.update(unigram_bpc=unigram_bpc, k_parallel=k_par, k_one=str(L),
-                       judge_bpc={k: summary["mdlm_samples"][k]["bpc"] for k in summary["mdlm_samples"]},
-                       judge_bpc_ar=summary["ar_samples"]["bpc"],
-                       tokens_per_nfe_parallel=summary["mdlm_samples"][k_par]["tokens_per_nfe"])
+        summary.update(
+            unigram_bpc=unigram_bpc,
+            k_parallel=k_par,
+            k_one=str(L),
+            judge_bpc={k: summary["mdlm_samples"][k]["bpc"] for k in summary["mdlm_samples"]},
+            judge_bpc_ar=summary["ar_samples"]["bpc"],
+            tokens_per_nfe_parallel=summary["mdlm_samples"][k_par]["tokens_per_nfe"],
+        )
         v = verdict(summary)
         test_judge = summary["ar_bpc"]
         tables = [
-            Table("Likelihood on held-out text, bits per character (lower is better)",
-                  ["model", "kind", "bits/char", "network evaluations / sequence"],
-                  [["autoregressive transformer", "exact", fmt([d["ar_bpc"] for d in per_seed], 3), 1],
-                   ["masked diffusion, MDLM bound", f"bound (upper, {k_mc} stratified t per sequence)",
-                    fmt([d["mdlm_bound_bpc"] for d in per_seed], 3), k_mc],
-                   ["masked diffusion read left to right", "exact (a normalised AR model from its conditionals)",
-                    fmt([d["mdlm_l2r_bpc"] for d in per_seed], 3), L],
-                   ["unigram (corpus frequencies)", "exact", f"{unigram_bpc:.3f}", 0]]),
-            Table(f"Decoding: tokens per network evaluation and sample quality (AR judge; test text scores "
-                  f"{test_judge:.3f})",
-                  ["sampler", "tokens / NFE", "judge bits/char", "unigram TV", "ms / token"],
-                  [["AR, ancestral", 1, fmt(common.collect(per_seed, "ar_samples", "bpc"), 3),
-                    fmt(common.collect(per_seed, "ar_samples", "unigram_tv"), 3),
-                    fmt(common.collect(per_seed, "ar_samples", "ms_per_token"), 3)]]
-                  + [[f"masked diffusion, {k} steps", f"{L / k:g}", fmt(common.collect(per_seed, "mdlm_samples", str(k),
-                                                                                      "bpc"), 3),
-                      fmt(common.collect(per_seed, "mdlm_samples", str(k), "unigram_tv"), 3),
-                      fmt(common.collect(per_seed, "mdlm_samples", str(k), "ms_per_token"), 3)] for k in ks]),
+            Table(
+                "Likelihood on held-out text, bits per character (lower is better)",
+                ["model", "kind", "bits/char", "network evaluations / sequence"],
+                [
+                    ["autoregressive transformer", "exact", fmt([d["ar_bpc"] for d in per_seed], 3), 1],
+                    [
+                        "masked diffusion, MDLM bound",
+                        f"bound (upper, {k_mc} stratified t per sequence)",
+                        fmt([d["mdlm_bound_bpc"] for d in per_seed], 3),
+                        k_mc,
+                    ],
+                    [
+                        "masked diffusion read left to right",
+                        "exact (a normalised AR model from its conditionals)",
+                        fmt([d["mdlm_l2r_bpc"] for d in per_seed], 3),
+                        L,
+                    ],
+                    ["unigram (corpus frequencies)", "exact", f"{unigram_bpc:.3f}", 0],
+                ],
+            ),
+            Table(
+                f"Decoding: tokens per network evaluation and sample quality (AR judge; test text scores "
+                f"{test_judge:.3f})",
+                ["sampler", "tokens / NFE", "judge bits/char", "unigram TV", "ms / token"],
+                [
+                    [
+                        "AR, ancestral",
+                        1,
+                        fmt(common.collect(per_seed, "ar_samples", "bpc"), 3),
+                        fmt(common.collect(per_seed, "ar_samples", "unigram_tv"), 3),
+                        fmt(common.collect(per_seed, "ar_samples", "ms_per_token"), 3),
+                    ]
+                ]
+                + [
+                    [
+                        f"masked diffusion, {k} steps",
+                        f"{L / k:g}",
+                        fmt(common.collect(per_seed, "mdlm_samples", str(k), "bpc"), 3),
+                        fmt(common.collect(per_seed, "mdlm_samples", str(k), "unigram_tv"), 3),
+                        fmt(common.collect(per_seed, "mdlm_samples", str(k), "ms_per_token"), 3),
+                    ]
+                    for k in ks
+                ],
+            ),
         ]
         figures = {"ar_diffusion_sequences": self._figure(summary, ks, L, keep)}
-        params = {"data": f"text (Atlas content), windows of {L} characters, vocabulary {V}", "steps": steps,
-                  "batch": 32, "network": size, "parameters": int(summary["params_ar"]),
-                  "parameters_diffusion": int(summary["params_md"]), "test_windows": n_test,
-                  "bound_samples": k_mc, "samples": n_samples, "diffusion_steps": ks, "seeds": len(per_seed)}
-        recipes = [{"role": "autoregressive model", "recipe": "char-transformer-text", "config": {"steps": steps}}]
-        return ExperimentResult(self.slug, self.kind, self.title, v, tables,
-                                {"summary": summary, "per_seed": per_seed, "samples_text": keep}, params, figures,
-                                recipes)
+        params = {
+            "data": f"text (Atlas content), windows of {L} characters, vocabulary {V}",
+            "steps": steps,
+            "batch": 32,
+            "network": size,
+            "parameters": int(summary["params_ar"]),
+            "parameters_diffusion": int(summary["params_md"]),
+            "test_windows": n_test,
+            "bound_samples": k_mc,
+            "samples": n_samples,
+            "diffusion_steps": ks,
+            "seeds": len(per_seed),
+        }
+        recipes = [
+            {"role": "autoregressive model", "recipe": "char-transformer-text", "config": {"steps": steps}}
+        ]
+        return ExperimentResult(
+            self.slug,
+            self.kind,
+            self.title,
+            v,
+            tables,
+            {"summary": summary, "per_seed": per_seed, "samples_text": keep},
+            params,
+            figures,
+            recipes,
+        )
 
     @staticmethod
     def _figure(summary: dict[str, Any], ks: list[int], L: int, keep: dict[str, Any]) -> bytes:
@@ -289,11 +361,16 @@ class ArDiffusionSequences(Experiment):
         ax.set_ylabel("bits/char under the AR judge")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-        ax.set_title(f"likelihood: AR {summary['ar_bpc']:.2f} (exact) vs diffusion {summary['mdlm_bound_bpc']:.2f} "
-                     f"(bound) bits/char", fontsize=9)
+        ax.set_title(
+            f"likelihood: AR {summary['ar_bpc']:.2f} (exact) vs diffusion {summary['mdlm_bound_bpc']:.2f} "
+            f"(bound) bits/char",
+            fontsize=9,
+        )
         ax = axes[1]
         ax.axis("off")
-        lines = [f"AR: {keep.get('ar', '')!r}"] + [f"MDLM, {L // k} tok/NFE: {keep.get(f'md_{k}', '')!r}" for k in ks]
+        lines = [f"AR: {keep.get('ar', '')!r}"] + [
+            f"MDLM, {L // k} tok/NFE: {keep.get(f'md_{k}', '')!r}" for k in ks
+        ]
         ax.text(0, 1, "\n\n".join(line[:110] for line in lines), va="top", family="monospace", fontsize=7)
         ax.set_title("first sample of each sampler (seed 0)", fontsize=9)
         fig.tight_layout()

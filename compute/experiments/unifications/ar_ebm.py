@@ -148,8 +148,13 @@ class CellEnergy(nn.Module):
         super().__init__()
         self.n = n_cells
         self.register_buffer("b", 2 * math.pi * scale * torch.randn(2, fourier))
-        self.net = nn.Sequential(nn.Linear(2 + 2 * fourier, hidden), nn.SiLU(), nn.Linear(hidden, hidden),
-                                 nn.SiLU(), nn.Linear(hidden, 1))
+        self.net = nn.Sequential(
+            nn.Linear(2 + 2 * fourier, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, 1),
+        )
 
     def forward(self, cells: torch.Tensor) -> torch.Tensor:
         u = (cells.float() + 0.5) / self.n * 4 - 2  # (N, 2) in [-2, 2]
@@ -162,8 +167,9 @@ class CellEnergy(nn.Module):
         return self(cells).reshape(self.n, self.n)
 
 
-def metropolis_tv(log_p_cells: torch.Tensor, n: int, checkpoints: list[int], generator: torch.Generator
-                  ) -> list[float]:
+def metropolis_tv(
+    log_p_cells: torch.Tensor, n: int, checkpoints: list[int], generator: torch.Generator
+) -> list[float]:
     """TV to exp(log_p_cells) of n random-walk Metropolis chains (+-1 cell per axis, from uniform
     starts) after each number of steps in ``checkpoints``; one energy evaluation per step and chain."""
     side = log_p_cells.shape[0]
@@ -188,21 +194,26 @@ def verdict(s: dict[str, Any]) -> Verdict:
     """holds: every identity to <= 1e-6 (float64); partly-holds: only to <= 1e-3; fails otherwise."""
     err = max(s["log_z_err"], s["bellman_err"], s["ebm_joint_err"], s["bellman_log_z_err"])
     mcmc, anc = s["mcmc_tv_last"], s["ancestral_tv"]
-    caveat = (f"the caveat: the same EBM sampled by {s['mcmc_steps_last']} random-walk Metropolis steps is "
-              f"still at TV {common.num(mcmc)} from its Boltzmann distribution, ancestral sampling of the "
-              f"recovered conditionals at {common.num(anc)} (sample noise), after {s['bellman_evals']:,} "
-              f"energy evaluations to build them; and the finite AR and EBM networks trained on the same data "
-              f"differ by KL {common.num(s['kl_ar_ebm'])} nats")
+    caveat = (
+        f"the caveat: the same EBM sampled by {s['mcmc_steps_last']} random-walk Metropolis steps is "
+        f"still at TV {common.num(mcmc)} from its Boltzmann distribution, ancestral sampling of the "
+        f"recovered conditionals at {common.num(anc)} (sample noise), after {s['bellman_evals']:,} "
+        f"energy evaluations to build them; and the finite AR and EBM networks trained on the same data "
+        f"differ by KL {common.num(s['kl_ar_ebm'])} nats"
+    )
     if err <= 1e-6:
         code, how = "holds", "exact to float64 precision"
     elif err <= 1e-3:
         code, how = "partly-holds", "only to float32 precision"
     else:
         code, how = "fails", "broken"
-    return Verdict(code, f"By enumeration the AR models' partition function is 1 to {common.num(s['log_z_err'])} "
-                         f"(|log Z|) and the soft Bellman recursion returns their conditionals to "
-                         f"{common.num(s['bellman_err'])} nats and an EBM's Boltzmann joint to "
-                         f"{common.num(s['ebm_joint_err'])}, {how}; {caveat}.")
+    return Verdict(
+        code,
+        f"By enumeration the AR models' partition function is 1 to {common.num(s['log_z_err'])} "
+        f"(|log Z|) and the soft Bellman recursion returns their conditionals to "
+        f"{common.num(s['bellman_err'])} nats and an EBM's Boltzmann joint to "
+        f"{common.num(s['ebm_joint_err'])}, {how}; {caveat}.",
+    )
 
 
 class ArEbmBijection(Experiment):
@@ -230,8 +241,12 @@ class ArEbmBijection(Experiment):
         cells_train = quantize(ring.train, ring.spec.bounds, side)
         cells_test = quantize(ring.test, ring.spec.bounds, side)
         tok_spec = DataSpec(kind="tokens", shape=(2 * DIGITS,), vocab_size=BASE)
-        tok_data = Dataset(name="ring8-coarse-to-fine", spec=tok_spec, train=cells_to_tokens(cells_train),
-                           test=cells_to_tokens(cells_test))
+        tok_data = Dataset(
+            name="ring8-coarse-to-fine",
+            spec=tok_spec,
+            train=cells_to_tokens(cells_train),
+            test=cells_to_tokens(cells_test),
+        )
 
         per_seed: list[dict[str, Any]] = []
         keep: dict[str, Any] = {}
@@ -239,8 +254,16 @@ class ArEbmBijection(Experiment):
             log(f"seed {seed}: ar-grid ({bins_a} bins), char-transformer on 6 tokens, cell EBM")
             m: dict[str, Any] = {}
             # ---- domain A: ar-grid, L = 2, V = bins
-            ar_a = registry.build("ar-grid", ring.spec, seed=seed, device=dev, bins=bins_a, hidden=64, layers=1,
-                                  fourier_features=8)
+            ar_a = registry.build(
+                "ar-grid",
+                ring.spec,
+                seed=seed,
+                device=dev,
+                bins=bins_a,
+                hidden=64,
+                layers=1,
+                fourier_features=8,
+            )
             common.train(ar_a, ring, steps_a, seed, batch_size=512)
             conds_a = ar_grid_conditionals(ar_a)
             m["A"] = self._identities(conds_a, const)
@@ -248,8 +271,16 @@ class ArEbmBijection(Experiment):
                 ll = ar_a.log_likelihood(ring.test).values.double() + ar_a.log_bin_area
             m["A"]["test_nll_discrete"] = float(-ll.mean())
             # ---- domain B: char-transformer on coarse-to-fine tokens, L = 6, V = 4
-            ar_b = registry.build("char-transformer", tok_spec, seed=seed, device=dev, n_layer=2, n_head=2,
-                                  n_embd=32, weight_decay=0.0)
+            ar_b = registry.build(
+                "char-transformer",
+                tok_spec,
+                seed=seed,
+                device=dev,
+                n_layer=2,
+                n_head=2,
+                n_embd=32,
+                weight_decay=0.0,
+            )
             common.train(ar_b, tok_data, steps_b, seed, batch_size=256)
             conds_b = transformer_conditionals(ar_b, BASE, 2 * DIGITS)
             m["B"] = self._identities(conds_b, const)
@@ -269,11 +300,18 @@ class ArEbmBijection(Experiment):
             # sampling: ancestral from the recovered conditionals vs Metropolis on the energy
             g = torch.Generator().manual_seed(1000 + seed)
             anc = sample_ancestral(conds_e, n_samples, g)
-            counts = torch.zeros(BASE ** (2 * DIGITS)).index_add_(0, _flat_index(anc, BASE), torch.ones(len(anc)))
+            counts = torch.zeros(BASE ** (2 * DIGITS)).index_add_(
+                0, _flat_index(anc, BASE), torch.ones(len(anc))
+            )
             m["ancestral_tv"] = tv(boltzmann.reshape(-1), counts)
             log_p_cells = -e_cells - torch.logsumexp(-e_cells.reshape(-1), 0)
-            m["mcmc_tv"] = dict(zip([str(k) for k in mcmc_checkpoints],
-                                    metropolis_tv(log_p_cells, n_samples, mcmc_checkpoints, g), strict=True))
+            m["mcmc_tv"] = dict(
+                zip(
+                    [str(k) for k in mcmc_checkpoints],
+                    metropolis_tv(log_p_cells, n_samples, mcmc_checkpoints, g),
+                    strict=True,
+                )
+            )
             # function space vs finite networks: KL between the two trained models, test NLLs (nats)
             p_ar = logp_ar.reshape(-1)
             p_ebm = boltzmann.reshape(-1)
@@ -283,59 +321,127 @@ class ArEbmBijection(Experiment):
             m["B"]["test_nll"] = float(-p_ar[test_idx].mean())
             m["ebm_test_nll"] = float(-p_ebm[test_idx].mean())
             emp = torch.zeros(BASE ** (2 * DIGITS)).index_add_(0, test_idx, torch.ones(len(test_idx)))
-            m["test_entropy_plugin"] = float(-(emp / emp.sum() * (emp / emp.sum()).clamp_min(1e-300).log()).sum())
+            m["test_entropy_plugin"] = float(
+                -(emp / emp.sum() * (emp / emp.sum()).clamp_min(1e-300).log()).sum()
+            )
             per_seed.append(m)
             if seed == 0:
-                keep = {"logp_ar": logp_ar, "boltzmann": boltzmann, "joint_e": joint_e, "cells": cells,
-                        "mcmc": m["mcmc_tv"], "anc": m["ancestral_tv"]}
+                keep = {
+                    "logp_ar": logp_ar,
+                    "boltzmann": boltzmann,
+                    "joint_e": joint_e,
+                    "cells": cells,
+                    "mcmc": m["mcmc_tv"],
+                    "anc": m["ancestral_tv"],
+                }
 
         summary = common.summarise(per_seed)
         worst = {  # identities: the worst seed and domain, not the mean
             "log_z_err": max(max(d["A"]["log_z_err"], d["B"]["log_z_err"]) for d in per_seed),
             "bellman_err": max(max(d["A"]["bellman_err"], d["B"]["bellman_err"]) for d in per_seed),
-            "bellman_log_z_err": max(max(d["A"]["bellman_log_z_err"], d["B"]["bellman_log_z_err"])
-                                     for d in per_seed),
+            "bellman_log_z_err": max(
+                max(d["A"]["bellman_log_z_err"], d["B"]["bellman_log_z_err"]) for d in per_seed
+            ),
             "ebm_joint_err": max(d["ebm_joint_err"] for d in per_seed),
         }
         last = str(mcmc_checkpoints[-1])
-        summary.update(worst, mcmc_tv_last=summary["mcmc_tv"][last], mcmc_steps_last=int(last),
-                       bellman_evals=BASE ** (2 * DIGITS))
+        summary.update(
+            worst,
+            mcmc_tv_last=summary["mcmc_tv"][last],
+            mcmc_steps_last=int(last),
+            bellman_evals=BASE ** (2 * DIGITS),
+        )
         v = verdict(summary)
 
         tables = [
-            Table("Exact identities by enumeration (float64; worst over seeds)",
-                  ["domain", "states", "|log Z_AR|", "max |log pi_Bellman - log pi_AR|", "|V_0 + c|"],
-                  [[f"A: ar-grid, L = 2, V = {bins_a}", bins_a**2,
-                    common.num(max(d["A"]["log_z_err"] for d in per_seed)),
-                    common.num(max(d["A"]["bellman_err"] for d in per_seed)),
-                    common.num(max(d["A"]["bellman_log_z_err"] for d in per_seed))],
-                   [f"B: char-transformer, L = 6, V = {BASE}", BASE ** (2 * DIGITS),
-                    common.num(max(d["B"]["log_z_err"] for d in per_seed)),
-                    common.num(max(d["B"]["bellman_err"] for d in per_seed)),
-                    common.num(max(d["B"]["bellman_log_z_err"] for d in per_seed))],
-                   ["B: cell EBM -> soft Bellman AR (joint vs exp(-E)/Z)", BASE ** (2 * DIGITS),
-                    "-", common.num(worst["ebm_joint_err"]), "-"]]),
-            Table("Sampling the same EBM (domain B): total variation to its Boltzmann distribution",
-                  ["sampler", "energy evaluations", "TV"],
-                  [["soft Bellman table, then ancestral", f"{BASE ** (2 * DIGITS):,} once + 6 lookups per sample",
-                    fmt([d["ancestral_tv"] for d in per_seed], 3)]]
-                  + [[f"random-walk Metropolis, {k} steps", f"{k} per sample",
-                      fmt([d["mcmc_tv"][str(k)] for d in per_seed], 3)] for k in mcmc_checkpoints]),
-            Table("Function space vs finite networks (domain B, nats): both are exact models, yet they differ",
-                  ["model", "test NLL", "KL to the other model"],
-                  [["char-transformer (AR)", fmt([d["B"]["test_nll"] for d in per_seed], 3),
-                    fmt([d["kl_ar_ebm"] for d in per_seed], 3)],
-                   ["cell-energy MLP (EBM)", fmt([d["ebm_test_nll"] for d in per_seed], 3),
-                    fmt([d["kl_ebm_ar"] for d in per_seed], 3)]]),
+            Table(
+                "Exact identities by enumeration (float64; worst over seeds)",
+                ["domain", "states", "|log Z_AR|", "max |log pi_Bellman - log pi_AR|", "|V_0 + c|"],
+                [
+                    [
+                        f"A: ar-grid, L = 2, V = {bins_a}",
+                        bins_a**2,
+                        common.num(max(d["A"]["log_z_err"] for d in per_seed)),
+                        common.num(max(d["A"]["bellman_err"] for d in per_seed)),
+                        common.num(max(d["A"]["bellman_log_z_err"] for d in per_seed)),
+                    ],
+                    [
+                        f"B: char-transformer, L = 6, V = {BASE}",
+                        BASE ** (2 * DIGITS),
+                        common.num(max(d["B"]["log_z_err"] for d in per_seed)),
+                        common.num(max(d["B"]["bellman_err"] for d in per_seed)),
+                        common.num(max(d["B"]["bellman_log_z_err"] for d in per_seed)),
+                    ],
+                    [
+                        "B: cell EBM -> soft Bellman AR (joint vs exp(-E)/Z)",
+                        BASE ** (2 * DIGITS),
+                        "-",
+                        common.num(worst["ebm_joint_err"]),
+                        "-",
+                    ],
+                ],
+            ),
+            Table(
+                "Sampling the same EBM (domain B): total variation to its Boltzmann distribution",
+                ["sampler", "energy evaluations", "TV"],
+                [
+                    [
+                        "soft Bellman table, then ancestral",
+                        f"{BASE ** (2 * DIGITS):,} once + 6 lookups per sample",
+                        fmt([d["ancestral_tv"] for d in per_seed], 3),
+                    ]
+                ]
+                + [
+                    [
+                        f"random-walk Metropolis, {k} steps",
+                        f"{k} per sample",
+                        fmt([d["mcmc_tv"][str(k)] for d in per_seed], 3),
+                    ]
+                    for k in mcmc_checkpoints
+                ],
+            ),
+            Table(
+                "Function space vs finite networks (domain B, nats): both are exact models, yet they differ",
+                ["model", "test NLL", "KL to the other model"],
+                [
+                    [
+                        "char-transformer (AR)",
+                        fmt([d["B"]["test_nll"] for d in per_seed], 3),
+                        fmt([d["kl_ar_ebm"] for d in per_seed], 3),
+                    ],
+                    [
+                        "cell-energy MLP (EBM)",
+                        fmt([d["ebm_test_nll"] for d in per_seed], 3),
+                        fmt([d["kl_ebm_ar"] for d in per_seed], 3),
+                    ],
+                ],
+            ),
         ]
         figures = {"ar_ebm": self._figure(keep, side, mcmc_checkpoints, n_samples)}
-        params = {"data": "ring8 discretised", "domain_a": f"ar-grid {bins_a}x{bins_a}",
-                  "domain_b": "64x64 grid as 6 base-4 tokens", "steps_ar_grid": steps_a,
-                  "steps_transformer": steps_b, "steps_ebm": steps_e, "energy_constant": const,
-                  "seeds": len(per_seed), "samples": n_samples, "threads": torch_threads_note}
+        params = {
+            "data": "ring8 discretised",
+            "domain_a": f"ar-grid {bins_a}x{bins_a}",
+            "domain_b": "64x64 grid as 6 base-4 tokens",
+            "steps_ar_grid": steps_a,
+            "steps_transformer": steps_b,
+            "steps_ebm": steps_e,
+            "energy_constant": const,
+            "seeds": len(per_seed),
+            "samples": n_samples,
+            "threads": torch_threads_note,
+        }
         recipes = [{"role": "AR model", "recipe": "ar-grid-2d", "config": {"dataset": "ring8", "bins": 32}}]
-        return ExperimentResult(self.slug, self.kind, self.title, v, tables,
-                                {"summary": summary, "per_seed": per_seed}, params, figures, recipes)
+        return ExperimentResult(
+            self.slug,
+            self.kind,
+            self.title,
+            v,
+            tables,
+            {"summary": summary, "per_seed": per_seed},
+            params,
+            figures,
+            recipes,
+        )
 
     @staticmethod
     def _identities(conds_ar: list[torch.Tensor], const: float) -> dict[str, Any]:
@@ -344,8 +450,11 @@ class ArEbmBijection(Experiment):
         log_z = torch.logsumexp(logp.reshape(-1), 0)
         conds_b, log_z_b = soft_bellman(-logp + const)
         err = max(float((cb - ca).abs().max()) for cb, ca in zip(conds_b, conds_ar, strict=True))
-        return {"log_z_err": abs(float(log_z)), "bellman_err": err,
-                "bellman_log_z_err": abs(float(log_z_b) + const)}
+        return {
+            "log_z_err": abs(float(log_z)),
+            "bellman_err": err,
+            "bellman_log_z_err": abs(float(log_z_b) + const),
+        }
 
     @staticmethod
     def _train_ebm(side: int, cells: torch.Tensor, steps: int, seed: int, dev: str) -> CellEnergy:
@@ -375,9 +484,15 @@ class ArEbmBijection(Experiment):
             return img.T.numpy()  # x to the right, y up
 
         lo = float(keep["boltzmann"].max()) - 12
-        for ax, (title, lp) in zip(axes[:3], [("AR (char-transformer): log p_AR", keep["logp_ar"]),
-                                              ("EBM: -E - log Z", keep["boltzmann"]),
-                                              ("EBM -> soft Bellman -> AR joint", keep["joint_e"])], strict=True):
+        for ax, (title, lp) in zip(
+            axes[:3],
+            [
+                ("AR (char-transformer): log p_AR", keep["logp_ar"]),
+                ("EBM: -E - log Z", keep["boltzmann"]),
+                ("EBM -> soft Bellman -> AR joint", keep["joint_e"]),
+            ],
+            strict=True,
+        ):
             ax.imshow(grid_of(lp.clamp(min=lo)), origin="lower", cmap="viridis")
             ax.set_title(title, fontsize=9)
             ax.set_xticks([])

@@ -43,8 +43,15 @@ def device() -> str:
 # Training
 
 
-def train(model: Any, dataset: Any, steps: int, seed: int, batch_size: int | None = None,
-          labels: bool = False, step_fn: Callable[..., dict[str, float]] | None = None) -> dict[str, float]:
+def train(
+    model: Any,
+    dataset: Any,
+    steps: int,
+    seed: int,
+    batch_size: int | None = None,
+    labels: bool = False,
+    step_fn: Callable[..., dict[str, float]] | None = None,
+) -> dict[str, float]:
     """``steps`` calls of ``step_fn`` (default ``model.train_step``) on reproducible batches of
     ``dataset`` (fresh draws for 2-D sets, reshuffled epochs otherwise). Labels are passed only
     when ``labels`` (the experiments here are unconditional). Returns the last losses plus
@@ -80,8 +87,9 @@ def reference(dataset: Any, n: int, seed: int) -> torch.Tensor:
     return dataset.sample(n, torch.Generator().manual_seed(10_000 + seed))
 
 
-def quality_2d(samples: torch.Tensor, dataset: Any, seed: int = 0, ref: torch.Tensor | None = None
-               ) -> dict[str, float]:
+def quality_2d(
+    samples: torch.Tensor, dataset: Any, seed: int = 0, ref: torch.Tensor | None = None
+) -> dict[str, float]:
     """PacGAN mode statistics (mixtures), MMD^2 and energy distance to fresh data, PRDC recall.
 
     ``mmd2_e3`` is MMD^2 x 1000 (multi-bandwidth RBF, unbiased; ~0 +- 0.1 for two sets of true
@@ -95,8 +103,13 @@ def quality_2d(samples: torch.Tensor, dataset: Any, seed: int = 0, ref: torch.Te
     out: dict[str, float] = {"non_finite": 1.0 - float(finite.float().mean())}
     if dataset.modes is not None:
         st = metrics.mode_stats(samples, dataset.modes, dataset.mode_std, dataset.mode_weights)
-        out.update(modes=float(st["modes_captured"]), num_modes=float(st["num_modes"]),
-                   hq=st["hq_fraction"], tv=st["mode_weight_tv"], spread=st["spread_ratio"])
+        out.update(
+            modes=float(st["modes_captured"]),
+            num_modes=float(st["num_modes"]),
+            hq=st["hq_fraction"],
+            tv=st["mode_weight_tv"],
+            spread=st["spread_ratio"],
+        )
     if len(fake) >= 10:
         out["mmd2_e3"] = 1e3 * metrics.mmd(ref, fake)
         out["energy_distance"] = metrics.energy_distance(ref, fake)
@@ -172,8 +185,9 @@ def scatter(ax: Any, samples: torch.Tensor, dataset: Any, title: str, n: int = 1
         logp = dataset.spec.true_log_density(torch.stack([gx.flatten(), gy.flatten()], 1)).reshape(200, 200)
         top = float(logp[torch.isfinite(logp)].max())
         logp = logp.clamp(min=top - 8).nan_to_num(neginf=top - 8).numpy()
-        ax.contourf(gx.numpy(), gy.numpy(), logp, levels=np.linspace(top - 8, top + 1e-6, 9), cmap="Blues",
-                    alpha=0.5)
+        ax.contourf(
+            gx.numpy(), gy.numpy(), logp, levels=np.linspace(top - 8, top + 1e-6, 9), cmap="Blues", alpha=0.5
+        )
     else:
         ref = dataset.test[:2000].numpy()
         ax.scatter(ref[:, 0], ref[:, 1], s=2, c="#9ecae1", alpha=0.5, linewidths=0)
@@ -195,5 +209,5 @@ def digit_canvas(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
     canvas = np.ones((rows * 9 + 1, nrow * 9 + 1))
     for i, img in enumerate(imgs):
         r, c = divmod(i, nrow)
-        canvas[1 + r * 9: 9 + r * 9, 1 + c * 9: 9 + c * 9] = 1 - img
+        canvas[1 + r * 9 : 9 + r * 9, 1 + c * 9 : 9 + c * 9] = 1 - img
     return canvas

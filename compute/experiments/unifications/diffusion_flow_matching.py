@@ -124,7 +124,9 @@ class ConvertedFlow:
         eps = (x_vp - a * x0) / s
         return x0 - eps
 
-    def velocity(self, x: torch.Tensor, tau: float, labels: Any = None, guidance: float = 1.0) -> torch.Tensor:
+    def velocity(
+        self, x: torch.Tensor, tau: float, labels: Any = None, guidance: float = 1.0
+    ) -> torch.Tensor:
         """dy/dtau for the integrator: tau in [0, 1] -> t = t_lo + (t_hi - t_lo) tau."""
         t = self.t_lo + (self.t_hi - self.t_lo) * float(tau)
         return (self.t_hi - self.t_lo) * self.field(x, t)
@@ -185,22 +187,26 @@ def verdict(s: dict[str, Any]) -> Verdict:
     + 0.5, where 0.5 is about the sampling noise of MMD^2 x 1e3 at 2,000 points);
     partly-holds: the first two but not the last; fails otherwise."""
     identity = s["loss_identity_rel_err"] <= 1e-4 and s["ddim_euler_max_dev"] <= 1e-3
-    agree = (s["same_mode_fraction"] >= 0.95
-             and s["median_dist_conv_ddim"] <= max(s["mode_std"], 2 * s["median_dist_ddim_floor"]))
+    agree = s["same_mode_fraction"] >= 0.95 and s["median_dist_conv_ddim"] <= max(
+        s["mode_std"], 2 * s["median_dist_ddim_floor"]
+    )
     ddim, fm = s["ddim"], s["fm_direct"]
     fm_ok = fm["modes"] >= fm["num_modes"] and fm["mmd2_e3"] <= 2 * max(ddim["mmd2_e3"], 0.0) + 0.5
-    text = (f"The two losses coincide per sample up to the weight 1/t^2 (relative residual "
-            f"{common.num(s['loss_identity_rel_err'])}); DDIM is Euler on the converted velocity (endpoints within "
-            f"{common.num(s['ddim_euler_max_dev'])}); the flow-matching ODE solver on the converted eps-model puts "
-            f"{100 * s['same_mode_fraction']:.1f} % of samples in the same mode as DDIM from the same noise "
-            f"(median distance {common.num(s['median_dist_conv_ddim'])} vs DDIM's own N-vs-4N floor "
-            f"{common.num(s['median_dist_ddim_floor'])}); flow matching trained directly reaches MMD^2 "
-            f"{common.num(fm['mmd2_e3'])}e-3 vs diffusion {common.num(ddim['mmd2_e3'])}e-3")
+    text = (
+        f"The two losses coincide per sample up to the weight 1/t^2 (relative residual "
+        f"{common.num(s['loss_identity_rel_err'])}); DDIM is Euler on the converted velocity (endpoints within "
+        f"{common.num(s['ddim_euler_max_dev'])}); the flow-matching ODE solver on the converted eps-model puts "
+        f"{100 * s['same_mode_fraction']:.1f} % of samples in the same mode as DDIM from the same noise "
+        f"(median distance {common.num(s['median_dist_conv_ddim'])} vs DDIM's own N-vs-4N floor "
+        f"{common.num(s['median_dist_ddim_floor'])}); flow matching trained directly reaches MMD^2 "
+        f"{common.num(fm['mmd2_e3'])}e-3 vs diffusion {common.num(ddim['mmd2_e3'])}e-3"
+    )
     if identity and agree and fm_ok:
         return Verdict("holds", text + ".")
     if identity and agree:
-        return Verdict("partly-holds", text + ": at this finite budget the directly trained flow differs (the "
-                                              "caveat).")
+        return Verdict(
+            "partly-holds", text + ": at this finite budget the directly trained flow differs (the caveat)."
+        )
     return Verdict("fails", text + ".")
 
 
@@ -225,7 +231,9 @@ class DiffusionFlowMatching(Experiment):
             log(f"seed {seed}: training diffusion and flow matching ({steps} steps each)")
             diff = registry.build("diffusion", ring.spec, seed=seed, device=dev, **size)
             common.train(diff, ring, steps, seed)
-            fm = registry.build("flow-matching", ring.spec, seed=seed, device=dev, **size, **same_coordinates())
+            fm = registry.build(
+                "flow-matching", ring.spec, seed=seed, device=dev, **size, **same_coordinates()
+            )
             common.train(fm, ring, steps, seed)
             conv = ConvertedFlow(diff)
             ref = common.reference(ring, n, seed)
@@ -236,8 +244,12 @@ class DiffusionFlowMatching(Experiment):
             heun = conv.sample_fm(n, nfe, "heun", seed)
             euler = conv.sample_fm(n, nfe, "euler", seed)
             direct = fm.sample(n, sampler="heun", nfe=nfe, seed=seed)
-            for name, x in [("ddim", ddim), ("converted_heun", heun), ("converted_euler", euler),
-                            ("fm_direct", direct)]:
+            for name, x in [
+                ("ddim", ddim),
+                ("converted_heun", heun),
+                ("converted_euler", euler),
+                ("fm_direct", direct),
+            ]:
                 m[name] = common.quality_2d(x, ring, seed, ref)
             m["ddim_euler_max_dev"] = float((euler_ddim - ddim).abs().max())
             dist = (heun - ddim).norm(dim=1)
@@ -255,43 +267,94 @@ class DiffusionFlowMatching(Experiment):
         summary = common.summarise(per_seed)
         v = verdict(summary)
         rows = []
-        for name, label, evals in [("ddim", "diffusion, DDIM (its own sampler)", nfe),
-                                   ("converted_euler", "diffusion -> velocity, FM Euler", nfe + 1),
-                                   ("converted_heun", "diffusion -> velocity, FM Heun", nfe + 1),
-                                   ("fm_direct", "flow matching trained directly, Heun", nfe)]:
-            rows.append([label, evals, fmt(common.collect(per_seed, name, "modes"), 1),
-                         fmt([100 * x for x in common.collect(per_seed, name, "hq")], 1),
-                         fmt(common.collect(per_seed, name, "mmd2_e3"), 2),
-                         fmt(common.collect(per_seed, name, "recall"), 3)])
+        for name, label, evals in [
+            ("ddim", "diffusion, DDIM (its own sampler)", nfe),
+            ("converted_euler", "diffusion -> velocity, FM Euler", nfe + 1),
+            ("converted_heun", "diffusion -> velocity, FM Heun", nfe + 1),
+            ("fm_direct", "flow matching trained directly, Heun", nfe),
+        ]:
+            rows.append(
+                [
+                    label,
+                    evals,
+                    fmt(common.collect(per_seed, name, "modes"), 1),
+                    fmt([100 * x for x in common.collect(per_seed, name, "hq")], 1),
+                    fmt(common.collect(per_seed, name, "mmd2_e3"), 2),
+                    fmt(common.collect(per_seed, name, "recall"), 3),
+                ]
+            )
         bins = list(per_seed[0]["eps_mse_by_lambda"])
         tables = [
-            Table("Samples (same initial noise for the first three rows)",
-                  ["sampler", "network evaluations", "modes", "high-quality %", "MMD^2 x 1e3", "recall"], rows),
-            Table("Agreement of the same eps-model sampled two ways (per sample, same noise)",
-                  ["quantity", "value"],
-                  [["max |Euler on DDIM's grid - DDIM| (data units)", common.num(max(common.collect(
-                      per_seed, "ddim_euler_max_dev")))],
-                   ["median |FM Heun - DDIM|", fmt(common.collect(per_seed, "median_dist_conv_ddim"), 4)],
-                   ["median |FM Euler - DDIM|", fmt(common.collect(per_seed, "median_dist_euler_ddim"), 4)],
-                   [f"median |DDIM {nfe} - DDIM {4 * nfe}| (discretisation floor)",
-                    fmt(common.collect(per_seed, "median_dist_ddim_floor"), 4)],
-                   ["same nearest mode, FM Heun vs DDIM", fmt(common.collect(per_seed, "same_mode_fraction"), 3)],
-                   ["mode std (data)", ring.mode_std],
-                   ["max_i |t^2 L_FM,i - L_eps,i| / mean L_eps (float32)",
-                    common.num(max(common.collect(per_seed, "loss_identity_rel_err")))]]),
-            Table("The same eps regression, per log-SNR bin: each model's E||eps - eps_hat||^2 (FM via eps = y - t v)",
-                  ["log-SNR bin", "diffusion", "flow matching", "velocity-loss weight 1/t^2 at bin centre"],
-                  [[b, fmt(common.collect(per_seed, "eps_mse_by_lambda", b, "diffusion"), 4),
-                    fmt(common.collect(per_seed, "eps_mse_by_lambda", b, "fm"), 4),
-                    common.num(per_seed[0]["eps_mse_by_lambda"][b]["weight"])] for b in bins]),
+            Table(
+                "Samples (same initial noise for the first three rows)",
+                ["sampler", "network evaluations", "modes", "high-quality %", "MMD^2 x 1e3", "recall"],
+                rows,
+            ),
+            Table(
+                "Agreement of the same eps-model sampled two ways (per sample, same noise)",
+                ["quantity", "value"],
+                [
+                    [
+                        "max |Euler on DDIM's grid - DDIM| (data units)",
+                        common.num(max(common.collect(per_seed, "ddim_euler_max_dev"))),
+                    ],
+                    ["median |FM Heun - DDIM|", fmt(common.collect(per_seed, "median_dist_conv_ddim"), 4)],
+                    ["median |FM Euler - DDIM|", fmt(common.collect(per_seed, "median_dist_euler_ddim"), 4)],
+                    [
+                        f"median |DDIM {nfe} - DDIM {4 * nfe}| (discretisation floor)",
+                        fmt(common.collect(per_seed, "median_dist_ddim_floor"), 4),
+                    ],
+                    [
+                        "same nearest mode, FM Heun vs DDIM",
+                        fmt(common.collect(per_seed, "same_mode_fraction"), 3),
+                    ],
+                    ["mode std (data)", ring.mode_std],
+                    [
+                        "max_i |t^2 L_FM,i - L_eps,i| / mean L_eps (float32)",
+                        common.num(max(common.collect(per_seed, "loss_identity_rel_err"))),
+                    ],
+                ],
+            ),
+            Table(
+                "The same eps regression, per log-SNR bin: each model's E||eps - eps_hat||^2 (FM via eps = y - t v)",
+                ["log-SNR bin", "diffusion", "flow matching", "velocity-loss weight 1/t^2 at bin centre"],
+                [
+                    [
+                        b,
+                        fmt(common.collect(per_seed, "eps_mse_by_lambda", b, "diffusion"), 4),
+                        fmt(common.collect(per_seed, "eps_mse_by_lambda", b, "fm"), 4),
+                        common.num(per_seed[0]["eps_mse_by_lambda"][b]["weight"]),
+                    ]
+                    for b in bins
+                ],
+            ),
         ]
         figures = {"diffusion_flow_matching": self._figure(keep, ring)}
-        params = {"data": "ring8", "steps": steps, "samples": n, "nfe": nfe, "network": size,
-                  "fm_variant": "cfm (sigma_min = 1e-3)", "fm_time_grid": "quadratic", "clip_x0": True,
-                  "seeds": len(per_seed)}
-        recipes = [{"role": "diffusion (DDIM)", "recipe": "ddim-2d", "config": {"dataset": "ring8", "steps": steps}}]
-        return ExperimentResult(self.slug, self.kind, self.title, v, tables,
-                                {"summary": summary, "per_seed": per_seed}, params, figures, recipes)
+        params = {
+            "data": "ring8",
+            "steps": steps,
+            "samples": n,
+            "nfe": nfe,
+            "network": size,
+            "fm_variant": "cfm (sigma_min = 1e-3)",
+            "fm_time_grid": "quadratic",
+            "clip_x0": True,
+            "seeds": len(per_seed),
+        }
+        recipes = [
+            {"role": "diffusion (DDIM)", "recipe": "ddim-2d", "config": {"dataset": "ring8", "steps": steps}}
+        ]
+        return ExperimentResult(
+            self.slug,
+            self.kind,
+            self.title,
+            v,
+            tables,
+            {"summary": summary, "per_seed": per_seed},
+            params,
+            figures,
+            recipes,
+        )
 
     @staticmethod
     @torch.no_grad()
@@ -309,7 +372,9 @@ class DiffusionFlowMatching(Experiment):
         v_hat = eps_to_velocity(y, t, eps_hat)
         l_fm = (x - eps - v_hat).pow(2).sum(1)
         l_eps = (eps - eps_hat).pow(2).sum(1)
-        out: dict[str, Any] = {"loss_identity_rel_err": float((t**2 * l_fm - l_eps).abs().max() / l_eps.mean())}
+        out: dict[str, Any] = {
+            "loss_identity_rel_err": float((t**2 * l_fm - l_eps).abs().max() / l_eps.mean())
+        }
         edges = [-8.0, -4.0, -1.0, 2.0, 5.0, 8.0]
         by_bin: dict[str, dict[str, float]] = {}
         for lo, hi in zip(edges[:-1], edges[1:], strict=True):
@@ -318,13 +383,17 @@ class DiffusionFlowMatching(Experiment):
             yb = tb[:, None] * x + (1 - tb[:, None]) * eps
             x_vp, _, _ = linear_to_vp(yb, tb)
             e_d = conv.eps_at(x_vp.to(diff.device), tb).cpu()
-            x_fm = fm.to_model_space(diff.from_model_space(x.to(diff.device))).cpu()  # == x (same coordinates)
+            x_fm = fm.to_model_space(
+                diff.from_model_space(x.to(diff.device))
+            ).cpu()  # == x (same coordinates)
             y_fm, _ = linear_path(eps, x_fm, tb, fm.config.sigma)
             v_fm = fm.velocity(y_fm.to(fm.device), tb.to(fm.device)).cpu()
             e_f = velocity_to_eps(y_fm, tb, v_fm)
-            by_bin[f"[{lo:g}, {hi:g})"] = {"diffusion": float((eps - e_d).pow(2).sum(1).mean()),
-                                           "fm": float((eps - e_f).pow(2).sum(1).mean()),
-                                           "weight": float(fm_weight(torch.tensor((lo + hi) / 2)))}
+            by_bin[f"[{lo:g}, {hi:g})"] = {
+                "diffusion": float((eps - e_d).pow(2).sum(1).mean()),
+                "fm": float((eps - e_f).pow(2).sum(1).mean()),
+                "weight": float(fm_weight(torch.tensor((lo + hi) / 2))),
+            }
         out["eps_mse_by_lambda"] = by_bin
         return out
 
@@ -363,4 +432,3 @@ class DiffusionFlowMatching(Experiment):
         ax.set_title("same regression, different time weighting", fontsize=8)
         fig.tight_layout()
         return png(fig)
-

@@ -82,7 +82,9 @@ def elbo_weights(model: Any) -> torch.Tensor:
     """w_t (t = 2..T): the ELBO's weight on ||eps - eps_hat||^2 at step t (L_simple uses 1 for all t)."""
     t = torch.arange(2, model.config.T + 1)
     ab = model.alpha_bars.double().cpu()[t]
-    var = (model.posterior_var if model.config.model_variance == "posterior" else model.betas).double().cpu()[t]
+    var = (
+        (model.posterior_var if model.config.model_variance == "posterior" else model.betas).double().cpu()[t]
+    )
     c1 = model.post_c1.double().cpu()[t]
     return c1**2 * (1 - ab) / (2 * var * ab)
 
@@ -92,12 +94,14 @@ def verdict(s: dict[str, Any]) -> Verdict:
     VAE estimator agrees within 4 standard errors (+ 0.02 nats) and the bound is >= the true NLL (within
     3 standard errors); partly-holds otherwise."""
     d = s["diffusion"]
-    text = (f"The DDPM bound is the sum of its {s['T']} per-layer terms (residual {common.num(s['terms_err'])} "
-            f"nats) and a generic VAE estimator over sampled latent chains gives {d['nll_mc']:.3f} +- "
-            f"{s['mc_se']:.3f} vs {d['nll']:.3f} nats; as a likelihood bound it sits at {d['nll']:.3f} nats, "
-            f"{s['gap_true']:+.3f} above the true NLL {s['true_nll']:.3f}, next to the VAE's ELBO "
-            f"{s['vae']['nll']:.3f} and {s['flow_label']} {s['flow_nll']:.3f}; the caveat: L_simple weights every "
-            f"step equally where the ELBO's weights span {s['weight_span_decades']:.1f} decades")
+    text = (
+        f"The DDPM bound is the sum of its {s['T']} per-layer terms (residual {common.num(s['terms_err'])} "
+        f"nats) and a generic VAE estimator over sampled latent chains gives {d['nll_mc']:.3f} +- "
+        f"{s['mc_se']:.3f} vs {d['nll']:.3f} nats; as a likelihood bound it sits at {d['nll']:.3f} nats, "
+        f"{s['gap_true']:+.3f} above the true NLL {s['true_nll']:.3f}, next to the VAE's ELBO "
+        f"{s['vae']['nll']:.3f} and {s['flow_label']} {s['flow_nll']:.3f}; the caveat: L_simple weights every "
+        f"step equally where the ELBO's weights span {s['weight_span_decades']:.1f} decades"
+    )
     if s["terms_err"] > 1e-4:
         return Verdict("fails", text + ".")
     agree = abs(d["nll_mc"] - d["nll"]) <= 4 * s["mc_se"] + 0.02
@@ -110,7 +114,9 @@ def verdict(s: dict[str, Any]) -> Verdict:
 class DiffusionHierarchicalVAE(Experiment):
     slug: ClassVar[str] = "diffusion-hierarchical-vae"
     kind: ClassVar[str] = "unification"
-    title: ClassVar[str] = "Diffusion = hierarchical VAE: the DDPM ELBO as per-layer KLs, next to VAE, flows and truth"
+    title: ClassVar[str] = (
+        "Diffusion = hierarchical VAE: the DDPM ELBO as per-layer KLs, next to VAE, flows and truth"
+    )
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         from compute import datasets, registry
@@ -136,9 +142,14 @@ class DiffusionHierarchicalVAE(Experiment):
             ll = diff.log_likelihood(test).values.double()
             mc = trajectory_elbo(diff, test, torch.Generator().manual_seed(900 + seed))
             m["terms_err"] = float((bound - ll).abs().max())
-            m["diffusion"] = {"nll": float(-bound.mean()), "nll_mc": float(-mc.mean()),
-                              "decoder": float(terms.decoder.mean()), "kl_sum": float(terms.kl.sum(1).mean()),
-                              "prior": float(terms.prior.mean()), "log_det": float(terms.log_det.mean())}
+            m["diffusion"] = {
+                "nll": float(-bound.mean()),
+                "nll_mc": float(-mc.mean()),
+                "decoder": float(terms.decoder.mean()),
+                "kl_sum": float(terms.kl.sum(1).mean()),
+                "prior": float(terms.prior.mean()),
+                "log_det": float(terms.log_det.mean()),
+            }
             m["mc_se"] = float(mc.std() / math.sqrt(len(mc)))
             gap = -bound - (-true_ll)
             m["gap_true"], m["gap_se"] = float(gap.mean()), float(gap.std() / math.sqrt(len(gap)))
@@ -149,16 +160,25 @@ class DiffusionHierarchicalVAE(Experiment):
             log(f"seed {seed}: VAE, {flow_name or 'flow matching'}, AR grid ({steps} steps each)")
             vae = registry.build("vae", ring.spec, seed=seed, device=dev)
             common.train(vae, ring, steps, seed)
-            m["vae"] = {"nll": float(-vae.log_likelihood(test).values.double().mean()),
-                        "nll_iwae": float(-vae.log_likelihood_iwae(test, k=common.pick(scale, 16, 256))
-                                          .values.double().mean()),
-                        "encoder_params": float(sum(p.numel() for p in vae.encoder.parameters()))}
+            m["vae"] = {
+                "nll": float(-vae.log_likelihood(test).values.double().mean()),
+                "nll_iwae": float(
+                    -vae.log_likelihood_iwae(test, k=common.pick(scale, 16, 256)).values.double().mean()
+                ),
+                "encoder_params": float(sum(p.numel() for p in vae.encoder.parameters())),
+            }
             if flow_name:
                 flow = registry.build(flow_name, ring.spec, seed=seed, device=dev)
                 common.train(flow, ring, steps, seed)
                 m["flow_nll"] = float(-flow.log_likelihood(test).values.double().mean())
-            fm = registry.build("flow-matching", ring.spec, seed=seed, device=dev,
-                                likelihood_nfe=common.pick(scale, 10, 100), **size)
+            fm = registry.build(
+                "flow-matching",
+                ring.spec,
+                seed=seed,
+                device=dev,
+                likelihood_nfe=common.pick(scale, 10, 100),
+                **size,
+            )
             common.train(fm, ring, steps, seed)
             m["fm_nll"] = float(-fm.log_likelihood(test).values.double().mean())
             ar = registry.build("ar-grid", ring.spec, seed=seed, device=dev, bins=common.pick(scale, 64, 256))
@@ -168,8 +188,14 @@ class DiffusionHierarchicalVAE(Experiment):
                 m["flow_nll"] = m["fm_nll"]
             per_seed.append(m)
             if seed == 0:
-                keep = {"kl": terms.kl.mean(0).cpu(), "t": terms.timesteps, "w": w, "diff": diff,
-                        "decoder": float(terms.decoder.mean()), "prior": float(terms.prior.mean())}
+                keep = {
+                    "kl": terms.kl.mean(0).cpu(),
+                    "t": terms.timesteps,
+                    "w": w,
+                    "diff": diff,
+                    "decoder": float(terms.decoder.mean()),
+                    "prior": float(terms.prior.mean()),
+                }
 
         summary = common.summarise(per_seed)
         summary["flow_label"] = "RealNVP's exact NLL" if flow_name else "flow matching's ODE NLL"
@@ -178,47 +204,129 @@ class DiffusionHierarchicalVAE(Experiment):
         T = int(summary["T"])
         rows = [
             ["true data density", "exact", fmt([d["true_nll"] for d in per_seed], 3), "0", "-", "-"],
-            ["diffusion (DDPM, hierarchical VAE)", "bound (ELBO, closed-form KLs)",
-             fmt(common.collect(per_seed, "diffusion", "nll"), 3), fmt([d["gap_true"] for d in per_seed], 3),
-             f"{T} layers x 2 dims", "0 (fixed Gaussian chain)"],
-            ["  same bound, generic VAE estimator", "bound (one sampled chain / example)",
-             fmt(common.collect(per_seed, "diffusion", "nll_mc"), 3),
-             fmt([d["diffusion"]["nll_mc"] - d["true_nll"] for d in per_seed], 3), "", ""],
-            ["VAE", "bound (ELBO)", fmt(common.collect(per_seed, "vae", "nll"), 3),
-             fmt([d["vae"]["nll"] - d["true_nll"] for d in per_seed], 3), "1 layer x 2 dims",
-             f"{int(summary['vae']['encoder_params']):,}"],
-            ["VAE, IWAE", "estimate (importance-weighted)", fmt(common.collect(per_seed, "vae", "nll_iwae"), 3),
-             fmt([d["vae"]["nll_iwae"] - d["true_nll"] for d in per_seed], 3), "", ""],
+            [
+                "diffusion (DDPM, hierarchical VAE)",
+                "bound (ELBO, closed-form KLs)",
+                fmt(common.collect(per_seed, "diffusion", "nll"), 3),
+                fmt([d["gap_true"] for d in per_seed], 3),
+                f"{T} layers x 2 dims",
+                "0 (fixed Gaussian chain)",
+            ],
+            [
+                "  same bound, generic VAE estimator",
+                "bound (one sampled chain / example)",
+                fmt(common.collect(per_seed, "diffusion", "nll_mc"), 3),
+                fmt([d["diffusion"]["nll_mc"] - d["true_nll"] for d in per_seed], 3),
+                "",
+                "",
+            ],
+            [
+                "VAE",
+                "bound (ELBO)",
+                fmt(common.collect(per_seed, "vae", "nll"), 3),
+                fmt([d["vae"]["nll"] - d["true_nll"] for d in per_seed], 3),
+                "1 layer x 2 dims",
+                f"{int(summary['vae']['encoder_params']):,}",
+            ],
+            [
+                "VAE, IWAE",
+                "estimate (importance-weighted)",
+                fmt(common.collect(per_seed, "vae", "nll_iwae"), 3),
+                fmt([d["vae"]["nll_iwae"] - d["true_nll"] for d in per_seed], 3),
+                "",
+                "",
+            ],
         ]
         if flow_name:
-            rows.append(["RealNVP", "exact", fmt([d["flow_nll"] for d in per_seed], 3),
-                         fmt([d["flow_nll"] - d["true_nll"] for d in per_seed], 3), "-", "-"])
-        rows += [["flow matching", "estimate (ODE change of variables)", fmt([d["fm_nll"] for d in per_seed], 3),
-                  fmt([d["fm_nll"] - d["true_nll"] for d in per_seed], 3), "-", "-"],
-                 ["AR on bins (piecewise uniform)", "exact", fmt([d["ar_nll"] for d in per_seed], 3),
-                  fmt([d["ar_nll"] - d["true_nll"] for d in per_seed], 3), "-", "-"]]
+            rows.append(
+                [
+                    "RealNVP",
+                    "exact",
+                    fmt([d["flow_nll"] for d in per_seed], 3),
+                    fmt([d["flow_nll"] - d["true_nll"] for d in per_seed], 3),
+                    "-",
+                    "-",
+                ]
+            )
+        rows += [
+            [
+                "flow matching",
+                "estimate (ODE change of variables)",
+                fmt([d["fm_nll"] for d in per_seed], 3),
+                fmt([d["fm_nll"] - d["true_nll"] for d in per_seed], 3),
+                "-",
+                "-",
+            ],
+            [
+                "AR on bins (piecewise uniform)",
+                "exact",
+                fmt([d["ar_nll"] for d in per_seed], 3),
+                fmt([d["ar_nll"] - d["true_nll"] for d in per_seed], 3),
+                "-",
+                "-",
+            ],
+        ]
         tables = [
-            Table("Test NLL on ring8, nats per example (lower is better; a bound can never beat the truth)",
-                  ["model", "kind", "NLL", "minus true NLL", "latent layers", "encoder parameters"], rows),
-            Table("The DDPM bound split into its VAE terms (nats, mean over test points)",
-                  ["term", "value"],
-                  [["L_0 = -log p(x_0 | x_1) (reconstruction)", fmt(common.collect(per_seed, "diffusion", "decoder"), 3)],
-                   [f"sum of {T - 1} layer KLs L_1..L_{T - 1}", fmt(common.collect(per_seed, "diffusion", "kl_sum"), 3)],
-                   ["L_T = KL(q(x_T | x_0) || N(0, I)) (prior)", fmt(common.collect(per_seed, "diffusion", "prior"), 4)],
-                   ["- log|dz/dx| (standardisation)", fmt([-x for x in common.collect(per_seed, "diffusion",
-                                                                                       "log_det")], 3)],
-                   ["= -ELBO", fmt(common.collect(per_seed, "diffusion", "nll"), 3)],
-                   ["max |sum of terms - family's bound|", common.num(summary["terms_err"])],
-                   ["Monte Carlo SE of the generic estimator", fmt([d["mc_se"] for d in per_seed], 3)],
-                   ["ELBO weight span over t (decades; L_simple: 0)", fmt([d["weight_span_decades"] for d in per_seed], 2)]]),
+            Table(
+                "Test NLL on ring8, nats per example (lower is better; a bound can never beat the truth)",
+                ["model", "kind", "NLL", "minus true NLL", "latent layers", "encoder parameters"],
+                rows,
+            ),
+            Table(
+                "The DDPM bound split into its VAE terms (nats, mean over test points)",
+                ["term", "value"],
+                [
+                    [
+                        "L_0 = -log p(x_0 | x_1) (reconstruction)",
+                        fmt(common.collect(per_seed, "diffusion", "decoder"), 3),
+                    ],
+                    [
+                        f"sum of {T - 1} layer KLs L_1..L_{T - 1}",
+                        fmt(common.collect(per_seed, "diffusion", "kl_sum"), 3),
+                    ],
+                    [
+                        "L_T = KL(q(x_T | x_0) || N(0, I)) (prior)",
+                        fmt(common.collect(per_seed, "diffusion", "prior"), 4),
+                    ],
+                    [
+                        "- log|dz/dx| (standardisation)",
+                        fmt([-x for x in common.collect(per_seed, "diffusion", "log_det")], 3),
+                    ],
+                    ["= -ELBO", fmt(common.collect(per_seed, "diffusion", "nll"), 3)],
+                    ["max |sum of terms - family's bound|", common.num(summary["terms_err"])],
+                    ["Monte Carlo SE of the generic estimator", fmt([d["mc_se"] for d in per_seed], 3)],
+                    [
+                        "ELBO weight span over t (decades; L_simple: 0)",
+                        fmt([d["weight_span_decades"] for d in per_seed], 2),
+                    ],
+                ],
+            ),
         ]
         figures = {"diffusion_hierarchical_vae": self._figure(keep, per_seed, summary)}
-        params = {"data": "ring8", "steps": steps, "test_points": n, "network": size, "T": T,
-                  "flow": flow_name or "flow-matching (RealNVP unavailable)", "seeds": len(per_seed)}
-        recipes = [{"role": "diffusion", "recipe": "ddpm-2d", "config": {"dataset": "ring8", "steps": steps}},
-                   {"role": "VAE", "recipe": "vae-2d", "config": {"dataset": "ring8", "steps": steps}}]
-        return ExperimentResult(self.slug, self.kind, self.title, v, tables,
-                                {"summary": summary, "per_seed": per_seed}, params, figures, recipes)
+        params = {
+            "data": "ring8",
+            "steps": steps,
+            "test_points": n,
+            "network": size,
+            "T": T,
+            "flow": flow_name or "flow-matching (RealNVP unavailable)",
+            "seeds": len(per_seed),
+        }
+        recipes = [
+            {"role": "diffusion", "recipe": "ddpm-2d", "config": {"dataset": "ring8", "steps": steps}},
+            {"role": "VAE", "recipe": "vae-2d", "config": {"dataset": "ring8", "steps": steps}},
+        ]
+        return ExperimentResult(
+            self.slug,
+            self.kind,
+            self.title,
+            v,
+            tables,
+            {"summary": summary, "per_seed": per_seed},
+            params,
+            figures,
+            recipes,
+        )
 
     @staticmethod
     def _figure(keep: dict[str, Any], per_seed: list[dict[str, Any]], summary: dict[str, Any]) -> bytes:
@@ -228,7 +336,9 @@ class DiffusionHierarchicalVAE(Experiment):
         ax.semilogy(keep["t"].numpy(), keep["kl"].clamp_min(1e-8).numpy(), lw=1)
         ax.set_xlabel("layer t (diffusion step)")
         ax.set_ylabel("KL L_{t-1}, nats")
-        ax.set_title(f"per-layer KL terms (L_0 = {keep['decoder']:.2f}, L_T = {keep['prior']:.1e})", fontsize=9)
+        ax.set_title(
+            f"per-layer KL terms (L_0 = {keep['decoder']:.2f}, L_T = {keep['prior']:.1e})", fontsize=9
+        )
         ax.grid(alpha=0.3)
         ax = axes[1]
         w = keep["w"]
@@ -240,10 +350,22 @@ class DiffusionHierarchicalVAE(Experiment):
         ax.grid(alpha=0.3)
         ax.set_title("the trained loss is not the bound", fontsize=9)
         ax = axes[2]
-        names = ["truth", "DDPM\nbound", "VAE\nELBO", "IWAE", "flow\n(exact)" if "RealNVP" in summary["flow_label"]
-                 else "FM\nODE", "AR bins"]
-        vals = [summary["true_nll"], summary["diffusion"]["nll"], summary["vae"]["nll"], summary["vae"]["nll_iwae"],
-                summary["flow_nll"], summary["ar_nll"]]
+        names = [
+            "truth",
+            "DDPM\nbound",
+            "VAE\nELBO",
+            "IWAE",
+            "flow\n(exact)" if "RealNVP" in summary["flow_label"] else "FM\nODE",
+            "AR bins",
+        ]
+        vals = [
+            summary["true_nll"],
+            summary["diffusion"]["nll"],
+            summary["vae"]["nll"],
+            summary["vae"]["nll_iwae"],
+            summary["flow_nll"],
+            summary["ar_nll"],
+        ]
         ax.bar(range(len(vals)), vals, color=["k", "C0", "C1", "C1", "C2", "C3"])
         ax.set_xticks(range(len(vals)), names, fontsize=8)
         ax.axhline(summary["true_nll"], color="k", lw=0.8)

@@ -56,7 +56,9 @@ def step_size(k: int, lam: float = GRAD_SCALE) -> float:
 class EnergyField(nn.Module):
     """Time-invariant energy E(z) (B, D) -> (B,), an MLP on [z, fourier(z)]; ``forward`` = grad_z E (B, D)."""
 
-    def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3, fourier: int = 32, fourier_scale: float = 3.0):
+    def __init__(
+        self, dim: int = 2, hidden: int = 128, depth: int = 3, fourier: int = 32, fourier_scale: float = 3.0
+    ):
         super().__init__()
         self.register_buffer("fourier_b", 2 * math.pi * fourier_scale * torch.randn(dim, fourier))
         layers: list[nn.Module] = [nn.Linear(dim + 2 * fourier, hidden), nn.SiLU()]
@@ -87,9 +89,20 @@ class EquilibriumMatching:
     ``train_step(batch)`` regresses grad E on the EqM target; ``sample(n, steps, seed)`` runs gradient
     descent on the EMA energy; ``energy_trace`` returns E along the descent (K + 1, n)."""
 
-    def __init__(self, spec: Any, seed: int, device: str = "cpu", hidden: int = 128, depth: int = 3,
-                 fourier: int = 32, fourier_scale: float = 2.0, lr: float = 2e-3, ema_decay: float = 0.995,
-                 batch_size: int = 256, gamma_sampling: str = "mixed"):
+    def __init__(
+        self,
+        spec: Any,
+        seed: int,
+        device: str = "cpu",
+        hidden: int = 128,
+        depth: int = 3,
+        fourier: int = 32,
+        fourier_scale: float = 2.0,
+        lr: float = 2e-3,
+        ema_decay: float = 0.995,
+        batch_size: int = 256,
+        gamma_sampling: str = "mixed",
+    ):
         lo, hi = spec.bounds
         self.shift, self.scale = (lo + hi) / 2, (hi - lo) / 4
         self.device = torch.device(device)
@@ -134,7 +147,9 @@ class EquilibriumMatching:
         return sample_times(n, self.gamma_sampling, self.generator)
 
     @torch.no_grad()
-    def descend(self, n: int, steps: int, seed: int, trace: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def descend(
+        self, n: int, steps: int, seed: int, trace: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Gradient descent z <- z - eta_K grad E(z) from z ~ N(0, I): (samples in data units, E trace or None)."""
         z = torch.randn(n, 2, generator=torch.Generator().manual_seed(seed)).to(self.device)
         eta = step_size(steps)
@@ -158,29 +173,37 @@ def verdict(s: dict[str, Any]) -> Verdict:
     partly-holds: the transport side holds but the EBM side does not (or quality lags)."""
     k = s["k_max"]
     e, f = s["eqm"][k], s["fm_euler"][k]
-    text = (f"Gradient descent on the learned time-invariant energy samples ring8: {e['modes']:.0f}/"
-            f"{e['num_modes']:.0f} modes, MMD^2 {common.num(e['mmd2_e3'])}e-3 at {k} gradient evaluations vs flow "
-            f"matching's {common.num(f['mmd2_e3'])}e-3 (Euler, same NFE); {100 * s['descent_fraction']:.1f} % of "
-            f"the steps lower E and |grad E| on the data is {common.num(s['grad_ratio'])} x that on noise (the data "
-            f"are near-equilibria); the caveats: descent settles samples at the energy's minima (within-mode spread "
-            f"{common.num(e['spread'])} of the data's, flow matching {common.num(f['spread'])}), and the energy is "
-            f"implicit -- its best Boltzmann distribution exp(-E/tau)/Z is {common.num(s['boltzmann_kl_best'])} nats "
-            f"(KL) from the data vs {common.num(s['fm_kl'])} for flow matching's ODE likelihood")
+    text = (
+        f"Gradient descent on the learned time-invariant energy samples ring8: {e['modes']:.0f}/"
+        f"{e['num_modes']:.0f} modes, MMD^2 {common.num(e['mmd2_e3'])}e-3 at {k} gradient evaluations vs flow "
+        f"matching's {common.num(f['mmd2_e3'])}e-3 (Euler, same NFE); {100 * s['descent_fraction']:.1f} % of "
+        f"the steps lower E and |grad E| on the data is {common.num(s['grad_ratio'])} x that on noise (the data "
+        f"are near-equilibria); the caveats: descent settles samples at the energy's minima (within-mode spread "
+        f"{common.num(e['spread'])} of the data's, flow matching {common.num(f['spread'])}), and the energy is "
+        f"implicit -- its best Boltzmann distribution exp(-E/tau)/Z is {common.num(s['boltzmann_kl_best'])} nats "
+        f"(KL) from the data vs {common.num(s['fm_kl'])} for flow matching's ODE likelihood"
+    )
     if e["modes"] < e["num_modes"] or s["descent_fraction"] < 0.95:
         return Verdict("fails", text + ".")
     transport = e["mmd2_e3"] <= 2 * max(f["mmd2_e3"], 0.0) + 0.5
     density = 0.8 <= e["spread"] <= 1.25 and s["boltzmann_kl_best"] <= s["fm_kl"] + 0.5
     if transport and density:
         return Verdict("holds", text + ".")
-    return Verdict("partly-holds", text + ": the flow-matching side holds, the EBM side (a density whose "
-                                          "samples are the data) does not at this scale." if transport else
-                   text + ": descent reaches the data but trails flow matching at equal NFE.")
+    return Verdict(
+        "partly-holds",
+        text + ": the flow-matching side holds, the EBM side (a density whose "
+        "samples are the data) does not at this scale."
+        if transport
+        else text + ": descent reaches the data but trails flow matching at equal NFE.",
+    )
 
 
 class EnergyMatching(Experiment):
     slug: ClassVar[str] = "energy-matching-fm-ebm"
     kind: ClassVar[str] = "unification"
-    title: ClassVar[str] = "Equilibrium Matching: a time-invariant energy gradient vs flow matching at equal NFE"
+    title: ClassVar[str] = (
+        "Equilibrium Matching: a time-invariant energy gradient vs flow matching at equal NFE"
+    )
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         from compute import datasets, registry
@@ -201,19 +224,31 @@ class EnergyMatching(Experiment):
             log(f"seed {seed}: Equilibrium Matching and flow matching ({steps} steps each)")
             eqm = EquilibriumMatching(ring.spec, seed, dev)
             eqm_info = common.train(eqm, ring, steps, seed)
-            fm = registry.build("flow-matching", ring.spec, seed=seed, device=dev,
-                                likelihood_nfe=common.pick(scale, 10, 100), **size)
+            fm = registry.build(
+                "flow-matching",
+                ring.spec,
+                seed=seed,
+                device=dev,
+                likelihood_nfe=common.pick(scale, 10, 100),
+                **size,
+            )
             fm_info = common.train(fm, ring, steps, seed)
             ref = common.reference(ring, n, seed)
-            m: dict[str, Any] = {"eqm": {}, "fm_euler": {}, "fm_heun": {},
-                                 "train_s": {"eqm": eqm_info["seconds"], "fm": fm_info["seconds"]}}
+            m: dict[str, Any] = {
+                "eqm": {},
+                "fm_euler": {},
+                "fm_heun": {},
+                "train_s": {"eqm": eqm_info["seconds"], "fm": fm_info["seconds"]},
+            }
             for k in ks:
                 x_eqm, _ = eqm.descend(n, k, seed)
                 m["eqm"][str(k)] = common.quality_2d(x_eqm, ring, seed, ref)
-                m["fm_euler"][str(k)] = common.quality_2d(fm.sample(n, sampler="euler", nfe=k, seed=seed), ring,
-                                                          seed, ref)
-                m["fm_heun"][str(k)] = common.quality_2d(fm.sample(n, sampler="heun", nfe=max(2, k), seed=seed),
-                                                         ring, seed, ref)
+                m["fm_euler"][str(k)] = common.quality_2d(
+                    fm.sample(n, sampler="euler", nfe=k, seed=seed), ring, seed, ref
+                )
+                m["fm_heun"][str(k)] = common.quality_2d(
+                    fm.sample(n, sampler="heun", nfe=max(2, k), seed=seed), ring, seed, ref
+                )
                 if seed == 0 and k == ks[-1]:
                     keep["eqm"], keep["fm"] = x_eqm, fm.sample(n, sampler="euler", nfe=k, seed=seed)
             x_last, trace = eqm.descend(n, ks[-1], seed, trace=True)
@@ -231,6 +266,7 @@ class EnergyMatching(Experiment):
                 e_test = eqm.ema.energy(test_z).double().cpu()
             kls = {}
             for tau in taus:
+
                 def neg(z: torch.Tensor, tau: float = tau, eqm: Any = eqm) -> torch.Tensor:
                     with torch.no_grad():
                         return -eqm.ema.energy(z.to(eqm.device)).cpu() / tau
@@ -241,9 +277,9 @@ class EnergyMatching(Experiment):
             m["boltzmann_kl"] = kls
             m["boltzmann_kl_best"] = min(kls.values())
             m["boltzmann_kl_tau1"] = kls["1"]
-            m["fm_kl"] = float(-fm.log_likelihood(ring.test[:common.pick(scale, 200, 1000)]).values.double().mean()
-                               ) - float(-ring.spec.true_log_density(ring.test[:common.pick(scale, 200, 1000)])
-                                         .double().mean())
+            m["fm_kl"] = float(
+                -fm.log_likelihood(ring.test[: common.pick(scale, 200, 1000)]).values.double().mean()
+            ) - float(-ring.spec.true_log_density(ring.test[: common.pick(scale, 200, 1000)]).double().mean())
             per_seed.append(m)
             if seed == 0:
                 keep.update(eqm_model=eqm, trace=trace)
@@ -254,37 +290,103 @@ class EnergyMatching(Experiment):
         rows = []
         for k in ks:
             key = str(k)
-            rows.append([k] + [f"{fmt(common.collect(per_seed, arm, key, 'mmd2_e3'), 2)} ({summary[arm][key]['modes']:.0f})"
-                               for arm in ("eqm", "fm_euler", "fm_heun")]
-                        + [fmt([100 * x for x in common.collect(per_seed, "eqm", key, "hq")], 1),
-                           fmt([100 * x for x in common.collect(per_seed, "fm_euler", key, "hq")], 1),
-                           fmt(common.collect(per_seed, "eqm", key, "spread"), 2),
-                           fmt(common.collect(per_seed, "fm_euler", key, "spread"), 2)])
+            rows.append(
+                [k]
+                + [
+                    f"{fmt(common.collect(per_seed, arm, key, 'mmd2_e3'), 2)} ({summary[arm][key]['modes']:.0f})"
+                    for arm in ("eqm", "fm_euler", "fm_heun")
+                ]
+                + [
+                    fmt([100 * x for x in common.collect(per_seed, "eqm", key, "hq")], 1),
+                    fmt([100 * x for x in common.collect(per_seed, "fm_euler", key, "hq")], 1),
+                    fmt(common.collect(per_seed, "eqm", key, "spread"), 2),
+                    fmt(common.collect(per_seed, "fm_euler", key, "spread"), 2),
+                ]
+            )
         best_tau = min(summary["boltzmann_kl"], key=lambda t: summary["boltzmann_kl"][t])
         tables = [
-            Table("Quality vs network evaluations: MMD^2 x 1e3 (modes captured of 8); EqM's NFE are gradient "
-                  "evaluations (a forward and a backward pass each)",
-                  ["NFE", "EqM gradient descent", "flow matching Euler", "flow matching Heun",
-                   "EqM high-quality %", "FM Euler high-quality %", "EqM spread (1 = data)", "FM Euler spread"],
-                  rows),
-            Table("The energy view, measured",
-                  ["quantity", "value"],
-                  [["steps that lower E (descent at the largest NFE)", fmt(common.collect(per_seed, "descent_fraction"), 4)],
-                   ["|grad E| on test data / on N(0, I) noise", fmt(common.collect(per_seed, "grad_ratio"), 4)],
-                   ["KL(data || exp(-E)/Z), tau = 1, nats", fmt(common.collect(per_seed, "boltzmann_kl_tau1"), 3)],
-                   [f"KL(data || exp(-E/tau)/Z), best tau ({best_tau}), nats",
-                    fmt(common.collect(per_seed, "boltzmann_kl_best"), 3)],
-                   ["KL(data || flow matching), ODE likelihood, nats", fmt(common.collect(per_seed, "fm_kl"), 3)],
-                   ["training seconds, EqM / FM", f"{summary['train_s']['eqm']:.1f} / {summary['train_s']['fm']:.1f}"]]),
+            Table(
+                "Quality vs network evaluations: MMD^2 x 1e3 (modes captured of 8); EqM's NFE are gradient "
+                "evaluations (a forward and a backward pass each)",
+                [
+                    "NFE",
+                    "EqM gradient descent",
+                    "flow matching Euler",
+                    "flow matching Heun",
+                    "EqM high-quality %",
+                    "FM Euler high-quality %",
+                    "EqM spread (1 = data)",
+                    "FM Euler spread",
+                ],
+                rows,
+            ),
+            Table(
+                "The energy view, measured",
+                ["quantity", "value"],
+                [
+                    [
+                        "steps that lower E (descent at the largest NFE)",
+                        fmt(common.collect(per_seed, "descent_fraction"), 4),
+                    ],
+                    [
+                        "|grad E| on test data / on N(0, I) noise",
+                        fmt(common.collect(per_seed, "grad_ratio"), 4),
+                    ],
+                    [
+                        "KL(data || exp(-E)/Z), tau = 1, nats",
+                        fmt(common.collect(per_seed, "boltzmann_kl_tau1"), 3),
+                    ],
+                    [
+                        f"KL(data || exp(-E/tau)/Z), best tau ({best_tau}), nats",
+                        fmt(common.collect(per_seed, "boltzmann_kl_best"), 3),
+                    ],
+                    [
+                        "KL(data || flow matching), ODE likelihood, nats",
+                        fmt(common.collect(per_seed, "fm_kl"), 3),
+                    ],
+                    [
+                        "training seconds, EqM / FM",
+                        f"{summary['train_s']['eqm']:.1f} / {summary['train_s']['fm']:.1f}",
+                    ],
+                ],
+            ),
         ]
         figures = {"energy_matching": self._figure(keep, ring, summary, ks)}
-        params = {"data": "ring8", "steps": steps, "samples": n, "nfe": ks, "network": size,
-                  "eqm": {"a": DECAY_START, "lambda": GRAD_SCALE, "step_size": "min(0.32, 12.8/K)/lambda",
-                          "gamma_sampling": "mixed", "fourier_scale": 2.0,
-                          "energy": "scalar MLP, f = grad E"}, "taus": taus, "seeds": len(per_seed)}
-        recipes = [{"role": "energy, trained by score matching", "recipe": "ebm-dsm-2d", "config": {"dataset": "ring8"}}]
-        return ExperimentResult(self.slug, self.kind, self.title, v, tables,
-                                {"summary": summary, "per_seed": per_seed}, params, figures, recipes)
+        params = {
+            "data": "ring8",
+            "steps": steps,
+            "samples": n,
+            "nfe": ks,
+            "network": size,
+            "eqm": {
+                "a": DECAY_START,
+                "lambda": GRAD_SCALE,
+                "step_size": "min(0.32, 12.8/K)/lambda",
+                "gamma_sampling": "mixed",
+                "fourier_scale": 2.0,
+                "energy": "scalar MLP, f = grad E",
+            },
+            "taus": taus,
+            "seeds": len(per_seed),
+        }
+        recipes = [
+            {
+                "role": "energy, trained by score matching",
+                "recipe": "ebm-dsm-2d",
+                "config": {"dataset": "ring8"},
+            }
+        ]
+        return ExperimentResult(
+            self.slug,
+            self.kind,
+            self.title,
+            v,
+            tables,
+            {"summary": summary, "per_seed": per_seed},
+            params,
+            figures,
+            recipes,
+        )
 
     @staticmethod
     def _figure(keep: dict[str, Any], ring: Any, summary: dict[str, Any], ks: list[int]) -> bytes:
@@ -296,7 +398,11 @@ class EnergyMatching(Experiment):
         axis = torch.linspace(-2.2, 2.2, 160)
         gx, gy = torch.meshgrid(axis, axis, indexing="xy")
         with torch.no_grad():
-            e = model.ema.energy(torch.stack([gx.flatten(), gy.flatten()], 1).to(model.device)).cpu().reshape(160, 160)
+            e = (
+                model.ema.energy(torch.stack([gx.flatten(), gy.flatten()], 1).to(model.device))
+                .cpu()
+                .reshape(160, 160)
+            )
         ax = axes[2]
         ax.contourf(gx.numpy(), gy.numpy(), e.numpy(), levels=20, cmap="viridis")
         ax.set_aspect("equal")
