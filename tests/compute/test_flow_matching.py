@@ -188,4 +188,4 @@ def test_training_reduces_the_loss_and_log_det_converts_to_x():
         x = centres[torch.randint(0, 2, (128,), generator=g)] + 0.05 * torch.randn(128, 2, generator=g)
         losses.append(model.train_step(x)["loss"])
     assert sum(losses[-20:]) < sum(losses[:20])
-    assert model.log_det == pytest.approx(-2 * math.log(1.5 * 1.5))  # z = x / (1.5 * 1.5)
+    assert model.log_det == pytest.approx(-2 * math.log(1.5 * 2.0))  # z = x / (1.5 * data_scale 2)

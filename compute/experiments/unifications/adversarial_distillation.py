@@ -9,7 +9,9 @@ A diffusion *teacher* (the family, DDIM sampler) is distilled into a few-step *s
   fresh noise between steps (ADD section 3); tau_1 is the step where alpha = 0.07 (SDXL's first
   timestep), and sampling starts from pure noise;
 - training feeds G noised real data x_tau = alpha x + sigma eps and minimises
-      L_G = L_adv(D(x0_hat)) + lambda * E_s[abar_s || x0_hat - sg(x0_teacher(alpha_s x0_hat + sigma_s eps', s)) ||^2]
+      L_G = L_adv(D(x0_hat)) + lambda E_s[abar_s || x0_hat - sg(x0_T(alpha_s x0_hat + sigma_s eps', s)) ||^2]
+
+  with x0_T the teacher's denoised prediction;
   (non-saturating GAN loss against a discriminator D on real vs generated points -- an MLP on random
   Fourier features, Adam 1e-3 for both -- with R1 0.1 on D; the
   distillation term re-noises the student's output at a random teacher step s and regresses onto the
@@ -66,7 +68,8 @@ class FourierDiscriminator(nn.Module):
 class FewStepStudent:
     """ADD student on a trained points2d diffusion teacher (z coordinates of the teacher).
 
-    ``train_step(batch)``: one discriminator and one student update; ``sample(n, k, seed)``: k in {1, 2, 4}."""
+    ``train_step(batch)``: one discriminator and one student update; ``sample(n, k, seed)``: k in
+    {1, 2, 4}."""
 
     def __init__(
         self,
@@ -99,7 +102,8 @@ class FewStepStudent:
         return torch.randn(shape, generator=gen or self.generator).to(self.device)
 
     def x0(self, net: Any, z: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
-        """x0_hat of an eps-network at steps tau (B,) long, clipped to the data box like the teacher's sampler."""
+        """x0_hat of an eps-network at steps tau (B,) long, clipped to the data box like the teacher's "
+        "sampler."""
         ab = self.teacher.alpha_bars[tau][:, None]
         eps = net(z, tau.float() / self.teacher.config.T)
         return ((z - (1 - ab).sqrt() * eps) / ab.sqrt()).clamp(-2.0, 2.0)
@@ -181,7 +185,8 @@ def verdict(s: dict[str, Any]) -> Verdict:
         f"({best['modes']:.0f}/{best['num_modes']:.0f} modes) in {best_k} step(s) where the teacher needs "
         f"{s['teacher_max']} DDIM steps for {common.num(teacher_full['mmd2_e3'])}e-3 and gets "
         f"{common.num(s['teacher'][best_k]['mmd2_e3'])}e-3 with {best_k}; the caveat: its recall is "
-        f"{best['recall']:.2f} vs the teacher's {teacher_full['recall']:.2f} (mode-weight TV {best['tv']:.3f} vs "
+        f"{best['recall']:.2f} vs the teacher's {teacher_full['recall']:.2f} (mode-weight TV "
+        f"{best['tv']:.3f} vs "
         f"{teacher_full['tv']:.3f}), and distillation without the discriminator gets "
         f"{common.num(dist['mmd2_e3'])}e-3 in {best_k} step(s)"
     )

@@ -123,7 +123,8 @@ def jacobian_asymmetry(field: Callable[[torch.Tensor], torch.Tensor], z: torch.T
 
 def verdict(s: dict[str, Any]) -> Verdict:
     """fails: the energy model misses modes, is not conservative (asymmetry > 1e-3) or has no finite log Z;
-    holds: it samples as well as the unconstrained one (MMD^2 x 1e3 <= 2 max(x, 0) + 0.5) and its p_t is within
+    holds: it samples as well as the unconstrained one (MMD^2 x 1e3 <= 2 max(x, 0) + 0.5) and its p_t is
+    within
     0.1 nats (KL) of the true p_t at every level; partly-holds otherwise."""
     e, u = s["energy"], s["unconstrained"]
     kl_max = max(s["kl"].values())

@@ -5,11 +5,13 @@ the ELBO with Simple Data Augmentation"; Lipman et al. 2023; Song, Meng & Ermon 
 A VP diffusion point x_s = alpha_s x + sigma_s eps and the straight (rectified-flow) path of flow
 matching, y_t = t x + (1 - t) eps, are the same Gaussian path up to a rescaling:
 
-    y = x_s / (alpha_s + sigma_s),    t = alpha_s / (alpha_s + sigma_s),   log-SNR lambda = 2 log(t / (1 - t)).
+    y = x_s / (alpha_s + sigma_s),   t = alpha_s / (alpha_s + sigma_s),   log-SNR = 2 log(t / (1 - t)).
 
 So a trained eps-prediction model gives the path's velocity (the conditional target is u = x - eps):
 
-    v(y, t) = E[x - eps | y] = x0_hat - eps_hat = (y - eps_hat) / t,    eps_hat = eps_theta((alpha + sigma) y, s(lambda))
+    v(y, t) = E[x - eps | y] = x0_hat - eps_hat = (y - eps_hat)/t,  eps_hat = eps_theta((alpha + sigma) y, s)
+
+with s the diffusion step of log-SNR lambda,
 
 and, per sample, the flow-matching regression is the eps regression reweighted:
 
@@ -183,7 +185,8 @@ def same_coordinates() -> dict[str, Any]:
 def verdict(s: dict[str, Any]) -> Verdict:
     """holds: the loss identity and DDIM = Euler hold to float32 precision, the FM solver on the converted
     velocity lands where DDIM does (>= 95 % same mode, median distance <= max(mode std, 2x the DDIM
-    discretisation floor)), and flow matching trained directly is as good (all modes, MMD^2 x 1e3 <= 2 max(x, 0)
+    discretisation floor)), and flow matching trained directly is as good (all modes, MMD^2 x 1e3 <=
+    2 max(x, 0)
     + 0.5, where 0.5 is about the sampling noise of MMD^2 x 1e3 at 2,000 points);
     partly-holds: the first two but not the last; fails otherwise."""
     identity = s["loss_identity_rel_err"] <= 1e-4 and s["ddim_euler_max_dev"] <= 1e-3
@@ -194,8 +197,10 @@ def verdict(s: dict[str, Any]) -> Verdict:
     fm_ok = fm["modes"] >= fm["num_modes"] and fm["mmd2_e3"] <= 2 * max(ddim["mmd2_e3"], 0.0) + 0.5
     text = (
         f"The two losses coincide per sample up to the weight 1/t^2 (relative residual "
-        f"{common.num(s['loss_identity_rel_err'])}); DDIM is Euler on the converted velocity (endpoints within "
-        f"{common.num(s['ddim_euler_max_dev'])}); the flow-matching ODE solver on the converted eps-model puts "
+        f"{common.num(s['loss_identity_rel_err'])}); DDIM is Euler on the converted velocity (endpoints "
+        "within "
+        f"{common.num(s['ddim_euler_max_dev'])}); the flow-matching ODE solver on the converted eps-model "
+        "puts "
         f"{100 * s['same_mode_fraction']:.1f} % of samples in the same mode as DDIM from the same noise "
         f"(median distance {common.num(s['median_dist_conv_ddim'])} vs DDIM's own N-vs-4N floor "
         f"{common.num(s['median_dist_ddim_floor'])}); flow matching trained directly reaches MMD^2 "
@@ -316,7 +321,8 @@ class DiffusionFlowMatching(Experiment):
                 ],
             ),
             Table(
-                "The same eps regression, per log-SNR bin: each model's E||eps - eps_hat||^2 (FM via eps = y - t v)",
+                "The same eps regression, per log-SNR bin: each model's E||eps - eps_hat||^2 (FM via eps = "
+                "y - t v)",
                 ["log-SNR bin", "diffusion", "flow matching", "velocity-loss weight 1/t^2 at bin centre"],
                 [
                     [

@@ -150,7 +150,8 @@ class EquilibriumMatching:
     def descend(
         self, n: int, steps: int, seed: int, trace: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Gradient descent z <- z - eta_K grad E(z) from z ~ N(0, I): (samples in data units, E trace or None)."""
+        """Gradient descent z <- z - eta_K grad E(z) from z ~ N(0, I): (samples in data units, E trace or "
+        "None)."""
         z = torch.randn(n, 2, generator=torch.Generator().manual_seed(seed)).to(self.device)
         eta = step_size(steps)
         energies = [self.ema.energy(z)] if trace else []
@@ -175,12 +176,17 @@ def verdict(s: dict[str, Any]) -> Verdict:
     e, f = s["eqm"][k], s["fm_euler"][k]
     text = (
         f"Gradient descent on the learned time-invariant energy samples ring8: {e['modes']:.0f}/"
-        f"{e['num_modes']:.0f} modes, MMD^2 {common.num(e['mmd2_e3'])}e-3 at {k} gradient evaluations vs flow "
+        f"{e['num_modes']:.0f} modes, MMD^2 {common.num(e['mmd2_e3'])}e-3 at {k} gradient evaluations vs "
+        "flow "
         f"matching's {common.num(f['mmd2_e3'])}e-3 (Euler, same NFE); {100 * s['descent_fraction']:.1f} % of "
-        f"the steps lower E and |grad E| on the data is {common.num(s['grad_ratio'])} x that on noise (the data "
-        f"are near-equilibria); the caveats: descent settles samples at the energy's minima (within-mode spread "
-        f"{common.num(e['spread'])} of the data's, flow matching {common.num(f['spread'])}), and the energy is "
-        f"implicit -- its best Boltzmann distribution exp(-E/tau)/Z is {common.num(s['boltzmann_kl_best'])} nats "
+        f"the steps lower E and |grad E| on the data is {common.num(s['grad_ratio'])} x that on noise (the "
+        "data "
+        "are near-equilibria); the caveats: descent settles samples at the energy's minima (within-mode "
+        "spread "
+        f"{common.num(e['spread'])} of the data's, flow matching {common.num(f['spread'])}), and the "
+        "energy is "
+        "implicit -- its best Boltzmann distribution exp(-E/tau)/Z is "
+        f"{common.num(s['boltzmann_kl_best'])} nats "
         f"(KL) from the data vs {common.num(s['fm_kl'])} for flow matching's ODE likelihood"
     )
     if e["modes"] < e["num_modes"] or s["descent_fraction"] < 0.95:
@@ -293,7 +299,8 @@ class EnergyMatching(Experiment):
             rows.append(
                 [k]
                 + [
-                    f"{fmt(common.collect(per_seed, arm, key, 'mmd2_e3'), 2)} ({summary[arm][key]['modes']:.0f})"
+                    f"{fmt(common.collect(per_seed, arm, key, 'mmd2_e3'), 2)} "
+                    f"({summary[arm][key]['modes']:.0f})"
                     for arm in ("eqm", "fm_euler", "fm_heun")
                 ]
                 + [

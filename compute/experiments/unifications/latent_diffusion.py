@@ -157,8 +157,8 @@ class LatentDiffusion(Experiment):
             vae = registry.build("vae", spec_unc, seed=seed, device=dev, latent_dim=latent_dim)
             info_vae = common.train(vae, digits, steps_vae, seed, batch_size=128)
             codec = LatentCodec(vae, digits.train)
-            # standardised codes; bounds (-5, 5) give the family's x0 clipping a +-5 std box (without it DDIM's
-            # first step, x0_hat = (x_T - sigma eps_hat) / alpha_T with alpha_T ~ 5e-5, explodes)
+            # standardised codes; bounds (-5, 5) give the family's x0 clipping a +-5 std box (without it
+            # DDIM's first step, x0_hat = (x_T - sigma eps_hat) / alpha_T with alpha_T ~ 5e-5, explodes)
             codes = vector_dataset(
                 "digits-latents", codec.encode(digits.train), codec.encode(digits.test), (-5.0, 5.0)
             )
