@@ -16,7 +16,7 @@ import time
 from collections import Counter
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from atlas.runs import board as boards
 from atlas.runs import services
@@ -140,7 +140,8 @@ class Command(BaseCommand):
         deadline = time.monotonic() + timeout
         last = ""
         while True:
-            close_old_connections()
+            if not connection.in_atomic_block:  # a long poll drops stale connections, never a transaction's
+                close_old_connections()
             if deferred:  # the cap may have room again
                 more, deferred = self._request(deferred, quiet=True)
                 requested.update(more)
