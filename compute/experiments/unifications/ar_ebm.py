@@ -232,7 +232,7 @@ class ArEbmBijection(Experiment):
         bins_a = common.pick(scale, 16, 32)
         side = BASE**DIGITS
         steps_a = scale.steps(1500, 20)
-        steps_b = scale.steps(1200, 20)
+        steps_b = scale.steps(2000, 20)
         steps_e = scale.steps(1000, 20)
         n_samples = common.pick(scale, 2000, 20000)
         mcmc_checkpoints = common.pick(scale, [1, 10, 100], [1, 10, 100, 1000])

@@ -159,6 +159,13 @@ def num(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
+def fmt_or_dash(values: list[float], digits: int = 2) -> str:
+    """:func:`fmt` over the finite values, or "-" when there is none (e.g. a spread with no sharp sample)."""
+    from compute.experiments.base import fmt
+
+    return fmt(values, digits) if any(math.isfinite(v) for v in values) else "-"
+
+
 def finite(*values: float) -> bool:
     return all(v is not None and math.isfinite(v) for v in values)
 

@@ -433,7 +433,7 @@ def _hv(**kw: Any) -> dict[str, Any]:
         "T": 1000.0,
         "terms_err": 0.0,
         "mc_se": 0.05,
-        "diffusion": {"nll": -1.0, "nll_mc": -1.05},
+        "diffusion": {"nll": -1.0, "nll_mc": -1.05, "kl_last": 0.5},
         "gap_true": 1.9,
         "gap_se": 0.05,
         "true_nll": -2.9,
@@ -441,6 +441,7 @@ def _hv(**kw: Any) -> dict[str, Any]:
         "flow_label": "RealNVP's exact NLL",
         "flow_nll": -1.5,
         "weight_span_decades": 5.0,
+        "top_weight_ratio": 900.0,
     }
     return {**s, **kw}
 
