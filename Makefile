@@ -1,5 +1,9 @@
 # Generative Atlas — two commands: `make run` (the site with its workers) and `make test`.
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# The first interpreter that really runs and is 3.11 or 3.12 (a pyenv shim may exist for a version
+# that is not active, so `command -v` alone is not enough). 3.11 first: torch's CPU wheel is there.
+PYTHON ?= $(shell for p in python3.11 python3.12 python3; do \
+	  $$p -c 'import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))' >/dev/null 2>&1 \
+	  && { command -v $$p; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -8,6 +12,7 @@ PYTEST_ARGS ?=
 .PHONY: run test setup lint format bench clean
 
 $(STAMP): requirements.txt
+	@test -n "$(PYTHON)" || { echo 'Python 3.11 or 3.12 is needed (set PYTHON=...)'; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
 	$(PY) -m pip install --quiet -r requirements.txt
