@@ -147,25 +147,7 @@ def run_one(name: str, variant: str | None, data_name: str, seed: int, args: arg
         preview_n=0,
         progress_every_s=0.05,
     )
-    if result.stop_reason == "non_finite":
-        return Outcome(
-            name,
-            model.config.variant,
-            data_name,
-            seed,
-            result.steps,
-            watch.train_elapsed(),
-            result.steps_per_s,
-            None,
-            {},
-            watch.checks,
-            error=result.message,
-        )
-    final = evaluate(model, data, n=args.eval_n, seed=seed, nll_n=args.nll_n)
-    t_hit = watch.t_threshold
-    if t_hit is None and final.get("meets_threshold"):
-        t_hit = watch.train_elapsed()  # met only at the end of the budget
-    return Outcome(
+    ran = (
         name,
         model.config.variant,
         data_name,
@@ -173,10 +155,14 @@ def run_one(name: str, variant: str | None, data_name: str, seed: int, args: arg
         result.steps,
         watch.train_elapsed(),
         result.steps_per_s,
-        t_hit,
-        final,
-        watch.checks,
     )
+    if result.stop_reason == "non_finite":
+        return Outcome(*ran, None, {}, watch.checks, error=result.message)
+    final = evaluate(model, data, n=args.eval_n, seed=seed, nll_n=args.nll_n)
+    t_hit = watch.t_threshold
+    if t_hit is None and final.get("meets_threshold"):
+        t_hit = watch.train_elapsed()  # met only at the end of the budget
+    return Outcome(*ran, t_hit, final, watch.checks)
 
 
 def _mean_std(values: list[float | None], fmt: str = "{:.3g}") -> str:

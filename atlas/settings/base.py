@@ -88,7 +88,10 @@ def database_config(url: str) -> dict:
     return config
 
 
-DATABASES = {"default": database_config(env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"))}
+DATABASE_URL = env_str("DATABASE_URL", "")
+if not DATABASE_URL:  # the laptop default: SQLite in DATA_DIR, which a fresh checkout does not have yet
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {"default": database_config(DATABASE_URL or f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
