@@ -117,8 +117,9 @@ def manage(args: list[str], env: dict[str, str]) -> None:
 
 def prepare(env: dict[str, str], skip_content: bool, owns_redis: bool) -> None:
     manage(["migrate", "--noinput", "-v", "0"], env)
-    if not skip_content and (ROOT / "atlas/content/management/commands/content.py").exists():
+    if not skip_content:
         manage(["content", "load"], env)
+        manage(["experiments", "load"], env)  # published measurements; newer local ones are kept
     manage(["collectstatic", "--noinput", "-v", "0"], env)
     # Runs left queued or running by a previous stack end now; with its own fresh Redis the stack
     # knows every one of them is an orphan, and their lost messages are not replayed.

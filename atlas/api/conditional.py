@@ -45,6 +45,7 @@ REPRESENTATION_SOURCES = (
     "graph/services.py",
     "guide/services.py",
     "runs/recipes.py",
+    "runs/board.py",
     "papers/bibtex.py",
     "content/schema.py",
 )

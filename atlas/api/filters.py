@@ -17,9 +17,10 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from atlas.api import results
+from atlas.api import queries
 from atlas.content.schema import FAMILIES
 from atlas.graph.models import EdgeKind, NodeKind
+from atlas.runs import board, recipes
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 # The kinds of the comparison tables (named LensKindEnum in the schema: SPECTACULAR ENUM_NAME_OVERRIDES).
@@ -28,6 +29,27 @@ NO_NUL = RegexValidator(r"^[^\x00]*$", "Null characters are not allowed.")
 _INTEGER = re.compile(r"[+-]?\d{1,30}")
 # Parameters every endpoint accepts besides its own: DRF's renderer override.
 COMMON_PARAMS = frozenset({"format"})
+# The metrics /api/results/ ranks by (the board's cost columns NFE and parameters are not offered).
+RESULT_METRICS = (
+    "frechet_distance",
+    "kid",
+    "sliced_wasserstein",
+    "mmd2",
+    "energy_distance",
+    "mode_weight_tv",
+    "hq_fraction",
+    "modes_captured",
+    "precision",
+    "recall",
+    "coverage",
+    "nll",
+    "kl_data_model",
+    "unigram_tv",
+    "class_tv",
+    "wall_time_s",
+)
+RESULT_DATASETS = tuple(sorted({name for recipe in recipes.RECIPES for name in recipe.datasets}))
+RECIPE_SLUGS = tuple(recipe.slug for recipe in recipes.RECIPES)
 
 
 class QueryIntegerField(serializers.IntegerField):
@@ -135,9 +157,7 @@ class NodeQuery(serializers.Serializer):
             "(case-insensitive)."
         ),
     )
-    ordering = ordering_field(
-        ["kind", "-kind", "slug", "-slug", "title", "-title", "order", "-order"], "kind", "nodes"
-    )
+    ordering = ordering_field(queries.NODE_ORDERINGS, "kind", "nodes")
 
 
 class EdgeQuery(serializers.Serializer):
@@ -147,7 +167,7 @@ class EdgeQuery(serializers.Serializer):
     source = SlugParamField(required=False, help_text="Only edges leaving this node (slug).")
     target = SlugParamField(required=False, help_text="Only edges entering this node (slug).")
     node = SlugParamField(required=False, help_text="Only edges touching this node at either end (slug).")
-    ordering = ordering_field(["source", "-source", "target", "-target", "kind", "-kind"], "source", "edges")
+    ordering = ordering_field(queries.EDGE_ORDERINGS, "source", "edges")
 
 
 class LensQuery(serializers.Serializer):
@@ -188,7 +208,7 @@ class PaperQuery(serializers.Serializer):
         required=False,
         help_text="Text search: every word must occur in the key, title, authors, venue or note.",
     )
-    ordering = ordering_field(["key", "-key", "year", "-year", "title", "-title"], "key", "papers")
+    ordering = ordering_field(queries.PAPER_ORDERINGS, "key", "papers")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         low, high = attrs.get("year_min"), attrs.get("year_max")
@@ -251,37 +271,34 @@ class GuideAnswerQuery(serializers.Serializer):
     )
 
 
+def result_metric_field(ranks: str, auto_scope: str, reported_by: str) -> serializers.ChoiceField:
+    """The `metric` parameter of the results endpoints: a name from RESULT_METRICS, or `auto`."""
+    return serializers.ChoiceField(
+        choices=(board.AUTO, *RESULT_METRICS),
+        required=False,
+        default=board.AUTO,
+        help_text=(
+            f"The metric that {ranks}; `auto` (default) picks{auto_scope} the first of "
+            f"{', '.join(board.AUTO_ORDER)} that {reported_by}."
+        ),
+    )
+
+
 class ResultQuery(serializers.Serializer):
     recipe = serializers.ChoiceField(
-        choices=results.RECIPE_SLUGS, required=False, help_text="Only results of this recipe (slug)."
+        choices=RECIPE_SLUGS, required=False, help_text="Only results of this recipe (slug)."
     )
     dataset = serializers.ChoiceField(
-        choices=results.DATASETS, required=False, help_text="Only results on this dataset."
+        choices=RESULT_DATASETS, required=False, help_text="Only results on this dataset."
     )
     family = serializers.ChoiceField(
         choices=FAMILIES, required=False, help_text="Only results of this family."
     )
-    metric = serializers.ChoiceField(
-        choices=results.METRIC_CHOICES,
-        required=False,
-        default=results.AUTO,
-        help_text=(
-            "The metric that decides the best run of each group; `auto` (default) picks the first of "
-            f"{', '.join(results.AUTO_ORDER)} that the group's runs report."
-        ),
-    )
+    metric = result_metric_field("decides the best run of each group", "", "the group's runs report")
 
 
 class ComparisonQuery(serializers.Serializer):
     dataset = serializers.ChoiceField(
-        choices=results.DATASETS, help_text="The dataset on which the families are compared."
+        choices=RESULT_DATASETS, help_text="The dataset on which the families are compared."
     )
-    metric = serializers.ChoiceField(
-        choices=results.METRIC_CHOICES,
-        required=False,
-        default=results.AUTO,
-        help_text=(
-            "The metric that ranks the families; `auto` (default) picks, for the whole dataset, the first "
-            f"of {', '.join(results.AUTO_ORDER)} that any run reports."
-        ),
-    )
+    metric = result_metric_field("ranks the families", ", for the whole dataset,", "any run reports")

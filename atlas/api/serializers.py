@@ -26,6 +26,31 @@ def node_api_url(slug: str) -> str:
     return f"/api/nodes/{slug}/"
 
 
+# Fields that several serializers declare alike (a field instance belongs to one serializer, so these
+# make a new one each time); the help texts are the schema's descriptions.
+
+
+def edge_end_field(end: str, **kwargs: Any) -> serializers.CharField:
+    verb = "leaves" if end == "source" else "enters"
+    return serializers.CharField(help_text=f"Slug of the node the edge {verb}.", **kwargs)
+
+
+def edge_kind_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=EdgeKind.choices, help_text="Type of the relation.")
+
+
+def edge_text_field() -> serializers.CharField:
+    return serializers.CharField(allow_blank=True, help_text="One line shown on the map; may be empty.")
+
+
+def edge_style_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=EdgeStyle.choices, help_text="`dotted` for uncertain lineage.")
+
+
+def edge_origin_field() -> serializers.CharField:
+    return serializers.CharField(help_text="The field of the source record that produced the edge.")
+
+
 # --- Nodes and edges ---------------------------------------------------------------------------
 
 
@@ -44,10 +69,7 @@ class FigureSerializer(serializers.Serializer):
     )
 
 
-class NodeSerializer(serializers.Serializer):
-    slug = serializers.CharField(help_text="Stable identifier of the node (its file name in content/).")
-    kind = serializers.ChoiceField(choices=NodeKind.choices, help_text="What the node is.")
-    title = serializers.CharField(help_text="Display title.")
+class NodeSerializer(NodeRefSerializer):
     summary = serializers.CharField(help_text="One sentence, as Markdown.")
     summary_html = serializers.SerializerMethodField(help_text="`summary` rendered to sanitized HTML.")
     families = serializers.ListField(
@@ -81,11 +103,11 @@ class NodeEdgeSerializer(serializers.Serializer):
     direction = serializers.ChoiceField(
         choices=["out", "in"], help_text="`out`: this node is the edge's source; `in`: its target."
     )
-    kind = serializers.ChoiceField(choices=EdgeKind.choices, help_text="Type of the relation.")
+    kind = edge_kind_field()
     node = NodeRefSerializer(help_text="The node at the other end.")
-    text = serializers.CharField(allow_blank=True, help_text="One line shown on the map; may be empty.")
-    style = serializers.ChoiceField(choices=EdgeStyle.choices, help_text="`dotted` for uncertain lineage.")
-    origin = serializers.CharField(help_text="The field of the source record that produced the edge.")
+    text = edge_text_field()
+    style = edge_style_field()
+    origin = edge_origin_field()
 
 
 class CitedPaperSerializer(serializers.Serializer):
@@ -149,12 +171,12 @@ class NodeDetailSerializer(NodeSerializer):
 
 
 class EdgeSerializer(serializers.Serializer):
-    source = serializers.CharField(source="source.slug", help_text="Slug of the node the edge leaves.")
-    target = serializers.CharField(source="target.slug", help_text="Slug of the node the edge enters.")
-    kind = serializers.ChoiceField(choices=EdgeKind.choices, help_text="Type of the relation.")
-    text = serializers.CharField(allow_blank=True, help_text="One line shown on the map; may be empty.")
-    style = serializers.ChoiceField(choices=EdgeStyle.choices, help_text="`dotted` for uncertain lineage.")
-    origin = serializers.CharField(help_text="The field of the source record that produced the edge.")
+    source = edge_end_field("source", source="source.slug")
+    target = edge_end_field("target", source="target.slug")
+    kind = edge_kind_field()
+    text = edge_text_field()
+    style = edge_style_field()
+    origin = edge_origin_field()
 
 
 # --- Graph and paths ---------------------------------------------------------------------------
@@ -174,12 +196,12 @@ class GraphNodeSerializer(serializers.Serializer):
 
 
 class GraphLinkSerializer(serializers.Serializer):
-    source = serializers.CharField(help_text="Slug of the node the edge leaves.")
-    target = serializers.CharField(help_text="Slug of the node the edge enters.")
+    source = edge_end_field("source")
+    target = edge_end_field("target")
     key = serializers.CharField(help_text="networkx multigraph edge key (the edge kind).")
-    kind = serializers.ChoiceField(choices=EdgeKind.choices, help_text="Type of the relation.")
-    text = serializers.CharField(allow_blank=True, help_text="One line shown on the map; may be empty.")
-    style = serializers.ChoiceField(choices=EdgeStyle.choices, help_text="`dotted` for uncertain lineage.")
+    kind = edge_kind_field()
+    text = edge_text_field()
+    style = edge_style_field()
 
 
 class GraphInfoSerializer(serializers.Serializer):
@@ -364,7 +386,7 @@ class RunResultSerializer(serializers.Serializer):
     def get_score(self, scored) -> dict[str, Any]:
         metric = scored.metric
         return {
-            "metric": metric.name if metric else "",
+            "metric": metric.key if metric else "",
             "value": scored.value,
             "better": metric.better if metric else None,
         }
@@ -386,7 +408,7 @@ class ResultGroupSerializer(serializers.Serializer):
     latest = serializers.SerializerMethodField(help_text="The most recently finished run.")
 
     def get_metric(self, group) -> str:
-        return group.metric.name if group.metric else ""
+        return group.metric.key if group.metric else ""
 
     @extend_schema_field(RunResultSerializer)
     def get_best(self, group) -> dict[str, Any]:

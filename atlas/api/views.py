@@ -3,18 +3,18 @@
 Everything here is GET-only and public. Lists are paginated (`count`/`next` reach the end; a
 unique key ends every ordering), every parameter is declared (unknown, repeated or malformed ones
 are 400s naming them), and responses carry content-derived ETag / Last-Modified validators
-(conditional GETs get 304s). Graph algorithms live in `atlas.graph.services`, the decision guide
-in `atlas.guide.services`, results queries in `atlas.api.results`.
+(conditional GETs get 304s). The lists' selections live in `atlas.api.queries`, graph algorithms in
+`atlas.graph.services`, the decision guide in `atlas.guide.services`, results in `atlas.runs.board`.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Model, QuerySet
 from django.http import Http404
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -32,21 +32,22 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from atlas.api import filters, results
+from atlas.api import filters, queries
 from atlas.api import serializers as s
 from atlas.api.conditional import ConditionalMixin
 from atlas.api.pagination import AtlasPagination
+from atlas.api.queries import unknown_node
 from atlas.api.renderers import BibTeXRenderer
 from atlas.graph import services as graph
-from atlas.graph.models import Edge, LensValue, Node, NodeKind, NodePaper
+from atlas.graph.models import Edge, Node
 from atlas.guide import services as guide
 from atlas.papers.bibtex import bibtex_for
 from atlas.papers.models import Paper
+from atlas.runs import board
 from atlas.runs.models import Run
 
 SLUG_RE = re.compile(filters.SLUG_PATTERN)
 PAPER_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-LENS_KINDS = (NodeKind.LENS, NodeKind.AXIS)
 
 FIELD_ERRORS = OpenApiResponse(
     response={
@@ -81,8 +82,32 @@ CACHE_HEADERS = [
 ]
 
 
-def _unknown_node(slug: str) -> str:
-    return f"No node with slug {slug!r}."
+def read_operation(
+    *,
+    summary: str,
+    ok: Any,
+    description: str | None = None,
+    parameters: Sequence[Any] = (),
+    examples: Sequence[OpenApiExample] = (),
+    not_found: bool = True,
+) -> Callable:
+    """`extend_schema` of a read operation: its 200 answer (or `{(200, media type): answer}`), the
+    400 that every one may give, the 404 unless `not_found` is False, and the validator headers."""
+    responses = dict(ok) if isinstance(ok, dict) else {200: ok}
+    responses[400] = FIELD_ERRORS
+    if not_found:
+        responses[404] = NOT_FOUND
+    return extend_schema(
+        summary=summary,
+        description=description,
+        parameters=[*parameters, *CACHE_HEADERS],
+        responses=responses,
+        examples=list(examples) or None,
+    )
+
+
+def response_example(name: str, value: Any, **kwargs: Any) -> OpenApiExample:
+    return OpenApiExample(name, value=value, response_only=True, **kwargs)
 
 
 class ReadOnlyAPIView(ConditionalMixin):
@@ -124,6 +149,33 @@ class ReadOnlyAPIView(ConditionalMixin):
         return response
 
 
+class ListAPIView(ReadOnlyAPIView, viewsets.GenericViewSet):
+    """A paginated list: `list` parses the query, asks `select` for the items, serializes one page."""
+
+    pagination_class = AtlasPagination
+
+    def select(self, query: dict[str, Any]) -> QuerySet | list:
+        """The items the validated query selects, in their final order."""
+        raise NotImplementedError
+
+    def list_context(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Serializer context of the listed items."""
+        return {}
+
+    def list(self, request: Request) -> Response:
+        query = self.query()
+        page = self.paginate_queryset(self.select(query))
+        data = self.get_serializer_class()(page, many=True, context=self.list_context(query)).data
+        return self.get_paginated_response(data)
+
+    @staticmethod
+    def find(records: QuerySet, pattern: re.Pattern[str], **lookup: str | None) -> Model | None:
+        """The one record matching `lookup`, or None when its value is missing or malformed."""
+        if not all(value and pattern.fullmatch(value) for value in lookup.values()):
+            return None
+        return records.filter(**lookup).first()
+
+
 class DocumentSchema(AutoSchema):
     """For views whose `list` action answers one document (the graph, paths, the guide), not a list."""
 
@@ -131,45 +183,30 @@ class DocumentSchema(AutoSchema):
         return False
 
 
-def _existing_slug(name: str, slug: str | None) -> None:
-    if slug and not Node.objects.filter(slug=slug).exists():
-        raise ValidationError({name: [_unknown_node(slug)]})
+class DocumentAPIView(ReadOnlyAPIView, viewsets.ViewSet):
+    """One document, not paginated: `list` parses the query and answers what `document` builds."""
 
+    schema = DocumentSchema()
 
-def _words(text: str) -> list[str]:
-    return [word for word in _fold(text).split() if word]
+    def document(self, query: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
 
-
-def _fold(text: str) -> str:
-    """Case- and accent-insensitive form for searching: `Müller` → `muller`."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
+    def list(self, request: Request) -> Response:
+        return Response(self.document(self.query()))
 
 
 # --- Nodes -------------------------------------------------------------------------------------
 
-NODE_ORDERINGS = {
-    "kind": ("kind", "order", "slug"),
-    "-kind": ("-kind", "order", "slug"),
-    "slug": ("slug",),
-    "-slug": ("-slug",),
-    "title": ("title", "slug"),
-    "-title": ("-title", "slug"),
-    "order": ("order", "slug"),
-    "-order": ("-order", "slug"),
-}
-
 
 @extend_schema_view(
-    list=extend_schema(
+    list=read_operation(
         summary="List nodes",
         description="Every node of the map, filtered by kind, family or text, paginated.",
-        parameters=[filters.NodeQuery, *CACHE_HEADERS],
-        responses={200: s.NodeSerializer(many=True), 400: FIELD_ERRORS, 404: NOT_FOUND},
+        parameters=[filters.NodeQuery],
+        ok=s.NodeSerializer(many=True),
         examples=[
-            OpenApiExample(
+            response_example(
                 "One method",
-                response_only=True,
                 value={
                     "slug": "ddpm",
                     "kind": "method",
@@ -186,22 +223,20 @@ NODE_ORDERINGS = {
             )
         ],
     ),
-    retrieve=extend_schema(
+    retrieve=read_operation(
         summary="One node with its typed edges",
         description="A node with its body, data, cited papers, runnable recipes and every edge touching it.",
         parameters=[
             OpenApiParameter(
                 "slug", str, OpenApiParameter.PATH, description="Slug of the node, e.g. `ddpm`."
             ),
-            *CACHE_HEADERS,
         ],
-        responses={200: s.NodeDetailSerializer, 400: FIELD_ERRORS, 404: NOT_FOUND},
+        ok=s.NodeDetailSerializer,
     ),
 )
-class NodeViewSet(ReadOnlyAPIView, viewsets.GenericViewSet):
+class NodeViewSet(ListAPIView):
     """Nodes of the knowledge map: families, methods, lenses, failure modes, essays, ..."""
 
-    pagination_class = AtlasPagination
     lookup_field = "slug"
     lookup_value_regex = "[^/]+"
     serializer_class = s.NodeSerializer
@@ -210,63 +245,29 @@ class NodeViewSet(ReadOnlyAPIView, viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[Node]:
         return Node.objects.all()
 
-    def list(self, request: Request) -> Response:
-        query = self.query()
-        nodes = Node.objects.defer(
-            "body_md", "body_html", "search_text", "equation", "equation_html", "figures"
-        )
-        if query.get("kind"):
-            nodes = nodes.filter(kind=query["kind"])
-        for word in _words(query.get("q", "")):
-            nodes = nodes.filter(search_text__contains=word)
-        if query.get("family"):
-            family = query["family"]
-            ids = [pk for pk, names in nodes.values_list("id", "families") if family in names]
-            nodes = nodes.filter(id__in=ids)
-        nodes = nodes.order_by(*NODE_ORDERINGS[query["ordering"]])
-        page = self.paginate_queryset(nodes)
-        return self.get_paginated_response(s.NodeSerializer(page, many=True).data)
+    def select(self, query: dict[str, Any]) -> QuerySet[Node]:
+        return queries.nodes(query)
 
     def retrieve(self, request: Request, slug: str | None = None) -> Response:
         self.query()
-        if not slug or not SLUG_RE.fullmatch(slug):
-            raise NotFound(_unknown_node(slug or ""))
-        node = (
-            Node.objects.filter(slug=slug)
-            .prefetch_related(
-                Prefetch("citations", NodePaper.objects.select_related("paper").order_by("position")),
-                Prefetch("out_edges", Edge.objects.select_related("target")),
-                Prefetch("in_edges", Edge.objects.select_related("source")),
-            )
-            .first()
-        )
+        node = self.find(queries.node_detail(), SLUG_RE, slug=slug)
         if node is None:
-            raise NotFound(_unknown_node(slug))
+            raise NotFound(unknown_node(slug or ""))
         return Response(s.NodeDetailSerializer(node).data)
 
 
 # --- Edges -------------------------------------------------------------------------------------
 
-EDGE_ORDERINGS = {
-    "source": ("source__slug", "kind", "target__slug"),
-    "-source": ("-source__slug", "kind", "target__slug"),
-    "target": ("target__slug", "kind", "source__slug"),
-    "-target": ("-target__slug", "kind", "source__slug"),
-    "kind": ("kind", "source__slug", "target__slug"),
-    "-kind": ("-kind", "source__slug", "target__slug"),
-}
-
 
 @extend_schema_view(
-    list=extend_schema(
+    list=read_operation(
         summary="List edges",
         description="Typed, directed edges of the map, filtered by kind and by the nodes they touch.",
-        parameters=[filters.EdgeQuery, *CACHE_HEADERS],
-        responses={200: s.EdgeSerializer(many=True), 400: FIELD_ERRORS, 404: NOT_FOUND},
+        parameters=[filters.EdgeQuery],
+        ok=s.EdgeSerializer(many=True),
         examples=[
-            OpenApiExample(
+            response_example(
                 "A fix",
-                response_only=True,
                 value={
                     "source": "wgan",
                     "target": "mode-collapse",
@@ -279,54 +280,36 @@ EDGE_ORDERINGS = {
         ],
     )
 )
-class EdgeViewSet(ReadOnlyAPIView, viewsets.GenericViewSet):
+class EdgeViewSet(ListAPIView):
     """Edges between nodes (lineage, unifies, variant_of, fixes, suffers_from, ...)."""
 
-    pagination_class = AtlasPagination
     serializer_class = s.EdgeSerializer
     query_serializers = {"list": filters.EdgeQuery}
 
     def get_queryset(self) -> QuerySet[Edge]:
         return Edge.objects.all()
 
-    def list(self, request: Request) -> Response:
-        query = self.query()
-        for name in ("source", "target", "node"):
-            _existing_slug(name, query.get(name))
-        edges = Edge.objects.select_related("source", "target").only(
-            "kind", "text", "style", "origin", "source__slug", "target__slug"
-        )
-        if query.get("kind"):
-            edges = edges.filter(kind=query["kind"])
-        if query.get("source"):
-            edges = edges.filter(source__slug=query["source"])
-        if query.get("target"):
-            edges = edges.filter(target__slug=query["target"])
-        if query.get("node"):
-            node_id = Node.objects.get(slug=query["node"]).id
-            edges = edges.filter(source_id=node_id) | edges.filter(target_id=node_id)
-        edges = edges.order_by(*EDGE_ORDERINGS[query["ordering"]])
-        page = self.paginate_queryset(edges)
-        return self.get_paginated_response(s.EdgeSerializer(page, many=True).data)
+    def select(self, query: dict[str, Any]) -> QuerySet[Edge]:
+        return queries.edges(query)
 
 
 # --- Graph and paths ---------------------------------------------------------------------------
 
 
 @extend_schema_view(
-    list=extend_schema(
+    list=read_operation(
         summary="The map as a graph",
         description=(
             "The whole knowledge graph, or the subgraph within `depth` hops of `around` (edges in either "
             "direction), as networkx node-link JSON (`nodes`, `links`) with layout positions. Not paginated: "
             "one document."
         ),
-        parameters=[filters.GraphQuery, *CACHE_HEADERS],
-        responses={200: s.GraphSerializer, 400: FIELD_ERRORS},
+        parameters=[filters.GraphQuery],
+        ok=s.GraphSerializer,
+        not_found=False,
         examples=[
-            OpenApiExample(
+            response_example(
                 "Around one node",
-                response_only=True,
                 value={
                     "directed": True,
                     "multigraph": True,
@@ -360,27 +343,23 @@ class EdgeViewSet(ReadOnlyAPIView, viewsets.GenericViewSet):
         ],
     )
 )
-class GraphViewSet(ReadOnlyAPIView, viewsets.ViewSet):
+class GraphViewSet(DocumentAPIView):
     """The knowledge graph in networkx node-link form."""
-
-    schema = DocumentSchema()
 
     query_serializers = {"list": filters.GraphQuery}
 
-    def list(self, request: Request) -> Response:
-        query = self.query()
+    def document(self, query: dict[str, Any]) -> dict[str, Any]:
         around = query.get("around")
         if around is None:
-            return Response(graph.node_link(graph.get_graph()))
+            return graph.node_link(graph.get_graph())
         try:
-            sub = graph.subgraph(around, query["depth"])
+            return graph.node_link(graph.subgraph(around, query["depth"]))
         except KeyError:
-            raise ValidationError({"around": [_unknown_node(around)]}) from None
-        return Response(graph.node_link(sub))
+            raise ValidationError({"around": [unknown_node(around)]}) from None
 
 
 @extend_schema_view(
-    list=extend_schema(
+    list=read_operation(
         summary="Explained paths between two nodes",
         description=(
             "Up to `k` shortest paths from `from` to `to`, cheapest first, each hop with the relation in "
@@ -389,12 +368,12 @@ class GraphViewSet(ReadOnlyAPIView, viewsets.ViewSet):
             "the decision guide and tours are never passed through. `paths` is empty when the two are not "
             "connected; a node to itself is one path of length 0."
         ),
-        parameters=[filters.PathQuery, *CACHE_HEADERS],
-        responses={200: s.PathsSerializer, 400: FIELD_ERRORS},
+        parameters=[filters.PathQuery],
+        ok=s.PathsSerializer,
+        not_found=False,
         examples=[
-            OpenApiExample(
+            response_example(
                 "VAE to diffusion",
-                response_only=True,
                 value={
                     "source": {"slug": "vae", "kind": "family", "title": "Variational autoencoders"},
                     "target": {"slug": "diffusion", "kind": "family", "title": "Diffusion models"},
@@ -418,81 +397,44 @@ class GraphViewSet(ReadOnlyAPIView, viewsets.ViewSet):
         ],
     )
 )
-class PathViewSet(ReadOnlyAPIView, viewsets.ViewSet):
+class PathViewSet(DocumentAPIView):
     """Shortest explained paths through the knowledge graph."""
-
-    schema = DocumentSchema()
 
     query_serializers = {"list": filters.PathQuery}
 
-    def list(self, request: Request) -> Response:
-        query = self.query()
+    def document(self, query: dict[str, Any]) -> dict[str, Any]:
         source, target = query["from"], query["to"]
-        refs = {
-            n.slug: n for n in Node.objects.filter(slug__in=[source, target]).only("slug", "kind", "title")
+        ends = queries.path_ends(source, target)
+        return {
+            "source": s.NodeRefSerializer(ends[source]).data,
+            "target": s.NodeRefSerializer(ends[target]).data,
+            "paths": queries.paths(source, target, query["k"]),
         }
-        errors = {
-            name: [_unknown_node(slug)]
-            for name, slug in (("from", source), ("to", target))
-            if slug not in refs
-        }
-        if errors:
-            raise ValidationError(errors)
-        if source == target:
-            paths = [{"length": 0, "nodes": [source], "hops": []}]
-        else:
-            try:
-                found = graph.explained_paths(source, target, k=query["k"])
-            except KeyError as exc:  # the graph lags the tables only between a load and its cache refresh
-                raise ValidationError(
-                    {"from" if exc.args[0] == source else "to": [_unknown_node(exc.args[0])]}
-                ) from None
-            paths = [
-                {"length": len(hops), "nodes": [source, *(hop["to"] for hop in hops)], "hops": hops}
-                for hops in found
-            ]
-        body = {
-            "source": s.NodeRefSerializer(refs[source]).data,
-            "target": s.NodeRefSerializer(refs[target]).data,
-            "paths": paths,
-        }
-        return Response(body)
 
 
 # --- Lenses ------------------------------------------------------------------------------------
 
 
-def _lens_queryset() -> QuerySet[Node]:
-    values = LensValue.objects.select_related("family").prefetch_related("papers")
-    return (
-        Node.objects.filter(kind__in=LENS_KINDS)
-        .only("slug", "kind", "title", "summary", "order", "data")
-        .prefetch_related(Prefetch("lens_values", values))
-    )
-
-
 @extend_schema_view(
-    list=extend_schema(
+    list=read_operation(
         summary="Comparison tables",
         description=(
             "The three lenses and the comparison axes as data: one table per lens, one row per family "
             "(plus variant rows), lenses first, then axes, each by display order."
         ),
-        parameters=[filters.LensQuery, *CACHE_HEADERS],
-        responses={200: s.LensSerializer(many=True), 400: FIELD_ERRORS, 404: NOT_FOUND},
+        parameters=[filters.LensQuery],
+        ok=s.LensSerializer(many=True),
     ),
-    retrieve=extend_schema(
+    retrieve=read_operation(
         summary="One comparison table",
         parameters=[
             filters.LensDetailQuery,
             OpenApiParameter("slug", str, OpenApiParameter.PATH, description="Slug of the lens or axis."),
-            *CACHE_HEADERS,
         ],
-        responses={200: s.LensSerializer, 400: FIELD_ERRORS, 404: NOT_FOUND},
+        ok=s.LensSerializer,
         examples=[
-            OpenApiExample(
+            response_example(
                 "One row of the divergence lens",
-                response_only=True,
                 value={
                     "slug": "divergence",
                     "kind": "lens",
@@ -518,55 +460,33 @@ def _lens_queryset() -> QuerySet[Node]:
         ],
     ),
 )
-class LensViewSet(ReadOnlyAPIView, viewsets.GenericViewSet):
+class LensViewSet(ListAPIView):
     """Lenses and comparison axes: how every family answers one question."""
 
-    pagination_class = AtlasPagination
     lookup_field = "slug"
     lookup_value_regex = "[^/]+"
     serializer_class = s.LensSerializer
     query_serializers = {"list": filters.LensQuery, "retrieve": filters.LensDetailQuery}
 
     def get_queryset(self) -> QuerySet[Node]:
-        return _lens_queryset()
+        return queries.lens_tables()
 
-    def list(self, request: Request) -> Response:
-        query = self.query()
-        lenses = _lens_queryset()
-        if query.get("kind"):
-            lenses = lenses.filter(kind=query["kind"])
-        if query.get("facet"):
-            facet = query["facet"]
-            ids = {
-                lens_id
-                for lens_id, tags in LensValue.objects.filter(lens__kind__in=LENS_KINDS).values_list(
-                    "lens_id", "facets"
-                )
-                if facet in tags
-            }
-            lenses = lenses.filter(id__in=ids)
-        page = self.paginate_queryset(lenses.order_by("kind", "order", "slug"))
-        data = s.LensSerializer(page, many=True, context={"family": query.get("family")}).data
-        return self.get_paginated_response(data)
+    def select(self, query: dict[str, Any]) -> QuerySet[Node]:
+        return queries.lenses(query)
+
+    def list_context(self, query: dict[str, Any]) -> dict[str, Any]:
+        return {"family": query.get("family")}  # each table keeps only this family's rows
 
     def retrieve(self, request: Request, slug: str | None = None) -> Response:
         query = self.query()
-        lens = _lens_queryset().filter(slug=slug).first() if slug and SLUG_RE.fullmatch(slug) else None
+        lens = self.find(queries.lens_tables(), SLUG_RE, slug=slug)
         if lens is None:
             raise NotFound(f"No lens or axis with slug {slug!r}.")
-        return Response(s.LensSerializer(lens, context={"family": query.get("family")}).data)
+        return Response(s.LensSerializer(lens, context=self.list_context(query)).data)
 
 
 # --- Papers ------------------------------------------------------------------------------------
 
-PAPER_ORDERINGS = {
-    "key": ("key",),
-    "-key": ("-key",),
-    "year": ("year", "key"),
-    "-year": ("-year", "key"),
-    "title": ("title", "key"),
-    "-title": ("-title", "key"),
-}
 BIBTEX_RESPONSE = OpenApiResponse(
     OpenApiTypes.STR, description="BibTeX (`Accept: application/x-bibtex` or `?format=bibtex`)."
 )
@@ -578,31 +498,23 @@ FORMAT_PARAM = OpenApiParameter(
 )
 
 
-def _papers_queryset() -> QuerySet[Paper]:
-    return Paper.objects.prefetch_related(
-        Prefetch("citations", NodePaper.objects.select_related("node").only("id", "paper_id", "node__slug"))
-    )
+def _json_or_bibtex(json_answer: Any) -> dict[tuple[int, str], Any]:
+    return {(200, "application/json"): json_answer, (200, "application/x-bibtex"): BIBTEX_RESPONSE}
 
 
 @extend_schema_view(
-    list=extend_schema(
+    list=read_operation(
         summary="List papers (JSON or BibTeX)",
         description=(
             "Papers behind the atlas's claims, filtered by year, citing node, author or text. As JSON the "
             "list is paginated; as BibTeX it is one .bib file of every paper that matches (or of one page, "
             "when `page` or `page_size` is given), in the same order."
         ),
-        parameters=[filters.PaperQuery, FORMAT_PARAM, *CACHE_HEADERS],
-        responses={
-            (200, "application/json"): s.PaperSerializer(many=True),
-            (200, "application/x-bibtex"): BIBTEX_RESPONSE,
-            400: FIELD_ERRORS,
-            404: NOT_FOUND,
-        },
+        parameters=[filters.PaperQuery, FORMAT_PARAM],
+        ok=_json_or_bibtex(s.PaperSerializer(many=True)),
         examples=[
-            OpenApiExample(
+            response_example(
                 "BibTeX of 2020 papers",
-                response_only=True,
                 media_type="application/x-bibtex",
                 value=(
                     "@inproceedings{ho2020ddpm,\n  title = {{Denoising Diffusion Probabilistic Models}},\n"
@@ -612,27 +524,20 @@ def _papers_queryset() -> QuerySet[Paper]:
             )
         ],
     ),
-    retrieve=extend_schema(
+    retrieve=read_operation(
         summary="One paper (JSON or BibTeX)",
         parameters=[
             OpenApiParameter(
                 "key", str, OpenApiParameter.PATH, description="Key of the paper, e.g. `ho2020ddpm`."
             ),
             FORMAT_PARAM,
-            *CACHE_HEADERS,
         ],
-        responses={
-            (200, "application/json"): s.PaperSerializer,
-            (200, "application/x-bibtex"): BIBTEX_RESPONSE,
-            400: FIELD_ERRORS,
-            404: NOT_FOUND,
-        },
+        ok=_json_or_bibtex(s.PaperSerializer),
     ),
 )
-class PaperViewSet(ReadOnlyAPIView, viewsets.GenericViewSet):
+class PaperViewSet(ListAPIView):
     """Papers, technical reports and other resources cited by the atlas; BibTeX on request."""
 
-    pagination_class = AtlasPagination
     lookup_field = "key"
     lookup_value_regex = "[^/]+"
     serializer_class = s.PaperSerializer
@@ -640,47 +545,27 @@ class PaperViewSet(ReadOnlyAPIView, viewsets.GenericViewSet):
     renderer_classes = [JSONRenderer, BibTeXRenderer, BrowsableAPIRenderer]
 
     def get_queryset(self) -> QuerySet[Paper]:
-        return _papers_queryset()
+        return queries.paper_records()
+
+    def select(self, query: dict[str, Any]) -> QuerySet[Paper]:
+        return queries.papers(query)
 
     def _wants_bibtex(self) -> bool:
         return isinstance(self.request.accepted_renderer, BibTeXRenderer)
 
     def list(self, request: Request) -> Response:
-        query = self.query()
-        papers = _papers_queryset()
-        if query.get("node"):
-            _existing_slug("node", query["node"])
-            papers = papers.filter(citations__node__slug=query["node"])
-        if query.get("year") is not None:
-            papers = papers.filter(year=query["year"])
-        if query.get("year_min") is not None:
-            papers = papers.filter(year__gte=query["year_min"])
-        if query.get("year_max") is not None:
-            papers = papers.filter(year__lte=query["year_max"])
-        author, words = _fold(query.get("author", "")), _words(query.get("q", ""))
-        if author or words:
-            ids = []
-            for pk, key, title, venue, note, authors in papers.values_list(
-                "id", "key", "title", "venue", "note", "authors"
-            ):
-                if author and not any(author in _fold(name) for name in authors):
-                    continue
-                haystack = _fold(" ".join([key, title, venue, note, *authors]))
-                if all(word in haystack for word in words):
-                    ids.append(pk)
-            papers = papers.filter(id__in=ids)
-        papers = papers.order_by(*PAPER_ORDERINGS[query["ordering"]])
-        if self._wants_bibtex():
-            paginated = any(name in request.query_params for name in AtlasPagination.query_params)
-            chosen = self.paginate_queryset(papers) if paginated else list(papers)
-            text = bibtex_for(chosen) or "% No paper of the Generative Atlas matches these filters.\n"
-            return self._bibtex(text, "papers.bib")
-        page = self.paginate_queryset(papers)
-        return self.get_paginated_response(s.PaperSerializer(page, many=True).data)
+        if not self._wants_bibtex():
+            return super().list(request)
+        # One .bib file of every match, unless a page was asked for explicitly.
+        papers = self.select(self.query())
+        paginated = any(name in request.query_params for name in AtlasPagination.query_params)
+        chosen = self.paginate_queryset(papers) if paginated else list(papers)
+        text = bibtex_for(chosen) or "% No paper of the Generative Atlas matches these filters.\n"
+        return self._bibtex(text, "papers.bib")
 
     def retrieve(self, request: Request, key: str | None = None) -> Response:
         self.query()
-        paper = _papers_queryset().filter(key=key).first() if key and PAPER_KEY_RE.fullmatch(key) else None
+        paper = self.find(queries.paper_records(), PAPER_KEY_RE, key=key)
         if paper is None:
             raise NotFound(f"No paper with key {key!r}.")
         if self._wants_bibtex():
@@ -696,27 +581,27 @@ class PaperViewSet(ReadOnlyAPIView, viewsets.GenericViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(
+    list=read_operation(
         summary="Best and latest results",
         description=(
             "For every (recipe, dataset) with succeeded runs: the best run by one metric and the latest one, "
             "ordered by recipe then dataset. Only succeeded runs count."
         ),
-        parameters=[filters.ResultQuery, *CACHE_HEADERS],
-        responses={200: s.ResultGroupSerializer(many=True), 400: FIELD_ERRORS, 404: NOT_FOUND},
+        parameters=[filters.ResultQuery],
+        ok=s.ResultGroupSerializer(many=True),
     ),
-    compare=extend_schema(
+    compare=read_operation(
         summary="Cross-family comparison on one dataset",
         description=(
             "The best succeeded run of every family on `dataset`, ranked by one metric shared by all "
             "(with `auto`, chosen once for the whole dataset); families without results are listed apart."
         ),
-        parameters=[filters.ComparisonQuery, *CACHE_HEADERS],
-        responses={200: s.ComparisonSerializer, 400: FIELD_ERRORS},
+        parameters=[filters.ComparisonQuery],
+        ok=s.ComparisonSerializer,
+        not_found=False,
         examples=[
-            OpenApiExample(
+            response_example(
                 "Ring of eight Gaussians",
-                response_only=True,
                 value={
                     "dataset": "ring8",
                     "metric": "sliced_wasserstein",
@@ -728,38 +613,34 @@ class PaperViewSet(ReadOnlyAPIView, viewsets.GenericViewSet):
         ],
     ),
 )
-class ResultViewSet(ReadOnlyAPIView, viewsets.GenericViewSet):
+class ResultViewSet(ListAPIView):
     """Results of succeeded runs: per recipe and dataset, and across families."""
 
-    pagination_class = AtlasPagination
     serializer_class = s.ResultGroupSerializer
     query_serializers = {"list": filters.ResultQuery, "compare": filters.ComparisonQuery}
 
     def get_version(self) -> tuple[str, datetime | None]:
-        return results.version()
+        return board.results_version()
 
     def get_queryset(self) -> QuerySet[Run]:
         return Run.objects.none()
 
-    def list(self, request: Request) -> Response:
-        query = self.query()
-        groups = results.best_and_latest(
+    def select(self, query: dict[str, Any]) -> list[board.Group]:
+        return board.best_and_latest(
             recipe=query.get("recipe"),
             dataset=query.get("dataset"),
             family=query.get("family"),
             metric=query["metric"],
         )
-        page = self.paginate_queryset(groups)
-        return self.get_paginated_response(s.ResultGroupSerializer(page, many=True).data)
 
     @action(detail=False, methods=["get"], pagination_class=None)
     def compare(self, request: Request) -> Response:
         query = self.query()
-        comparison = results.compare(query["dataset"], query["metric"])
-        metric = results.METRICS.get(comparison.metric_name)
+        comparison = board.compare(query["dataset"], query["metric"])
+        metric = comparison.metric
         body = {
             "dataset": comparison.dataset,
-            "metric": comparison.metric_name,
+            "metric": metric.key if metric else "",
             "better": metric.better if metric else None,
             "entries": [
                 {
@@ -779,13 +660,12 @@ class ResultViewSet(ReadOnlyAPIView, viewsets.GenericViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(
+    list=read_operation(
         summary="The decision guide",
         description="The whole question tree: root question id, every question with its answers, each leaf.",
-        parameters=CACHE_HEADERS,
-        responses={200: s.GuideTreeSerializer, 400: FIELD_ERRORS, 404: NOT_FOUND},
+        ok=s.GuideTreeSerializer,
     ),
-    answer=extend_schema(
+    answer=read_operation(
         summary="Walk the decision guide",
         description=(
             "Answers given so far in, the next question or the recommendation (with its reasoning) out. "
@@ -799,13 +679,11 @@ class ResultViewSet(ReadOnlyAPIView, viewsets.GenericViewSet):
                 {"type": "string", "maxLength": 2000, "pattern": r"^[^\u0000]*$"},
                 description=filters.GuideAnswerQuery().fields["answers"].help_text,
             ),
-            *CACHE_HEADERS,
         ],
-        responses={200: s.GuideStateSerializer, 400: FIELD_ERRORS, 404: NOT_FOUND},
+        ok=s.GuideStateSerializer,
         examples=[
-            OpenApiExample(
+            response_example(
                 "Recommendation reached",
-                response_only=True,
                 value={
                     "done": True,
                     "answers": ["goal:likelihood", "likelihood:exact-likelihood"],
@@ -856,10 +734,8 @@ class ResultViewSet(ReadOnlyAPIView, viewsets.GenericViewSet):
         ],
     ),
 )
-class GuideViewSet(ReadOnlyAPIView, viewsets.ViewSet):
+class GuideViewSet(DocumentAPIView):
     """The decision guide from content, and a walk through it."""
-
-    schema = DocumentSchema()
 
     query_serializers = {"answer": filters.GuideAnswerQuery}
 
@@ -869,9 +745,8 @@ class GuideViewSet(ReadOnlyAPIView, viewsets.ViewSet):
         except guide.GuideMissing as exc:
             raise NotFound(str(exc)) from None
 
-    def list(self, request: Request) -> Response:
-        self.query()
-        return Response(s.GuideTreeSerializer(self._tree()).data)
+    def document(self, query: dict[str, Any]) -> dict[str, Any]:
+        return s.GuideTreeSerializer(self._tree()).data
 
     @action(detail=False, methods=["get"])
     def answer(self, request: Request) -> Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -363,15 +364,18 @@ def _line_of(container: Any, key: str | int, default: int) -> int:
     return line_of(key) if line_of else default
 
 
+def _wrong_type(value: Any, expected: str, path: Path_, line: int, found: Found, hint: str = "") -> Any:
+    """Records that the value at `path` is not `expected`; returns _MISSING for the caller to return."""
+    found.error(line, f"'{_where(path)}' must be {expected}, got {_type_name(value)}{hint}")
+    return _MISSING
+
+
 def conform(spec: Spec, value: Any, path: Path_, line: int, found: Found) -> Any:
     """`value` checked against `spec`; returns the plain value (or _MISSING when it is unusable)."""
     if isinstance(spec, Str):
         return _conform_str(spec, value, path, line, found)
     if isinstance(spec, Bool):
-        if not isinstance(value, bool):
-            found.error(line, f"'{_where(path)}' must be true or false, got {_type_name(value)}")
-            return _MISSING
-        return value
+        return value if isinstance(value, bool) else _wrong_type(value, "true or false", path, line, found)
     if isinstance(spec, Int):
         return _conform_int(spec, value, path, line, found)
     if isinstance(spec, ListOf):
@@ -385,8 +389,7 @@ def _conform_str(spec: Str, value: Any, path: Path_, line: int, found: Found) ->
     where = _where(path)
     if not isinstance(value, str):
         hint = " (quote it)" if isinstance(value, int | float | bool) or value is None else ""
-        found.error(line, f"'{where}' must be a string, got {_type_name(value)}{hint}")
-        return _MISSING
+        return _wrong_type(value, "a string", path, line, found, hint)
     if not value.strip():
         found.error(line, f"'{where}' must not be empty")
         return _MISSING
@@ -406,21 +409,18 @@ def _conform_str(spec: Str, value: Any, path: Path_, line: int, found: Found) ->
 
 
 def _conform_int(spec: Int, value: Any, path: Path_, line: int, found: Found) -> Any:
-    where = _where(path)
     if isinstance(value, bool) or not isinstance(value, int):
-        found.error(line, f"'{where}' must be an integer, got {_type_name(value)}")
-        return _MISSING
+        return _wrong_type(value, "an integer", path, line, found)
     if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
-        found.error(line, f"'{where}' must be between {spec.min} and {spec.max}; got {value}")
+        found.error(line, f"'{_where(path)}' must be between {spec.min} and {spec.max}; got {value}")
         return _MISSING
     return value
 
 
 def _conform_list(spec: ListOf, value: Any, path: Path_, line: int, found: Found) -> Any:
-    where = _where(path)
     if not isinstance(value, list):
-        found.error(line, f"'{where}' must be a list, got {_type_name(value)}")
-        return _MISSING
+        return _wrong_type(value, "a list", path, line, found)
+    where = _where(path)
     if len(value) < spec.min_items:
         found.error(line, f"'{where}' needs at least {spec.min_items} item(s)")
     result = []
@@ -438,20 +438,33 @@ def _conform_list(spec: ListOf, value: Any, path: Path_, line: int, found: Found
     return result
 
 
-def _conform_obj(spec: Obj, value: Any, path: Path_, line: int, found: Found) -> Any:
-    where = _where(path)
-    if not isinstance(value, dict):
-        found.error(line, f"'{where}' must be a mapping, got {_type_name(value)}")
-        return _MISSING
+def _conform_entries(
+    value: dict, path: Path_, line: int, found: Found, spec_of: Callable[[Any, int], Spec | None]
+) -> dict[str, Any]:
+    """Each entry's value conformed to `spec_of(key, key_line)`, which is None for a bad key (its
+    error already recorded); entries whose key or value is unusable are left out."""
     result: dict[str, Any] = {}
     for key, item in value.items():
         key_line = _line_of(value, key, line)
-        if key not in spec.keys:
-            found.error(key_line, f"unknown key '{key}' in {where}{_suggest(key, spec.keys)}")
-            continue
-        conformed = conform(spec.keys[key].spec, item, (*path, key), key_line, found)
+        spec = spec_of(key, key_line)
+        conformed = _MISSING if spec is None else conform(spec, item, (*path, key), key_line, found)
         if conformed is not _MISSING:
             result[key] = conformed
+    return result
+
+
+def _conform_obj(spec: Obj, value: Any, path: Path_, line: int, found: Found) -> Any:
+    if not isinstance(value, dict):
+        return _wrong_type(value, "a mapping", path, line, found)
+    where = _where(path)
+
+    def spec_of(key: Any, key_line: int) -> Spec | None:
+        if key in spec.keys:
+            return spec.keys[key].spec
+        found.error(key_line, f"unknown key '{key}' in {where}{_suggest(key, spec.keys)}")
+        return None
+
+    result = _conform_entries(value, path, line, found, spec_of)
     for key, rule in spec.keys.items():
         if key in value:
             continue
@@ -468,19 +481,13 @@ def _suggest(key: str, allowed: dict[str, Key]) -> str:
 
 
 def _conform_map(spec: MapOf, value: Any, path: Path_, line: int, found: Found) -> Any:
-    where = _where(path)
     if not isinstance(value, dict):
-        found.error(line, f"'{where}' must be a mapping, got {_type_name(value)}")
-        return _MISSING
-    result: dict[str, Any] = {}
-    for key, item in value.items():
-        key_line = _line_of(value, key, line)
-        if conform(spec.key, key, (*path, key), key_line, found) is _MISSING:
-            continue
-        conformed = conform(spec.value, item, (*path, key), key_line, found)
-        if conformed is not _MISSING:
-            result[key] = conformed
-    return result
+        return _wrong_type(value, "a mapping", path, line, found)
+
+    def spec_of(key: Any, key_line: int) -> Spec | None:
+        return None if conform(spec.key, key, (*path, key), key_line, found) is _MISSING else spec.value
+
+    return _conform_entries(value, path, line, found, spec_of)
 
 
 def conform_record(kind: str, front: Any, line: int) -> tuple[dict[str, Any], Found]:

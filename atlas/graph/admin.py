@@ -5,35 +5,17 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from atlas.core.admin import ReadOnlyAdmin, ReadOnlyInline
 from atlas.graph.models import ContentVersion, Edge, LensValue, Node, NodePaper
 
 
-class ReadOnlyContentAdmin(admin.ModelAdmin):
-    """Operators may look, search and filter; nobody adds, changes or deletes content here."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class CitationInline(admin.TabularInline):
+class CitationInline(ReadOnlyInline):
     model = NodePaper
     fields = ["position", "paper"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Node)
-class NodeAdmin(ReadOnlyContentAdmin):
+class NodeAdmin(ReadOnlyAdmin):
     list_display = ["slug", "kind", "title", "order", "source_path"]
     list_filter = ["kind"]
     search_fields = ["slug", "title", "search_text"]
@@ -42,7 +24,7 @@ class NodeAdmin(ReadOnlyContentAdmin):
 
 
 @admin.register(Edge)
-class EdgeAdmin(ReadOnlyContentAdmin):
+class EdgeAdmin(ReadOnlyAdmin):
     list_display = ["source", "kind", "target", "style", "origin", "text"]
     list_filter = ["kind", "style", "origin"]
     search_fields = ["source__slug", "target__slug", "text"]
@@ -50,7 +32,7 @@ class EdgeAdmin(ReadOnlyContentAdmin):
 
 
 @admin.register(LensValue)
-class LensValueAdmin(ReadOnlyContentAdmin):
+class LensValueAdmin(ReadOnlyAdmin):
     list_display = ["lens", "family", "variant", "order"]
     list_filter = ["lens", "family"]
     search_fields = ["lens__slug", "family__slug", "variant", "text"]
@@ -58,5 +40,5 @@ class LensValueAdmin(ReadOnlyContentAdmin):
 
 
 @admin.register(ContentVersion)
-class ContentVersionAdmin(ReadOnlyContentAdmin):
+class ContentVersionAdmin(ReadOnlyAdmin):
     list_display = ["hash", "files", "loaded_at"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db import models
 
-from atlas.graph.admin import ReadOnlyContentAdmin
+from atlas.core.admin import ReadOnlyAdmin
 from atlas.papers.models import Paper
 
 
 @admin.register(Paper)
-class PaperAdmin(ReadOnlyContentAdmin):
+class PaperAdmin(ReadOnlyAdmin):
     list_display = ["key", "year", "title", "venue", "arxiv"]
     list_filter = ["year"]
     search_fields = ["key", "title", "venue", "arxiv", "doi"]

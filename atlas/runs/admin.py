@@ -9,19 +9,14 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from atlas.core.admin import ReadOnlyAdmin, ReadOnlyInline
 from atlas.runs import services
 from atlas.runs.models import ACTIVE_STATES, Run, RunEvent
 
 
-class RunEventInline(admin.TabularInline):
+class RunEventInline(ReadOnlyInline):
     model = RunEvent
     fields = ["at", "from_status", "to_status", "reason", "attempt"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Run)
@@ -67,17 +62,8 @@ class RunAdmin(admin.ModelAdmin):
 
 
 @admin.register(RunEvent)
-class RunEventAdmin(admin.ModelAdmin):
+class RunEventAdmin(ReadOnlyAdmin):
     list_display = ["run", "at", "from_status", "to_status", "attempt", "reason"]
     list_filter = ["to_status"]
     search_fields = ["run__public_id", "reason"]
     list_select_related = ["run"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -14,10 +14,14 @@ of the latest older code version that has any, marked stale. Two queries per boa
 Rankings: per metric, best first (ties share a rank). How much they disagree: Kendall's τ between
 each pair of metrics, and per entry the metrics that favour it (its best normalised rank) and
 disfavour it (its worst).
+
+The same metric catalogue and ordering also answer `/api/results/` (`best_and_latest`, `compare`):
+there single succeeded runs of any config are ranked, not seed means of the board's configs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import statistics
 from collections.abc import Iterable
@@ -26,6 +30,9 @@ from datetime import datetime
 from html import escape
 from typing import Any, Literal
 
+from django.db.models import Count, Max
+
+from atlas.content.schema import FAMILIES
 from atlas.runs import recipes, services
 from atlas.runs.models import ACTIVE_STATES, Run, RunStatus
 from compute.version import code_version
@@ -33,7 +40,7 @@ from compute.version import code_version
 DEFAULT_SEEDS = 3
 MAX_SEEDS = 10
 STALE_LIMIT = 1000  # older-version runs read per board (bounded)
-FAMILY_ORDER = ("vae", "gan", "diffusion", "flow", "ebm", "autoregressive")
+FAMILY_ORDER = FAMILIES  # the content's fixed order of the six families
 FAMILY_NAMES = {
     "vae": "VAE",
     "gan": "GAN",
@@ -76,6 +83,10 @@ class Metric:
         if isinstance(node, bool) or not isinstance(node, int | float) or not math.isfinite(node):
             return None
         return float(node)
+
+    def signed(self, value: float) -> float:
+        """The value oriented so that ascending order is best first."""
+        return value if self.better == "lower" else -value
 
     @property
     def arrow(self) -> str:
@@ -157,6 +168,9 @@ COST_METRICS = (
         quality=False,
     ),
 )
+# Text has no board, but its runs are ranked by /api/results/.
+UNIGRAM_TV = _m("unigram_tv", "Unigram TV", ["unigram_tv"], "lower", "TV distance of the character unigrams")
+METRICS: dict[str, Metric] = {m.key: m for m in (*IMAGE_METRICS, *POINT_METRICS, UNIGRAM_TV, *COST_METRICS)}
 
 
 @dataclass(frozen=True)
@@ -363,10 +377,13 @@ class Cell:
         return f"{fmt(self.stat.mean)} ± {fmt_std(self.stat.mean, self.stat.std)}"
 
 
+# The columns every results query here reads (boards and /api/results/ alike).
 RUN_FIELDS = (
     "id",
     "public_id",
     "recipe",
+    "model",
+    "family",
     "dataset",
     "config",
     "seed",
@@ -375,6 +392,7 @@ RUN_FIELDS = (
     "config_hash",
     "metrics",
     "result",
+    "created_at",
     "finished_at",
     "samples_png",
 )
@@ -517,7 +535,7 @@ class Board:
         if metric is None:
             raise KeyError(key)
         with_value = [row for row in self.rows if _mean(row, key) is not None]
-        with_value.sort(key=lambda row: _signed(metric, _mean(row, key)))
+        with_value.sort(key=lambda row: metric.signed(_mean(row, key)))
         return with_value + [row for row in self.rows if _mean(row, key) is None]
 
     def leaders(self) -> list[tuple[Metric, list[Row]]]:
@@ -547,10 +565,6 @@ class Board:
 def _mean(row: Row, key: str) -> float | None:
     cell = row.cells.get(key)
     return cell.stat.mean if cell else None
-
-
-def _signed(metric: Metric, value: float) -> float:
-    return value if metric.better == "lower" else -value
 
 
 def build(dataset: str, seeds: int = DEFAULT_SEEDS, *, version: str | None = None) -> Board:
@@ -634,7 +648,7 @@ def _rank(rows: list[Row], metrics: Iterable[Metric]) -> None:
     for metric in metrics:
         scored = [(row, row.cells[metric.key].stat.mean) for row in rows]
         scored = [(row, v) for row, v in scored if v is not None]
-        signed = [_signed(metric, v) for _, v in scored]
+        signed = [metric.signed(v) for _, v in scored]
         for row, s in zip((r for r, _ in scored), signed, strict=True):
             cell = row.cells[metric.key]
             cell.rank = 1 + sum(other < s for other in signed)  # ties share the better rank
@@ -697,6 +711,139 @@ def _agreements(rows: list[Row], metrics: Iterable[Metric]) -> list[Agreement]:
                 tau = kendall_tau([float(p) for p, _ in pairs], [float(q) for _, q in pairs])
                 out.append(Agreement(a, b, tau, len(pairs)))
     return out
+
+
+# --- run-level results (/api/results/) -----------------------------------------------------------
+# Any succeeded run counts here, whatever its config: "best" is one run ranked by one metric. With
+# "auto" a group uses the first metric of AUTO_ORDER that its runs report, because the data kinds
+# share no metric (Frechet distance on digits, sliced Wasserstein on 2-D sets, NLL on text).
+
+AUTO = "auto"
+AUTO_ORDER = ("frechet_distance", "sliced_wasserstein", "nll", "unigram_tv")
+
+
+@dataclass
+class Scored:
+    run: Run
+    metric: Metric | None
+    value: float | None
+
+    @classmethod
+    def of(cls, run: Run, metric: Metric | None) -> Scored:
+        return cls(run, metric, metric.value(run) if metric else None)
+
+    def sort_key(self) -> tuple:
+        """Ascending = best first: runs with a value, then by value, then newest."""
+        if self.value is None or self.metric is None:
+            return (1, 0.0, *_newest_first(self.run))
+        return (0, self.metric.signed(self.value), *_newest_first(self.run))
+
+
+@dataclass
+class Group:
+    recipe: str
+    dataset: str
+    family: str
+    model: str
+    runs: int
+    metric: Metric | None
+    best: Scored
+    latest: Scored
+    code_versions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Comparison:
+    dataset: str
+    metric: Metric | None
+    entries: list[tuple[int, Scored, int]]  # (rank, best run of the family, runs of the family)
+    missing: list[str]
+
+
+def _newest_first(run: Run) -> tuple:
+    finished = run.finished_at.timestamp() if run.finished_at else 0.0
+    return (-finished, -run.id)
+
+
+def succeeded(
+    *, recipe: str | None = None, dataset: str | None = None, family: str | None = None
+) -> list[Run]:
+    queryset = Run.objects.filter(status=RunStatus.SUCCEEDED)
+    for name, value in (("recipe", recipe), ("dataset", dataset), ("family", family)):
+        if value:
+            queryset = queryset.filter(**{name: value})
+    return list(queryset.only(*RUN_FIELDS).order_by("recipe", "dataset", "-finished_at", "-id"))
+
+
+def choose_metric(runs: Iterable[Run], name: str) -> Metric | None:
+    """The metric named, or for "auto" the first of AUTO_ORDER that any of the runs reports."""
+    if name != AUTO:
+        return METRICS[name]
+    runs = list(runs)
+    return next(
+        (METRICS[key] for key in AUTO_ORDER if any(METRICS[key].value(run) is not None for run in runs)),
+        None,
+    )
+
+
+def best_run(runs: Iterable[Run], metric: Metric | None) -> Scored:
+    """The best of the runs by the metric; runs lacking it come last, ties go to the newer run."""
+    return min((Scored.of(run, metric) for run in runs), key=Scored.sort_key)
+
+
+def best_and_latest(
+    *, recipe: str | None = None, dataset: str | None = None, family: str | None = None, metric: str = AUTO
+) -> list[Group]:
+    """One group per (recipe, dataset) with succeeded runs, ordered by recipe then dataset."""
+    grouped: dict[tuple[str, str], list[Run]] = {}
+    for run in succeeded(recipe=recipe, dataset=dataset, family=family):
+        grouped.setdefault((run.recipe, run.dataset), []).append(run)
+    return [_group(recipe_slug, name, runs, metric) for (recipe_slug, name), runs in sorted(grouped.items())]
+
+
+def _group(recipe_slug: str, dataset: str, runs: list[Run], metric_name: str) -> Group:
+    chosen = choose_metric(runs, metric_name)
+    latest = min(runs, key=_newest_first)
+    return Group(
+        recipe=recipe_slug,
+        dataset=dataset,
+        family=latest.family,
+        model=latest.model,
+        runs=len(runs),
+        metric=chosen,
+        best=best_run(runs, chosen),
+        latest=Scored.of(latest, chosen),
+        code_versions=sorted({run.code_version for run in runs}),
+    )
+
+
+def compare(dataset: str, metric: str = AUTO) -> Comparison:
+    """The best succeeded run of every family on `dataset`, ranked by one metric shared by all.
+
+    With "auto" the metric is chosen once for the whole dataset (not per family), so the ranks
+    compare like with like; families whose best run lacks it rank last.
+    """
+    runs = succeeded(dataset=dataset)
+    chosen = choose_metric(runs, metric)
+    by_family: dict[str, list[Run]] = {}
+    for run in runs:
+        by_family.setdefault(run.family, []).append(run)
+    bests = sorted(
+        ((best_run(family_runs, chosen), len(family_runs)) for family_runs in by_family.values()),
+        key=lambda pair: (*pair[0].sort_key(), pair[0].run.family),
+    )
+    entries = [(position + 1, scored, count) for position, (scored, count) in enumerate(bests)]
+    missing = [name for name in FAMILIES if name not in by_family]
+    return Comparison(dataset=dataset, metric=chosen, entries=entries, missing=missing)
+
+
+def results_version() -> tuple[str, datetime | None]:
+    """(a digest that changes whenever the set of succeeded runs changes, the newest finish time)."""
+    stats = Run.objects.filter(status=RunStatus.SUCCEEDED).aggregate(
+        n=Count("id"), last_id=Max("id"), last=Max("finished_at")
+    )
+    key = f"{stats['n']}:{stats['last_id']}:{stats['last']}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32], stats["last"]
 
 
 # --- exports --------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Everything the laptop default writes (SQLite, artifacts, caches, static files) lives here.
 DATA_DIR = Path(env_str("ATLAS_DATA_DIR", str(BASE_DIR / ".atlas")))
 CONTENT_DIR = Path(env_str("ATLAS_CONTENT_DIR", str(BASE_DIR / "content")))
+# Measured results committed with the code (experiments), loaded at start like content.
+ATLAS_RESULTS_DIR = Path(env_str("ATLAS_RESULTS_DIR", str(BASE_DIR / "results")))
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-insecure-not-for-production")
 DEBUG = env_bool("DJANGO_DEBUG", False)

@@ -111,6 +111,44 @@ class Experiment:
         result.scale, result.wall_time_s = scale.name, time.perf_counter() - t0
         return result
 
+    def result(
+        self,
+        verdict: Verdict,
+        tables: list[Table],
+        measurements: dict[str, Any],
+        params: dict[str, Any],
+        figures: dict[str, bytes],
+        recipes: list[dict[str, Any]],
+    ) -> ExperimentResult:
+        """What ``measure`` returns; slug, kind and title come from the class."""
+        return ExperimentResult(
+            self.slug, self.kind, self.title, verdict, tables, measurements, params, figures, recipes
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Budgets and models, the same for every experiment
+
+
+def seeds_of(scale: Scale, cap: int | None = None) -> list[int]:
+    """Seeds 0..scale.seeds - 1 (at most ``cap`` of them)."""
+    n = scale.seeds if cap is None else min(scale.seeds, cap)
+    return list(range(n))
+
+
+def device() -> str:
+    """Where experiments train: the trainer's choice (cuda when available, else cpu)."""
+    from compute.trainer import pick_device
+
+    return pick_device()
+
+
+def build_model(name: str, dataset: Any, *, seed: int, variant: str | None = None, **overrides: Any) -> Any:
+    """Family ``name`` for ``dataset`` (anything with a ``spec``) through the registry, on :func:`device`."""
+    from compute import registry
+
+    return registry.build(name, dataset.spec, variant=variant, seed=seed, device=device(), **overrides)
+
 
 def mean_std(values: list[float]) -> tuple[float, float]:
     arr = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)

@@ -8,7 +8,7 @@ A family file imports torch (never Django), takes a frozen config dataclass, a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -106,3 +106,32 @@ class Family(nn.Module):
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers for family constructors
+
+
+def check_choice(name: str, value: str, valid: Sequence[str]) -> None:
+    """Raise ValueError("sampler must be 'euler' or 'heun', not 'rk4'") unless ``value`` is valid."""
+    if value not in valid:
+        quoted = [f"{v!r}" for v in valid]
+        options = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+        raise ValueError(f"{name} must be {options}, not {value!r}")
+
+
+def model_coordinates(
+    spec: DataSpec, data_scale: float = 1.0, image: tuple[float, float] = (0.0, 1.0)
+) -> tuple[float, float]:
+    """(shift, scale) of the standardisation z = (x - shift) / scale.
+
+    points2d with ``spec.bounds``: the box maps to [-2, 2] / ``data_scale``, so ring8 and grid25 both
+    get a per-coordinate std near 1; images: ``image`` (diffusion's (0.5, 0.5) maps pixels to
+    2x - 1, flow matching dequantises on its own and keeps the identity); anything else: identity.
+    """
+    if spec.kind == "points2d" and spec.bounds is not None:
+        lo, hi = spec.bounds
+        return (lo + hi) / 2, (hi - lo) / 4 * data_scale
+    if spec.kind == "image":
+        return image
+    return 0.0, 1.0

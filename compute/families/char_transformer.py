@@ -43,10 +43,14 @@ class Config:
 
 
 class CausalSelfAttention(nn.Module):
-    def __init__(self, cfg: Config):
+    """Multi-head self-attention, (B, T, C) -> (B, T, C); ``causal=False`` drops the mask, so every
+    position sees every other (what a masked-diffusion LM built from these blocks needs)."""
+
+    def __init__(self, cfg: Config, causal: bool = True):
         super().__init__()
         assert cfg.n_embd % cfg.n_head == 0
         self.n_head = cfg.n_head
+        self.causal = causal
         self.dropout = cfg.dropout
         self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
@@ -58,7 +62,7 @@ class CausalSelfAttention(nn.Module):
         # (B, T, C) -> (B, h, T, hs): heads attend independently over the sequence
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
         y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
+            q, k, v, is_causal=self.causal, dropout_p=self.dropout if self.training else 0.0
         )  # (B, h, T, hs)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_drop(self.proj(y))
@@ -82,6 +86,38 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.ln1(x))
         return x + self.mlp(self.ln2(x))
+
+
+def init_gpt2_weights(model: nn.Module, n_layer: int) -> None:
+    """GPT-2's initialisation of a model with ``blocks`` and a ``head``: N(0, 0.02) weights, zero biases,
+    residual projections scaled by 1 / sqrt(2 n_layer) so the stream's variance holds, and a zero head
+    so that an untrained model is exactly uniform over the vocabulary."""
+    model.apply(_normal_init)
+    for name, p in model.named_parameters():
+        if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):
+            nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
+    nn.init.zeros_(model.head.weight)
+
+
+def _normal_init(module: nn.Module) -> None:
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, mean=0.0, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+
+
+def gpt_adamw(model: nn.Module, config: Config, fused: bool | None = None) -> torch.optim.AdamW:
+    """nanoGPT's AdamW: weight decay on matrices (dim >= 2) except the token and position embeddings
+    (``wte``, ``wpe``); none on biases and LayerNorms."""
+    decay, other = [], []
+    for n, p in model.named_parameters():
+        (decay if p.dim() >= 2 and not n.startswith(("wte", "wpe")) else other).append(p)
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": other, "weight_decay": 0.0}],
+        lr=config.lr,
+        betas=(0.9, 0.99),
+        fused=fused,
+    )
 
 
 class CharTransformer(Family):
@@ -108,30 +144,10 @@ class CharTransformer(Family):
             self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
             self.ln_f = nn.LayerNorm(config.n_embd)
             self.head = nn.Linear(config.n_embd, self.V, bias=False)
-            self.apply(self._init_weights)
-            for name, p in self.named_parameters():
-                if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):
-                    # GPT-2: residual projections scaled by 1/sqrt(2 n_layer) so the stream's variance holds.
-                    nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
-            nn.init.zeros_(self.head.weight)  # an untrained model is exactly uniform over the vocabulary
+            init_gpt2_weights(self, config.n_layer)
         self.to(self.device)
-        # nanoGPT: weight decay on matrices (dim >= 2) except embeddings; none on biases and LayerNorms.
-        decay, other = [], []
-        for n, p in self.named_parameters():
-            (decay if p.dim() >= 2 and not n.startswith(("wte", "wpe")) else other).append(p)
-        self.opt = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": config.weight_decay}, {"params": other, "weight_decay": 0.0}],
-            lr=config.lr,
-            betas=(0.9, 0.99),
-            fused=self.device.type in ("cpu", "cuda"),  # one kernel per step: ~4x faster than foreach on CPU
-        )
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
+        # fused: one kernel per step, ~4x faster than foreach on CPU
+        self.opt = gpt_adamw(self, config, fused=self.device.type in ("cpu", "cuda"))
 
     # ------------------------------------------------------------------ the network
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
@@ -143,15 +159,15 @@ class CharTransformer(Family):
             h = block(h)
         return self.head(self.ln_f(h))  # (B, t, V)
 
-    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
-        """Targets (B, T) -> inputs (B, T): BOS followed by x[:, :-1] (teacher forcing)."""
+    def teacher_forcing_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Targets (B, T) -> inputs (B, T): BOS followed by x[:, :-1]; ``self(inputs)[:, t]`` predicts x_t."""
         bos = torch.full_like(x[:, :1], self.bos)
         return torch.cat([bos, x[:, :-1]], dim=1)
 
     def teacher_forced_loss_per_position(self, x: torch.Tensor) -> torch.Tensor:
         """-log p(x_t | x_<t) in nats, (N, T), with the true prefix fed at every position."""
         x = x.to(self.device).long()
-        logits = self(self._inputs(x))  # (N, T, V)
+        logits = self(self.teacher_forcing_inputs(x))  # (N, T, V)
         return F.cross_entropy(logits.transpose(1, 2), x, reduction="none")  # (N, T)
 
     # ------------------------------------------------------------------ Family interface

@@ -44,8 +44,11 @@ to [-2, 2], so both ring8 and grid25 have per-coordinate std ~1); densities are 
 log p(x) = log p(z) - D log s. Images in [0, 1] map to z = 2x - 1 in [-1, 1] and the decoder is
 discretised over the ``spec.levels`` intensity levels (Ho eq. 13), so the ELBO bounds the log
 probability of the *discrete* data and -ELBO / (D ln 2) is an upper bound on bits/dim.
-``eps``, ``alpha_bar``, ``elbo_terms`` and ``denoise`` are public and work in z
-(``to_model_space`` / ``from_model_space`` convert).
+``eps``, ``predict``, ``eps_continuous``, ``alpha_bar``, ``schedule``, ``elbo_terms`` and ``denoise``
+are public and work in z (``to_model_space`` / ``from_model_space`` convert); ``ema_network`` and
+``use_network`` expose and swap the eps-network, so experiments never touch the module's internals.
+The networks (an MLP on Fourier features, a small U-Net), the EMA and the optimiser step are shared
+with flow matching: compute/families/denoising.py.
 
 Why the defaults meet the 2-D benchmark (ring8 / grid25, modes of std 0.02 / 0.05; measured with
 bench/_diffusion_flow_tune.py): random Fourier features of x (Tancik et al. 2020) in front of a
@@ -61,13 +64,14 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from compute.families.base import DataKind, DataSpec, Family, LogLikelihood
+from compute.families.base import DataKind, DataSpec, Family, LogLikelihood, check_choice, model_coordinates
+from compute.families.denoising import guided, network_and_ema, optimiser_step, training_labels
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -165,163 +169,13 @@ def sample_timesteps(n: int, T: int, how: str, generator: torch.Generator) -> to
     uniform = torch.randint(1, T + 1, (n,), generator=generator)
     if how == "uniform":
         return uniform
-    if how != "mixed":
-        raise ValueError(f"time_sampling must be 'uniform' or 'mixed', not {how!r}")
+    check_choice("time_sampling", how, ("uniform", "mixed"))
     log_uniform = torch.exp(torch.rand(n, generator=generator) * math.log(T)).round().long().clamp(1, T)
     return torch.where(torch.rand(n, generator=generator) < 0.5, log_uniform, uniform)
 
 
 # --------------------------------------------------------------------------------------------
-# Networks. The same two serve flow matching (compute/families/flow_matching.py): a denoiser does
-# not care whether its output is read as a noise, a velocity or a clean sample.
-
-
-class SinusoidalEmbedding(nn.Module):
-    """t in [0, 1] (B,) -> (B, dim) sin/cos features of 1000 t (Vaswani et al. 2017; Ho et al.)."""
-
-    def __init__(self, dim: int):
-        super().__init__()
-        half = dim // 2
-        self.register_buffer("freqs", torch.exp(-math.log(10_000.0) * torch.arange(half) / half))
-
-    def forward(self, t: torch.Tensor) -> torch.Tensor:
-        arg = 1000.0 * t[:, None] * self.freqs[None]  # (B, half)
-        return torch.cat([arg.sin(), arg.cos()], dim=1)
-
-
-class TimeMLP(nn.Module):
-    """(x (B, D), t (B,), labels (B,) | None) -> (B, D): an MLP on [x, fourier(x), emb(t)].
-
-    Random Fourier features of x, [sin 2 pi x B, cos 2 pi x B] with B ~ N(0, scale^2) (Tancik et al.
-    2020), remove the spectral bias that makes a plain MLP slow to carve 25 sharp basins: with them
-    the 2-D benchmark converges in roughly half the steps. ``fourier=0`` gives the plain MLP.
-    """
-
-    def __init__(
-        self,
-        dim: int,
-        hidden: int,
-        depth: int,
-        time_dim: int,
-        num_classes: int | None = None,
-        fourier: int = 0,
-        fourier_scale: float = 1.0,
-        film: bool = False,
-    ):
-        super().__init__()
-        self.time = SinusoidalEmbedding(time_dim)
-        # index num_classes is the null label of classifier-free guidance
-        self.label = nn.Embedding(num_classes + 1, time_dim) if num_classes else None
-        self.register_buffer("fourier_b", 2 * math.pi * fourier_scale * torch.randn(dim, fourier))
-        d_in = dim + 2 * fourier
-        self.film = film
-        if film:  # every layer's pre-activation scaled and shifted by the embedding (Perez et al. 2018)
-            self.inp = nn.Linear(d_in, hidden)
-            self.emb = nn.Sequential(nn.Linear(time_dim, 64), nn.SiLU())
-            self.layers = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(depth - 1))
-            self.mods = nn.ModuleList(nn.Linear(64, 2 * hidden) for _ in range(depth))
-            self.out = nn.Linear(hidden, dim)
-        else:
-            layers: list[nn.Module] = [nn.Linear(d_in + time_dim, hidden), nn.SiLU()]
-            for _ in range(depth - 1):
-                layers += [nn.Linear(hidden, hidden), nn.SiLU()]
-            layers.append(nn.Linear(hidden, dim))
-            self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        emb = self.time(t)  # (B, time_dim)
-        if self.label is not None and labels is not None:
-            emb = emb + self.label(labels)
-        proj = x @ self.fourier_b  # (B, fourier)
-        h = torch.cat([x, proj.sin(), proj.cos()], dim=1)
-        if not self.film:
-            return self.net(torch.cat([h, emb], dim=1))
-        e = self.emb(emb)  # (B, 64)
-        h = self.inp(h)
-        for i, mod in enumerate(self.mods):
-            if i > 0:
-                h = self.layers[i - 1](h)
-            scale, shift = mod(e).chunk(2, dim=1)
-            h = F.silu(h * (1 + scale) + shift)
-        return self.out(h)
-
-
-class ResBlock(nn.Module):
-    """GroupNorm-SiLU-conv twice, the embedding added in between (Ho et al.'s U-Net block)."""
-
-    def __init__(self, c_in: int, c_out: int, emb_dim: int):
-        super().__init__()
-        self.norm1, self.conv1 = nn.GroupNorm(8, c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
-        self.emb = nn.Linear(emb_dim, c_out)
-        self.norm2, self.conv2 = nn.GroupNorm(8, c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
-        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
-
-    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))
-        h = h + self.emb(emb)[:, :, None, None]
-        h = self.conv2(F.silu(self.norm2(h)))
-        return h + self.skip(x)
-
-
-class TimeUNet(nn.Module):
-    """A two-level U-Net for small images: (B, C, H, W) at H, W and H/2, W/2; H, W even."""
-
-    def __init__(self, in_ch: int, ch: int, time_dim: int, num_classes: int | None = None):
-        super().__init__()
-        emb_dim = 4 * time_dim
-        self.time = nn.Sequential(
-            SinusoidalEmbedding(time_dim),
-            nn.Linear(time_dim, emb_dim),
-            nn.SiLU(),
-            nn.Linear(emb_dim, emb_dim),
-        )
-        self.label = nn.Embedding(num_classes + 1, emb_dim) if num_classes else None
-        self.inp = nn.Conv2d(in_ch, ch, 3, padding=1)
-        self.down1 = ResBlock(ch, ch, emb_dim)  # H x W
-        self.pool = nn.Conv2d(ch, ch, 3, stride=2, padding=1)  # -> H/2
-        self.down2 = ResBlock(ch, 2 * ch, emb_dim)
-        self.mid = ResBlock(2 * ch, 2 * ch, emb_dim)
-        self.up2 = ResBlock(4 * ch, 2 * ch, emb_dim)  # concat skip from down2
-        self.unpool = nn.Upsample(scale_factor=2, mode="nearest")
-        self.up1 = ResBlock(3 * ch, ch, emb_dim)  # concat skip from down1
-        self.out = nn.Sequential(nn.GroupNorm(8, ch), nn.SiLU(), nn.Conv2d(ch, in_ch, 3, padding=1))
-        nn.init.zeros_(self.out[-1].weight)  # start as the zero function: a stable first step
-        nn.init.zeros_(self.out[-1].bias)
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        emb = self.time(t)
-        if self.label is not None and labels is not None:
-            emb = emb + self.label(labels)
-        h1 = self.down1(self.inp(x), emb)  # (B, ch, H, W)
-        h2 = self.down2(self.pool(h1), emb)  # (B, 2ch, H/2, W/2)
-        h = self.mid(h2, emb)
-        h = self.up2(torch.cat([h, h2], 1), emb)
-        h = self.up1(torch.cat([self.unpool(h), h1], 1), emb)  # (B, ch, H, W)
-        return self.out(h)
-
-
-def build_network(
-    spec: DataSpec,
-    hidden: int,
-    depth: int,
-    time_dim: int,
-    channels: int,
-    fourier: int = 0,
-    fourier_scale: float = 1.0,
-    film: bool = False,
-) -> nn.Module:
-    """TimeMLP for points2d, TimeUNet for images; class-conditional when ``spec.num_classes``."""
-    if spec.kind == "points2d":
-        return TimeMLP(spec.dim, hidden, depth, time_dim, spec.num_classes, fourier, fourier_scale, film)
-    if spec.kind == "image":
-        return TimeUNet(spec.shape[0], channels, time_dim, spec.num_classes)
-    raise ValueError(f"unsupported data kind {spec.kind!r}")
-
-
-@torch.no_grad()
-def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
-        pe.lerp_(pm, 1.0 - decay)
+# The ELBO's pieces. (The networks live in compute/families/denoising.py, shared with flow matching.)
 
 
 def discretized_gaussian_log_prob(
@@ -340,6 +194,17 @@ def discretized_gaussian_log_prob(
     lo, hi = torch.where(flip, -b, a), torch.where(flip, -a, b)
     log_hi, log_lo = torch.special.log_ndtr(hi), torch.special.log_ndtr(lo)
     return log_hi + torch.log1p(-torch.exp(log_lo - log_hi).clamp(max=1 - 1e-12))
+
+
+class Schedule(NamedTuple):
+    """The noise schedule, float32 tensors (T + 1,) indexed by the step t = 0..T."""
+
+    alpha_bar: torch.Tensor  # abar_t, abar_0 = 1
+    beta: torch.Tensor  # beta_t = 1 - abar_t / abar_{t-1}, beta_0 = 0
+    posterior_var: torch.Tensor  # betatilde_t of q(x_{t-1} | x_t, x_0) (Ho eq. 7)
+    c1: torch.Tensor  # the posterior mean is c1_t x_0 + c2_t x_t
+    c2: torch.Tensor
+    model_var: torch.Tensor  # sigma_t^2 of p_theta(x_{t-1} | x_t) (Config.model_variance)
 
 
 @dataclass
@@ -391,37 +256,16 @@ class Diffusion(Family):
         super().__init__(config, spec, seed, device)
         if spec.kind not in self.data_kinds:
             raise ValueError(f"diffusion models {self.data_kinds}, not {spec.kind}")
-        if config.prediction not in ("eps", "v"):
-            raise ValueError(f"prediction must be 'eps' or 'v', not {config.prediction!r}")
-        if config.sampler not in ("ancestral", "ddim"):
-            raise ValueError(f"sampler must be 'ancestral' or 'ddim', not {config.sampler!r}")
-        if config.model_variance not in ("posterior", "beta"):
-            raise ValueError(f"model_variance must be 'posterior' or 'beta', not {config.model_variance!r}")
+        check_choice("prediction", config.prediction, ("eps", "v"))
+        check_choice("sampler", config.sampler, ("ancestral", "ddim"))
+        check_choice("model_variance", config.model_variance, ("posterior", "beta"))
         # points2d: z = (x - shift) / scale, the bounds box -> [-2, 2]; images: z = 2x - 1
-        if spec.kind == "points2d" and spec.bounds is not None:
-            lo, hi = spec.bounds
-            self.shift, self.scale = (lo + hi) / 2, (hi - lo) / 4
-        elif spec.kind == "image":
-            self.shift, self.scale = 0.5, 0.5
-        else:
-            self.shift, self.scale = 0.0, 1.0
+        self.shift, self.scale = model_coordinates(spec, image=(0.5, 0.5))
         self.conditional = bool(spec.num_classes)
         self.null_label = spec.num_classes or 0
 
-        abar = make_alpha_bars(config)  # float64 (T + 1,)
-        self._register_schedule(abar)
-        with torch.random.fork_rng(devices=[]):  # same seed, same init; global RNG untouched
-            torch.manual_seed(seed)
-            self.net = build_network(
-                spec,
-                config.hidden,
-                config.depth,
-                config.time_dim,
-                config.channels,
-                config.fourier_features,
-                config.fourier_scale,
-            )
-        self.ema = copy.deepcopy(self.net).requires_grad_(False)
+        self._register_schedule(make_alpha_bars(config))  # float64 (T + 1,) -> float32 buffers
+        self.net, self.ema = network_and_ema(spec, config, seed)  # sampling and likelihood use the EMA
         self.register_buffer("num_steps", torch.zeros((), dtype=torch.long))
         self.to(self.device)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=config.lr)
@@ -464,6 +308,14 @@ class Diffusion(Family):
         t = torch.as_tensor(t, device=self.alpha_bars.device).long()
         return self.alpha_bars[t]
 
+    @property
+    def schedule(self) -> Schedule:
+        """The whole schedule, t = 0..T (float32 on the device), for analyses of the chain itself."""
+        model_var = self.posterior_var if self.config.model_variance == "posterior" else self.betas
+        return Schedule(
+            self.alpha_bars, self.betas, self.posterior_var, self.post_c1, self.post_c2, model_var
+        )
+
     def _bcast(self, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return v.reshape(-1, *([1] * (x.dim() - 1)))
 
@@ -472,25 +324,29 @@ class Diffusion(Family):
         same seed gives the same draws on any device, and the trainer can save/restore the stream."""
         return torch.randn(shape, generator=generator or self.generator).to(self.device)
 
-    # ------------------------------------------------------------------ the network's predictions
+    # ------------------------------------------------------------------ the network and its predictions
+    @property
+    def ema_network(self) -> nn.Module:
+        """The network with the EMA weights, which sampling and likelihoods use:
+        (z (B, *shape), t = step / T (B,), labels (B,) | None) -> eps or v (B, *shape)."""
+        return self.ema
+
+    def use_network(self, net: nn.Module) -> None:
+        """Train and sample with ``net`` (the signature of :attr:`ema_network`) instead: the EMA copy
+        and the optimiser are rebuilt, the loss, schedule and samplers stay (e.g. an eps-network that
+        is the gradient of an energy)."""
+        self.net = net.to(self.device)
+        self.ema = copy.deepcopy(self.net).requires_grad_(False)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=self.config.lr)
+
     def _net_out(
         self, net: nn.Module, z: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None, guidance: float
     ) -> torch.Tensor:
-        """Raw network output (eps or v), with classifier-free guidance when w != 1."""
-        tt = t.float() / self.config.T
-        if not self.conditional:
-            return net(z, tt)
-        null = torch.full((len(z),), self.null_label, device=self.device, dtype=torch.long)
-        if labels is None:
-            return net(z, tt, null)
-        labels = labels.to(self.device).long()
-        if guidance == 1.0:
-            return net(z, tt, labels)
-        both = net(torch.cat([z, z]), torch.cat([tt, tt]), torch.cat([labels, null]))  # one batched call
-        cond, uncond = both.chunk(2)
-        return uncond + guidance * (cond - uncond)
+        """Raw network output (eps or v) at steps t (B,), with classifier-free guidance when w != 1."""
+        null = self.null_label if self.conditional else None
+        return guided(net, z, t.float() / self.config.T, labels, guidance, null)
 
-    def _predict(
+    def predict(
         self,
         z: torch.Tensor,
         t: torch.Tensor,
@@ -498,8 +354,12 @@ class Diffusion(Family):
         guidance: float = 1.0,
         net: nn.Module | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(eps_hat, x0_hat) at z = x_t, step t (B,) long."""
-        out = self._net_out(net or self.ema, z, t, labels, guidance)
+        """(eps_hat, x0_hat) at z = x_t (B, *shape) in z coordinates, integer steps t (B,) in 1..T.
+
+        ``net``: evaluate this network instead of the EMA weights (e.g. a student distilled from the
+        model). Gradients flow; callers that need none wrap the call in ``torch.no_grad()``.
+        """
+        out = self._net_out(self.ema if net is None else net, z, t, labels, guidance)
         ab = self._bcast(self.alpha_bars[t], z)
         if self.config.prediction == "v":  # v = sqrt(ab) eps - sqrt(1 - ab) x0
             x0 = ab.sqrt() * z - (1 - ab).sqrt() * out
@@ -508,6 +368,17 @@ class Diffusion(Family):
             eps = out
             x0 = (z - (1 - ab).sqrt() * eps) / ab.sqrt()
         return eps, x0
+
+    def eps_continuous(self, x_t: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+        """eps_theta(x_t, s) (B, *shape), unconditional, at continuous steps s (B,) in [0, T].
+
+        The network reads t = s / T, so it can be queried between the integer steps it was trained
+        on: reading a diffusion model as a flow needs the log-SNRs that fall between them. Gradients
+        flow (Jacobians of the field). eps-prediction only: v -> eps would need abar between steps.
+        """
+        if self.config.prediction != "eps":
+            raise ValueError("eps_continuous needs prediction='eps' (v -> eps needs abar between steps)")
+        return self._net_out(self.ema, x_t.to(self.device), steps.to(self.device), None, 1.0)
 
     @torch.no_grad()
     def eps(
@@ -525,7 +396,7 @@ class Diffusion(Family):
         self.eval()
         x_t = x_t.to(self.device, torch.float32)
         t = torch.as_tensor(t, device=self.device).long().expand(len(x_t))
-        return self._predict(x_t, t, labels, guidance)[0]
+        return self.predict(x_t, t, labels, guidance)[0]
 
     # ------------------------------------------------------------------ training
     def train_step(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
@@ -539,25 +410,13 @@ class Diffusion(Family):
         zt = ab.sqrt() * z0 + (1 - ab).sqrt() * noise  # Ho eq. 4
         target = noise if c.prediction == "eps" else ab.sqrt() * noise - (1 - ab).sqrt() * z0
         cond = None
-        if self.conditional and labels is not None:
-            drop = torch.rand(b, generator=self.generator).to(self.device) < c.label_dropout
-            cond = torch.where(drop, self.null_label, labels.to(self.device).long())
-        elif self.conditional:
-            cond = torch.full((b,), self.null_label, device=self.device, dtype=torch.long)
-        pred = self.net(zt, t.float() / c.T, cond) if self.conditional else self.net(zt, t.float() / c.T)
+        if self.conditional:
+            cond = training_labels(labels, b, self.null_label, c.label_dropout, self.generator, self.device)
+        pred = self._net_out(self.net, zt, t, cond, 1.0)
         loss = F.mse_loss(pred, target)  # L_simple (Ho eq. 14)
-
-        lr = c.lr * min(1.0, (int(self.num_steps) + 1) / max(c.warmup_steps, 1))
-        for group in self.opt.param_groups:
-            group["lr"] = lr
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)
-        self.opt.step()
-        k = int(self.num_steps)
-        ema_update(self.ema, self.net, min(c.ema_decay, (1 + k) / (10 + k)))  # EMA warm-up
+        losses = optimiser_step(loss, self.net, self.ema, self.opt, c, int(self.num_steps))
         self.num_steps += 1
-        return {"loss": loss.item(), "grad_norm": float(grad_norm), "lr": lr}
+        return losses
 
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
@@ -600,8 +459,7 @@ class Diffusion(Family):
         """
         c = self.config
         sampler = sampler or c.sampler
-        if sampler not in ("ancestral", "ddim"):
-            raise ValueError(f"sampler must be 'ancestral' or 'ddim', not {sampler!r}")
+        check_choice("sampler", sampler, ("ancestral", "ddim"))
         eta = c.eta if eta is None else float(eta)
         guidance = c.guidance if guidance is None else float(guidance)
         if decoder_noise is None:
@@ -615,7 +473,7 @@ class Diffusion(Family):
         for i, t in enumerate(ts):
             s = ts[i + 1] if i + 1 < len(ts) else 0
             tt = torch.full((len(z),), t, device=self.device, dtype=torch.long)
-            eps, x0 = self._predict(z, tt, labels, guidance)
+            eps, x0 = self.predict(z, tt, labels, guidance)
             if box is not None:
                 x0 = x0.clamp(*box)
                 eps = (z - self.alpha_bars[t].sqrt() * x0) / (1 - self.alpha_bars[t]).sqrt()
@@ -698,7 +556,7 @@ class Diffusion(Family):
         for t_int in all_t.tolist():  # L_{t-1}, t = 2..T: Gaussian KL between posterior and model
             t = torch.full((n,), t_int, device=self.device, dtype=torch.long)
             zt = self._q_sample(z0, t_int, gen)
-            _, x0_hat = self._predict(zt, t, labels)
+            _, x0_hat = self.predict(zt, t, labels)
             c1, c2 = self.post_c1[t_int], self.post_c2[t_int]
             mean_q, mean_p = c1 * z0 + c2 * zt, c1 * x0_hat + c2 * zt
             var_q, var_p = self.posterior_var[t_int], self._model_var(t)[0]
@@ -708,7 +566,7 @@ class Diffusion(Family):
 
         # L_0 = -log p(x_0 | x_1): mean x0_hat(x_1), variance beta_1 (betatilde_1 = 0)
         t1 = torch.ones(n, device=self.device, dtype=torch.long)
-        _, x0_hat = self._predict(self._q_sample(z0, 1, gen), t1, labels)
+        _, x0_hat = self.predict(self._q_sample(z0, 1, gen), t1, labels)
         std1 = self.betas[1].sqrt()
         if self.spec.kind == "image":
             log_p0 = discretized_gaussian_log_prob(z0, x0_hat.clamp(-1, 1), std1, self.spec.levels or 256)

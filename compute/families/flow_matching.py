@@ -24,7 +24,10 @@ Variants:
 
 Sampling integrates the ODE with ``euler`` or ``heun`` (Heun's 2nd-order method as in Karras et al.
 2022, Algorithm 1); ``nfe`` counts network evaluations (Heun uses two per step). Classifier-free
-guidance (Ho & Salimans 2022) mixes velocities v_u + w (v_c - v_u) (w = 1: conditional).
+guidance (Ho & Salimans 2022) mixes velocities v_u + w (v_c - v_u) (w = 1: conditional). The solver is
+public: ``integrate`` runs the model's own field, ``integrate_ode`` any field (e.g. a diffusion model's
+eps-prediction read as a velocity). The networks, the EMA and the optimiser step are shared with
+diffusion: compute/families/denoising.py.
 
 Likelihood (kind "estimate"): the instantaneous change of variables (Chen et al. 2018, eq. 4),
 
@@ -57,8 +60,8 @@ spectral bias of the MLP; an EMA of the weights removes SGD noise; Heun on a gri
 
 from __future__ import annotations
 
-import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -66,8 +69,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from compute.families.base import DataKind, DataSpec, Family, LogLikelihood
-from compute.families.diffusion import build_network, ema_update
+from compute.families.base import DataKind, DataSpec, Family, LogLikelihood, check_choice, model_coordinates
+from compute.families.denoising import guided, network_and_ema, optimiser_step, training_labels
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -127,8 +130,7 @@ def sample_times(n: int, how: str, generator: torch.Generator) -> torch.Tensor:
         return uniform
     if how == "logit-normal":  # Esser et al. 2024 (SD3): most weight on mid t
         return torch.sigmoid(torch.randn(n, generator=generator))
-    if how != "mixed":
-        raise ValueError(f"time_sampling must be 'uniform', 'mixed' or 'logit-normal', not {how!r}")
+    check_choice("time_sampling", how, ("uniform", "mixed", "logit-normal"))
     near_data = 1 - torch.exp(torch.rand(n, generator=generator) * math.log(1e-3))
     return torch.where(torch.rand(n, generator=generator) < 0.3, near_data, uniform)
 
@@ -138,8 +140,8 @@ def time_grid(steps: int, how: str) -> torch.Tensor:
     s = torch.linspace(0, 1, steps + 1, dtype=torch.float64)
     if how == "quadratic":
         s = 1 - (1 - s) ** 2
-    elif how != "uniform":
-        raise ValueError(f"time_grid must be 'uniform' or 'quadratic', not {how!r}")
+    else:
+        check_choice("time_grid", how, ("uniform", "quadratic"))
     return s.float()
 
 
@@ -155,6 +157,29 @@ def linear_path(
     return xt, x1 - (1 - sigma_min) * x0
 
 
+def integrate_ode(
+    velocity: Callable[[torch.Tensor, float], torch.Tensor],
+    x: torch.Tensor,
+    nfe: int,
+    sampler: str,
+    grid: str,
+) -> torch.Tensor:
+    """ODE dx/dt = velocity(x, t) from t = 0 to 1 on :func:`time_grid` with ``nfe`` evaluations
+    (Euler: nfe steps; Heun: nfe // 2 steps of two). Any field will do, e.g. a diffusion model's
+    eps-prediction read as a velocity."""
+    steps = max(1, nfe // 2) if sampler == "heun" else max(1, nfe)
+    ts = time_grid(steps, grid).tolist()
+    for t, t_next in zip(ts[:-1], ts[1:], strict=True):
+        dt = t_next - t
+        v = velocity(x, t)
+        if sampler == "euler":
+            x = x + dt * v
+        else:  # Heun: average the slopes at both ends of the Euler step
+            x_pred = x + dt * v
+            x = x + 0.5 * dt * (v + velocity(x_pred, t_next))
+    return x
+
+
 class FlowMatching(Family):
     name: ClassVar[str] = "flow-matching"
     family: ClassVar[str] = "flow"
@@ -166,32 +191,15 @@ class FlowMatching(Family):
         super().__init__(config, spec, seed, device)
         if spec.kind not in self.data_kinds:
             raise ValueError(f"flow matching models {self.data_kinds}, not {spec.kind}")
-        if config.sampler not in ("euler", "heun"):
-            raise ValueError(f"sampler must be 'euler' or 'heun', not {config.sampler!r}")
-        if config.prediction not in ("velocity", "data"):
-            raise ValueError(f"prediction must be 'velocity' or 'data', not {config.prediction!r}")
+        check_choice("sampler", config.sampler, ("euler", "heun"))
+        check_choice("prediction", config.prediction, ("velocity", "data"))
         # points2d: z = (x - shift) / scale, the bounds box -> [-2, 2] / data_scale; images: z = 2y - 1
-        if spec.kind == "points2d" and spec.bounds is not None:
-            lo, hi = spec.bounds
-            self.shift, self.scale = (lo + hi) / 2, (hi - lo) / 4 * config.data_scale
-        else:
-            self.shift, self.scale = 0.0, 1.0
+        # (dequantised in to_model_space, so their shift and scale stay the identity)
+        self.shift, self.scale = model_coordinates(spec, config.data_scale)
         self.levels = spec.levels or 256
         self.conditional = bool(spec.num_classes)
         self.null_label = spec.num_classes or 0
-        with torch.random.fork_rng(devices=[]):  # same seed, same init; global RNG untouched
-            torch.manual_seed(seed)
-            self.net = build_network(
-                spec,
-                config.hidden,
-                config.depth,
-                config.time_dim,
-                config.channels,
-                config.fourier_features,
-                config.fourier_scale,
-                config.film,
-            )
-        self.ema = copy.deepcopy(self.net).requires_grad_(False)
+        self.net, self.ema = network_and_ema(spec, config, seed, film=config.film)  # sampling uses the EMA
         self.register_buffer("num_steps", torch.zeros((), dtype=torch.long))
         self.to(self.device)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=config.lr)
@@ -243,7 +251,8 @@ class FlowMatching(Family):
         """v_theta(x, t) for x (B, *shape) in z coordinates, t in [0, 1] (scalar or (B,)); EMA weights."""
         net = net or self.ema
         t = torch.as_tensor(t, device=self.device, dtype=torch.float32).expand(len(x))
-        return self._to_velocity(self._raw(net, x, t, labels, guidance), x, t)
+        out = guided(net, x, t, labels, guidance, self.null_label if self.conditional else None)
+        return self._to_velocity(out, x, t)
 
     def _to_velocity(self, out: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Network output -> velocity; "data" uses u = x1 - (1-s) x0 = (x1 - (1-s) x_t) / (1 - (1-s) t)."""
@@ -252,22 +261,6 @@ class FlowMatching(Family):
         s = self.config.sigma
         denom = (1 - (1 - s) * t).clamp(min=self.config.data_floor).reshape(-1, *([1] * (x.dim() - 1)))
         return (out - (1 - s) * x) / denom
-
-    def _raw(
-        self, net: nn.Module, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None, guidance: float
-    ) -> torch.Tensor:
-        """Network output with classifier-free guidance (linear, so it commutes with _to_velocity)."""
-        if not self.conditional:
-            return net(x, t)
-        null = torch.full((len(x),), self.null_label, device=self.device, dtype=torch.long)
-        if labels is None:
-            return net(x, t, null)
-        labels = labels.to(self.device).long()
-        if guidance == 1.0:
-            return net(x, t, labels)
-        both = net(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels, null]))  # one batched call
-        cond, uncond = both.chunk(2)
-        return uncond + guidance * (cond - uncond)
 
     # ------------------------------------------------------------------ training
     def train_step(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
@@ -293,24 +286,12 @@ class FlowMatching(Family):
         xt, target = linear_path(x0, x1, t, c.sigma)
         cond = None
         if self.conditional:
-            cond = torch.full((b,), self.null_label, device=self.device, dtype=torch.long)
-            if labels is not None:
-                drop = torch.rand(b, generator=self.generator).to(self.device) < c.label_dropout
-                cond = torch.where(drop, cond, labels.to(self.device).long())
+            cond = training_labels(labels, b, self.null_label, c.label_dropout, self.generator, self.device)
         pred = self.net(xt, t, cond) if self.conditional else self.net(xt, t)
-        pred = self._to_velocity(pred, xt, t)
-        loss = F.mse_loss(pred, target)  # L_CFM
-
-        lr = c.lr * min(1.0, (k + 1) / max(c.warmup_steps, 1))
-        for group in self.opt.param_groups:
-            group["lr"] = lr
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)
-        self.opt.step()
-        ema_update(self.ema, self.net, min(c.ema_decay, (1 + k) / (10 + k)))  # EMA warm-up
+        loss = F.mse_loss(self._to_velocity(pred, xt, t), target)  # L_CFM
+        losses = optimiser_step(loss, self.net, self.ema, self.opt, c, k)
         self.num_steps += 1
-        return {"loss": loss.item(), "grad_norm": float(grad_norm), "lr": lr}
+        return losses
 
     @torch.no_grad()
     def reflow(self, n_pairs: int, nfe: int | None = None, labels: torch.Tensor | None = None) -> None:
@@ -327,32 +308,29 @@ class FlowMatching(Family):
             x0 = self._randn((min(2048, n_pairs - i), *self.spec.shape))
             lab = None if labels is None else labels[i : i + len(x0)].to(self.device)
             x0s.append(x0)
-            x1s.append(self._integrate(x0, lab, nfe or self.config.reflow_nfe, "heun", 1.0))
+            x1s.append(self.integrate(x0, lab, nfe or self.config.reflow_nfe, "heun"))
         lab_all = None if labels is None else labels.to(self.device).long()
         self._pairs = (torch.cat(x0s), torch.cat(x1s), lab_all)
 
     # ------------------------------------------------------------------ sampling
-    def _integrate(
+    def integrate(
         self,
         x: torch.Tensor,
-        labels: torch.Tensor | None,
-        nfe: int,
-        sampler: str,
-        guidance: float,
+        labels: torch.Tensor | None = None,
+        nfe: int | None = None,
+        sampler: str | None = None,
+        guidance: float = 1.0,
         grid: str | None = None,
     ) -> torch.Tensor:
-        """ODE dx/dt = v from t = 0 to 1 with ``nfe`` evaluations (Euler: nfe steps, Heun: nfe // 2)."""
-        steps = max(1, nfe // 2) if sampler == "heun" else max(1, nfe)
-        ts = time_grid(steps, grid or self.config.time_grid).tolist()
-        for t, t_next in zip(ts[:-1], ts[1:], strict=True):
-            dt = t_next - t
-            v = self.velocity(x, t, labels, guidance)
-            if sampler == "euler":
-                x = x + dt * v
-            else:  # Heun: average the slopes at both ends of the Euler step
-                x_pred = x + dt * v
-                x = x + 0.5 * dt * (v + self.velocity(x_pred, t_next, labels, guidance))
-        return x
+        """Carry x (B, *shape) in z coordinates from t = 0 (noise) to t = 1 (data) along the EMA
+        velocity; ``nfe``, ``sampler`` and ``grid`` default to the config's sampling settings."""
+        c = self.config
+
+        def field(y: torch.Tensor, t: float) -> torch.Tensor:
+            return self.velocity(y, t, labels, guidance)
+
+        nfe = c.sample_nfe if nfe is None else nfe
+        return integrate_ode(field, x, nfe, sampler or c.sampler, grid or c.time_grid)
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, **knobs: Any) -> torch.Tensor:
@@ -363,12 +341,11 @@ class FlowMatching(Family):
         """
         c = self.config
         sampler = knobs.get("sampler", c.sampler)
-        if sampler not in ("euler", "heun"):
-            raise ValueError(f"sampler must be 'euler' or 'heun', not {sampler!r}")
+        check_choice("sampler", sampler, ("euler", "heun"))
         gen = torch.Generator().manual_seed(int(knobs["seed"])) if knobs.get("seed") is not None else None
         self.eval()
         x0 = self._randn((n, *self.spec.shape), gen)
-        x1 = self._integrate(
+        x1 = self.integrate(
             x0,
             labels,
             int(knobs.get("nfe", c.sample_nfe)),

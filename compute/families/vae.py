@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from compute.families.base import DataKind, DataSpec, Family, LogLikelihood
+from compute.families.base import DataKind, DataSpec, Family, LogLikelihood, check_choice, model_coordinates
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -294,15 +294,10 @@ class VAE(Family):
             raise ValueError(f"vae models {self.data_kinds}, not {spec.kind}")
         if config.variant not in self.variants:
             raise ValueError(f"unknown vae variant {config.variant!r}; valid: {self.variants}")
-        if config.decoder not in ("mlp", "autoregressive"):
-            raise ValueError(f"decoder must be 'mlp' or 'autoregressive', not {config.decoder!r}")
+        check_choice("decoder", config.decoder, ("mlp", "autoregressive"))
         self.latent_dim = config.latent_dim or (2 if spec.kind == "points2d" else 16)
         # Standardisation of points2d: u = (x - shift) / scale; the box maps to about [-2, 2].
-        if spec.kind == "points2d" and spec.bounds is not None:
-            lo, hi = spec.bounds
-            self.shift, self.scale = (lo + hi) / 2, (hi - lo) / 4
-        else:
-            self.shift, self.scale = 0.0, 1.0
+        self.shift, self.scale = model_coordinates(spec)
         with torch.random.fork_rng(devices=[]):  # same seed, same init; global RNG untouched
             torch.manual_seed(seed)
             self._build(config, spec)
@@ -430,10 +425,16 @@ class VAE(Family):
         return LogLikelihood(values=torch.cat(out).cpu(), kind="estimate")
 
     @torch.no_grad()
+    def encode_mean(self, x: torch.Tensor) -> torch.Tensor:
+        """Posterior means E_q[z | x] (B, L) on the device for a batch in data space, e.g. the codes a
+        latent prior is trained on."""
+        return self.encoder(self._encode_input(self._flat(x)))[0]
+
+    @torch.no_grad()
     def active_units(self, x: torch.Tensor, threshold: float = 0.01) -> int:
         """Latent dims whose posterior mean varies with x: Var_x(E_q[z_j|x]) > threshold (Burda et al.)."""
         self.eval()
-        mus = [self.encoder(self._encode_input(self._flat(xb)))[0] for xb in x.split(4096)]
+        mus = [self.encode_mean(xb) for xb in x.split(4096)]
         mu = torch.cat(mus)  # (N, L)
         return int((mu.var(dim=0, unbiased=False) > threshold).sum())
 

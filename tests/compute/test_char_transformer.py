@@ -36,7 +36,7 @@ def _tokens(n: int, spec: DataSpec = SPEC, seed: int = 0) -> torch.Tensor:
 def test_changing_token_t_leaves_earlier_logits_unchanged() -> None:
     model = _model()
     x = _tokens(3)
-    inputs = model._inputs(x)  # (3, 16): BOS, x_0 .. x_14
+    inputs = model.teacher_forcing_inputs(x)  # (3, 16): BOS, x_0 .. x_14
     with torch.no_grad():
         base = model(inputs)  # (3, 16, V)
         for t in range(1, 16):

@@ -8,7 +8,6 @@ import pytest
 import torch
 from torch import nn
 
-from compute.families.base import DataSpec
 from compute.families.diffusion import (
     Config,
     Diffusion,
@@ -18,14 +17,11 @@ from compute.families.diffusion import (
     make_alpha_bars,
     strided_timesteps,
 )
-
-POINTS = DataSpec(kind="points2d", shape=(2,))  # no bounds: z = x
-RING_SPEC = DataSpec(kind="points2d", shape=(2,), bounds=(-3.0, 3.0))
-DIGITS = DataSpec(kind="image", shape=(1, 8, 8), levels=17, num_classes=10)
+from tests.compute.denoisers import DIGITS, POINTS, RING_SPEC, small_config, two_blob_losses
 
 
 def small(**kw) -> Config:
-    return Config(**{"hidden": 32, "depth": 2, "time_dim": 16, "fourier_features": 8, "channels": 16, **kw})
+    return small_config(Config, **kw)
 
 
 # ---------------------------------------------------------------- schedules
@@ -209,7 +205,7 @@ def test_v_prediction_outputs_are_consistent():
     z = torch.randn(8, 2)
     for t in (1, 50, 100):
         tt = torch.full((8,), t)
-        eps, x0 = model._predict(z, tt)
+        eps, x0 = model.predict(z, tt)
         ab = model.alpha_bar(t)
         torch.testing.assert_close(ab.sqrt() * x0 + (1 - ab).sqrt() * eps, z, atol=1e-4, rtol=1e-4)
 
@@ -244,10 +240,5 @@ def test_label_dropout_1_trains_only_the_null_label():
 
 def test_training_reduces_the_loss_on_points():
     model = Diffusion(small(T=100, warmup_steps=5), RING_SPEC, seed=0)
-    g = torch.Generator().manual_seed(0)
-    centres = torch.tensor([[2.0, 0.0], [-2.0, 0.0]])
-    losses = []
-    for _ in range(150):
-        x = centres[torch.randint(0, 2, (128,), generator=g)] + 0.05 * torch.randn(128, 2, generator=g)
-        losses.append(model.train_step(x)["loss"])
+    losses = two_blob_losses(model)
     assert sum(losses[-20:]) < sum(losses[:20])

@@ -9,16 +9,12 @@ import pytest
 import torch
 from torch import nn
 
-from compute.families.base import DataSpec
 from compute.families.flow_matching import Config, FlowMatching, linear_path, sample_times, time_grid
-
-POINTS = DataSpec(kind="points2d", shape=(2,))  # no bounds: z = x
-RING_SPEC = DataSpec(kind="points2d", shape=(2,), bounds=(-3.0, 3.0))
-DIGITS = DataSpec(kind="image", shape=(1, 8, 8), levels=17, num_classes=10)
+from tests.compute.denoisers import DIGITS, POINTS, RING_SPEC, small_config, two_blob_losses
 
 
 def small(**kw) -> Config:
-    return Config(**{"hidden": 32, "depth": 2, "time_dim": 16, "fourier_features": 8, "channels": 16, **kw})
+    return small_config(Config, **kw)
 
 
 # ---------------------------------------------------------------- the path and its target
@@ -105,7 +101,7 @@ def test_heun_is_more_accurate_than_euler_at_equal_nfe():
     exact = m + s * z  # the flow of this Gaussian path is the affine map x0 -> m + s x0
     errs = {}
     for sampler in ("euler", "heun"):
-        x = model._integrate(z, None, 8, sampler, 1.0, "uniform")
+        x = model.integrate(z, None, 8, sampler, 1.0, "uniform")
         errs[sampler] = (x - exact).abs().max().item()
     assert errs["heun"] < errs["euler"] / 3
 
@@ -168,7 +164,7 @@ def test_reflow_switches_training_to_the_models_own_couplings():
     assert x0.shape == x1.shape == (64, 2) and labels is None
     model.reflow(32, nfe=4)  # by hand: x1 is the EMA model's ODE image of x0
     x0, x1, _ = model._pairs
-    torch.testing.assert_close(x1, model._integrate(x0, None, 4, "heun", 1.0), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(x1, model.integrate(x0, None, 4, "heun", 1.0), atol=1e-5, rtol=1e-5)
 
 
 def test_same_seed_same_samples_and_nfe_counts_evaluations():
@@ -181,11 +177,6 @@ def test_same_seed_same_samples_and_nfe_counts_evaluations():
 
 def test_training_reduces_the_loss_and_log_det_converts_to_x():
     model = FlowMatching(small(warmup_steps=5), RING_SPEC, seed=0)
-    g = torch.Generator().manual_seed(0)
-    centres = torch.tensor([[2.0, 0.0], [-2.0, 0.0]])
-    losses = []
-    for _ in range(150):
-        x = centres[torch.randint(0, 2, (128,), generator=g)] + 0.05 * torch.randn(128, 2, generator=g)
-        losses.append(model.train_step(x)["loss"])
+    losses = two_blob_losses(model)
     assert sum(losses[-20:]) < sum(losses[:20])
     assert model.log_det == pytest.approx(-2 * math.log(1.5 * 2.0))  # z = x / (1.5 * data_scale 2)

@@ -7,6 +7,7 @@ from django.core.files.storage import default_storage
 
 from atlas.experiments.models import ExperimentRecord
 from atlas.runs import recipes
+from compute.version import code_version
 
 register = template.Library()
 
@@ -25,4 +26,10 @@ def experiment_panel(node) -> dict:
             )
         except (KeyError, ValueError):
             continue  # a stored preset that no longer validates is not offered
-    return {"node": node, "record": record, "figures": figures, "recipes": runnable}
+    return {
+        "node": node,
+        "record": record,
+        "figures": figures,
+        "recipes": runnable,
+        "current_version": code_version(),
+    }

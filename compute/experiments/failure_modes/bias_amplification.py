@@ -23,7 +23,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Verdict
+from compute.experiments.base import ExperimentResult, Scale, Verdict
 from compute.experiments.failure_modes import common
 
 MAJORITY_SHARE = 0.8
@@ -93,9 +93,8 @@ def amplification(share_min: float, data_min: float) -> float:
     return ((1 - share_min) / share_min) / ((1 - data_min) / data_min)
 
 
-class BiasAmplification(Experiment):
+class BiasAmplification(common.FailureMode):
     slug = "bias-amplification"
-    kind = "failure-mode"
     title = "Bias amplification: 80/20 classes sampled at temperature 1 and 0.7, with and without curation"
 
     @staticmethod
@@ -111,20 +110,17 @@ class BiasAmplification(Experiment):
         fixed = [f >= data_min for f in f_low]
         t = m["temperatures"][-1]
         summary = (
-            f"trained on {100 * data_min:.0f} % minority data the model drew {common.pm(_pct(r_one), 1)} % "
+            f"trained on {100 * data_min:.0f} % minority data the model drew {common.pm_pct(r_one, 1)} % "
             "minority "
-            f"samples at temperature 1 and {common.pm(_pct(r_low), 1)} % at temperature {t:g} (amplification "
+            f"samples at temperature 1 and {common.pm_pct(r_low, 1)} % at temperature {t:g} (amplification "
             f"{common.pm(amps, 2)}x); after rebalancing the data: "
-            f"{common.pm(_pct(m['fix']['minority_t1']), 1)} % and "
-            f"{common.pm(_pct(f_low), 1)} %"
+            f"{common.pm_pct(m['fix']['minority_t1'], 1)} % and "
+            f"{common.pm_pct(f_low, 1)} %"
         )
-        return common.pair_verdict(
-            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "amplification"
-        )
+        return common.verdict_over_seeds(m, failure, fixed, summary, "amplification")
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
-        steps = scale.steps(FULL_STEPS)
-        seeds = common.seeds_of(scale)
+        steps, seeds = common.budget(scale, FULL_STEPS)
         data_min = 1 - MAJORITY_SHARE
         m: dict[str, Any] = {
             "seeds": seeds,
@@ -193,28 +189,15 @@ class BiasAmplification(Experiment):
                 "config": {"dataset": "ring8", "steps": steps, "seed": 0, "bins": MODEL["bins"]},
             }
         ]
-        return ExperimentResult(
-            slug=self.slug,
-            kind=self.kind,
-            title=self.title,
-            verdict=self.verdict(m),
-            tables=tables,
-            measurements=m,
-            figures=figures,
-            recipes=recipes,
-            params={
-                "data": f"ring8 with {100 * MAJORITY_SHARE:.0f} % of the mass on modes {list(MAJORITY)}",
-                "model": {"name": "ar-grid", **MODEL},
-                "steps": steps,
-                "seeds": seeds,
-                "samples": N_SAMPLES,
-                "temperatures": list(TEMPERATURES),
-                "amplification_fail_at": AMP_FAIL,
-                "recipe_note": "the site's datasets are balanced, so the recipe runs the fix arm "
-                "(balanced ring8); the imbalanced data exists only here",
-            },
-        )
-
-
-def _pct(values: list[float]) -> list[float]:
-    return [100 * v for v in values if v is not None and math.isfinite(v)]
+        params = {
+            "data": f"ring8 with {100 * MAJORITY_SHARE:.0f} % of the mass on modes {list(MAJORITY)}",
+            "model": {"name": "ar-grid", **MODEL},
+            "steps": steps,
+            "seeds": seeds,
+            "samples": N_SAMPLES,
+            "temperatures": list(TEMPERATURES),
+            "amplification_fail_at": AMP_FAIL,
+            "recipe_note": "the site's datasets are balanced, so the recipe runs the fix arm "
+            "(balanced ring8); the imbalanced data exists only here",
+        }
+        return self.result(self.verdict(m), tables, m, params, figures, recipes)

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Table, Verdict
+from compute.experiments.base import ExperimentResult, Scale, Table, Verdict
 from compute.experiments.failure_modes import common
 
 MODEL: dict[str, Any] = {"fourier_features": 0, "hidden": 256, "depth": 3, "label_dropout": 0.1}
@@ -64,46 +64,42 @@ def saturation(x: Any) -> float:
     return float((x.clamp(0, 1) >= 1 - 0.5 / (LEVELS - 1)).double().mean())
 
 
-class CFGOversaturation(Experiment):
+class CFGOversaturation(common.FailureMode):
     slug = "cfg-oversaturation"
-    kind = "failure-mode"
     title = "CFG over-saturation: a guidance sweep with static clipping vs capped guidance (digits)"
 
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
         w = m["guidance"][-1]
         data_sat = m["data_saturation"]
-        rs, fs = common.per_seed(m, "reproduce", "sat_high"), common.per_seed(m, "fix", "sat_high")
-        rr, fr = common.per_seed(m, "reproduce", "recall_high"), common.per_seed(m, "fix", "recall_high")
+        rs, fs = common.both_arms(m, "sat_high")
+        rr, fr = common.both_arms(m, "recall_high")
         failure = [s >= SAT_FACTOR * data_sat for s in rs]
         fixed = [
             abs(f - data_sat) < abs(r - data_sat) and b > a for f, r, a, b in zip(fs, rs, rr, fr, strict=True)
         ]
         dyn = m.get("dynamic", {})
         summary = (
-            f"at w = {w:g} static clipping saturated {common.pm(_pct(rs), 1)} % of pixels (test digits: "
+            f"at w = {w:g} static clipping saturated {common.pm_pct(rs, 1)} % of pixels (test digits: "
             f"{100 * data_sat:.1f} %) with recall {common.pm(rr, 3)} and precision "
             f"{common.pm(m['reproduce'].get('precision_high', []), 3)}; capped at w = "
             f"{m.get('w_cap', W_CAP):g}: "
-            f"{common.pm(_pct(fs), 1)} % saturated, recall {common.pm(fr, 3)}, precision "
+            f"{common.pm_pct(fs, 1)} % saturated, recall {common.pm(fr, 3)}, precision "
             f"{common.pm(m['fix'].get('precision_high', []), 3)}"
         )
         if dyn.get("sat_high"):
             summary += (
-                f" (dynamic thresholding at w = {w:g}: {common.pm(_pct(dyn['sat_high']), 1)} % saturated, "
+                f" (dynamic thresholding at w = {w:g}: {common.pm_pct(dyn['sat_high'], 1)} % saturated, "
                 f"recall {common.pm(dyn.get('recall_high', []), 3)})"
             )
-        return common.pair_verdict(
-            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "over-saturation"
-        )
+        return common.verdict_over_seeds(m, failure, fixed, summary, "over-saturation")
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         import torch
 
         from compute import features
 
-        steps = scale.steps(FULL_STEPS)
-        seeds = common.seeds_of(scale)
+        steps, seeds = common.budget(scale, FULL_STEPS)
         per_class = PER_CLASS if scale.name == "full" else 10
         guidance = GUIDANCE if scale.name == "full" else (1.0, GUIDANCE[-1])
         data = flat_digits()
@@ -249,33 +245,20 @@ class CFGOversaturation(Experiment):
                 },
             },
         ]
-        return ExperimentResult(
-            slug=self.slug,
-            kind=self.kind,
-            title=self.title,
-            verdict=self.verdict(m),
-            tables=tables,
-            measurements=m,
-            figures=figures,
-            recipes=recipes,
-            params={
-                "model": {"name": "diffusion", "denoiser": "MLP on flattened digits", **MODEL},
-                "steps": steps,
-                "seeds": seeds,
-                "guidance": list(guidance),
-                "w_cap": W_CAP,
-                "nfe": NFE,
-                "sampler": "ddim",
-                "per_class": per_class,
-                "dynamic_threshold_percentile": PERCENTILE,
-                "recipe_note": "the site's cfg-digits recipe trains the 2-level U-Net; the numbers here come "
-                "from the MLP denoiser",
-            },
-        )
-
-
-def _pct(values: list[float]) -> list[float]:
-    return [100 * v for v in values]
+        params = {
+            "model": {"name": "diffusion", "denoiser": "MLP on flattened digits", **MODEL},
+            "steps": steps,
+            "seeds": seeds,
+            "guidance": list(guidance),
+            "w_cap": W_CAP,
+            "nfe": NFE,
+            "sampler": "ddim",
+            "per_class": per_class,
+            "dynamic_threshold_percentile": PERCENTILE,
+            "recipe_note": "the site's cfg-digits recipe trains the 2-level U-Net; the numbers here come "
+            "from the MLP denoiser",
+        }
+        return self.result(self.verdict(m), tables, m, params, figures, recipes)
 
 
 def _prdc(real: Any, fake: Any) -> dict[str, float]:

@@ -11,27 +11,25 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-import numpy as np
+from compute.experiments import figures as draw
+from compute.experiments.base import Experiment, ExperimentKind, Scale, Table, Verdict, fmt, mean_std
 
-from compute.experiments.base import Scale, Table, Verdict, fmt, mean_std, png
+# shared with the unification experiments; re-exported so that every experiment reads common.X
+from compute.experiments.base import build_model as build_model
+from compute.experiments.base import device as device
+from compute.experiments.base import seeds_of as seeds_of
+
+
+class FailureMode(Experiment):
+    """An experiment that pits a *reproduce* configuration against a *fix*."""
+
+    kind: ClassVar[ExperimentKind] = "failure-mode"
+
 
 # --------------------------------------------------------------------------------------------
 # Training
-
-
-def device() -> str:
-    from compute.trainer import pick_device
-
-    return pick_device()
-
-
-def build_model(name: str, dataset: Any, *, seed: int, variant: str | None = None, **overrides: Any) -> Any:
-    """Family ``name`` for ``dataset`` through the registry, on the experiment device."""
-    from compute import registry
-
-    return registry.build(name, dataset.spec, variant=variant, seed=seed, device=device(), **overrides)
 
 
 def fit(
@@ -75,6 +73,11 @@ def train_model(
     return model, fit(model, dataset, seed=seed, steps=steps, batch_size=batch_size, callbacks=callbacks)
 
 
+def budget(scale: Scale, full_steps: int) -> tuple[int, list[int]]:
+    """(training steps, seeds) of both arms at ``scale`` for an experiment of ``full_steps`` at full scale."""
+    return scale.steps(full_steps), seeds_of(scale)
+
+
 class Recorder:
     """Trainer callback: keeps (step, value) of the named losses every ``every`` steps (and every
     non-finite one, so that a NaN is never missed)."""
@@ -94,10 +97,6 @@ class Recorder:
                     self.points[k].append((step, float(losses[k])))
 
 
-def seeds_of(scale: Scale) -> list[int]:
-    return list(range(scale.seeds))
-
-
 # --------------------------------------------------------------------------------------------
 # Verdicts
 
@@ -110,6 +109,11 @@ def pm(values: Sequence[float | None], digits: int = 2) -> str:
     """'3.10 ± 1.20' over the finite values ('n/a' when there are none)."""
     vals = finite(values)
     return fmt(vals, digits) if vals else "n/a"
+
+
+def pm_pct(fractions: Sequence[float | None], digits: int = 1) -> str:
+    """:func:`pm` of fractions shown as percentages ('12.5 ± 3.0' for 0.125 ± 0.030)."""
+    return pm([None if v is None else 100 * float(v) for v in fractions], digits)
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,13 @@ def pair_verdict(outcome: PairOutcome, summary: str, failure_word: str = "the fa
     return Verdict("partly-reproduced", f"partly reproduced ({'; '.join(notes)}): {summary}")
 
 
+def verdict_over_seeds(
+    m: dict[str, Any], failure: list[bool], fixed: list[bool], summary: str, failure_word: str
+) -> Verdict:
+    """:func:`pair_verdict` with one outcome per seed of ``m["seeds"]``."""
+    return pair_verdict(PairOutcome(list(m["seeds"]), failure, fixed), summary, failure_word)
+
+
 def _s(items: Sequence[Any]) -> str:
     return "s" if len(items) > 1 else ""
 
@@ -162,6 +173,24 @@ def per_seed(m: dict[str, Any], arm: str, key: str) -> list[float]:
     """measurements[arm][key] as floats (NaN for missing/None), one per seed."""
     values = m.get(arm, {}).get(key, [])
     return [float("nan") if v is None else float(v) for v in values]
+
+
+def both_arms(m: dict[str, Any], key: str) -> tuple[list[float], list[float]]:
+    """(:func:`per_seed` of the reproduce arm, of the fix arm) for ``key``."""
+    return per_seed(m, "reproduce", key), per_seed(m, "fix", key)
+
+
+def arm_configs(shared: dict[str, Any], reproduce: dict[str, Any], fix: dict[str, Any]) -> dict[str, Any]:
+    """The params entries naming both arms' configurations and what they share."""
+    return {"shared": shared, "reproduce": reproduce, "fix": fix}
+
+
+def arm_recipes(recipe: str, reproduce: dict[str, Any], fix: dict[str, Any]) -> list[dict[str, Any]]:
+    """The "run it yourself" entries of the two arms: the same recipe with each arm's config."""
+    return [
+        {"role": role, "recipe": recipe, "config": config}
+        for role, config in (("reproduce", reproduce), ("fix", fix))
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,20 +237,11 @@ def mean(values: Sequence[float | None]) -> float:
 # Figures
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def scatter_panels(panels: Sequence[tuple[str, Any]], dataset: Any, max_points: int = 2500) -> bytes:
     """Side-by-side 2-D scatters of samples (N, 2) over the true density's modes (where known)."""
-    plt = _plt()
-    lo, hi = dataset.spec.bounds or (-4.0, 4.0)
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.8), squeeze=False)
+    from compute.plots import finite_points, square_box
+
+    fig, axes = draw.pyplot().subplots(1, len(panels), figsize=(3.6 * len(panels), 3.8), squeeze=False)
     for ax, (title, samples) in zip(axes[0], panels, strict=True):
         if getattr(dataset, "modes", None) is not None:
             modes = dataset.modes.numpy()
@@ -229,34 +249,19 @@ def scatter_panels(panels: Sequence[tuple[str, Any]], dataset: Any, max_points: 
         else:
             ref = dataset.test[:2000].numpy()
             ax.scatter(ref[:, 0], ref[:, 1], s=2, c="#9ecae1", alpha=0.5, linewidths=0)
-        x = np.asarray(samples.detach().cpu().float().numpy() if hasattr(samples, "detach") else samples)
-        x = x[np.isfinite(x).all(1)][:max_points]
+        x = finite_points(samples)[:max_points]
         ax.scatter(x[:, 0], x[:, 1], s=2, c="#d62728", alpha=0.5, linewidths=0)
-        ax.set_xlim(lo, hi)
-        ax.set_ylim(lo, hi)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        square_box(ax, dataset.spec.bounds, ticks=False)
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    return png(fig)
+    return draw.to_png(fig)
 
 
 def digit_panels(panels: Sequence[tuple[str, Any]], nrow: int = 8) -> bytes:
-    """Side-by-side grids of 8x8 digits (N, 1, 8, 8) in [0, 1], the first nrow^2 of each."""
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.5), squeeze=False)
+    """Side-by-side nrow x nrow grids of 8x8 digits (N, 1, 8, 8) in [0, 1], the first nrow^2 of each."""
+    fig, axes = draw.pyplot().subplots(1, len(panels), figsize=(3.2 * len(panels), 3.5), squeeze=False)
     for ax, (title, imgs) in zip(axes[0], panels, strict=True):
-        x = imgs.detach().cpu().float().reshape(-1, 8, 8).clamp(0, 1)[: nrow * nrow].numpy()
-        canvas = np.ones((nrow * 9 + 1, nrow * 9 + 1))
-        for i, img in enumerate(x):
-            r, c = divmod(i, nrow)
-            canvas[1 + r * 9 : 9 + r * 9, 1 + c * 9 : 9 + c * 9] = 1 - img
-        ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        ax.axis("off")
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    return png(fig)
+        draw.digits(ax, imgs, title, nrow, rows=nrow)
+    return draw.to_png(fig)
 
 
 def curve_figure(
@@ -271,8 +276,7 @@ def curve_figure(
 ) -> bytes:
     """Lines of (x, y) points: one colour per label, one line per seed (same colour, thin).
     ``styles`` may give a label its own (colour, line style)."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = draw.pyplot().subplots(figsize=(6, 3.6))
     colours = ["#d62728", "#2ca02c", "#1f77b4", "#ff7f0e", "#9467bd", "#8c564b"]
     for (label, runs), colour in zip(series.items(), colours * 4, strict=False):
         for i, points in enumerate(runs):
@@ -304,8 +308,7 @@ def curve_figure(
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return png(fig)
+    return draw.to_png(fig)
 
 
 def _has_nonpositive(series: dict[str, Sequence[Sequence[tuple[float, float]]]]) -> bool:

@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Verdict
+from compute.experiments.base import ExperimentResult, Scale, Verdict
 from compute.experiments.failure_modes import common
 
 DATASET = "ring8"
@@ -31,9 +31,8 @@ N_SAMPLES = 1000
 EXPLODED = 1000.0  # |E| in nats; the regularised runs stay around 10
 
 
-class EnergyExplosion(Experiment):
+class EnergyExplosion(common.FailureMode):
     slug = "energy-explosion"
-    kind = "failure-mode"
     title = "Energy explosion: contrastive divergence without vs with an L2 energy penalty (8-Gaussian ring)"
 
     @staticmethod
@@ -43,7 +42,7 @@ class EnergyExplosion(Experiment):
             common.per_seed(m, "reproduce", "nan_step"),
         )
         fp, fn = common.per_seed(m, "fix", "peak_abs_energy"), common.per_seed(m, "fix", "nan_step")
-        rmod, fmod = common.per_seed(m, "reproduce", "modes"), common.per_seed(m, "fix", "modes")
+        rmod, fmod = common.both_arms(m, "modes")
         failure = [not (p <= EXPLODED) or math.isfinite(n) for p, n in zip(rp, rn, strict=True)]
         fixed = [
             (p <= EXPLODED) and not math.isfinite(n) and (fm >= rm or not math.isfinite(rm))
@@ -57,17 +56,14 @@ class EnergyExplosion(Experiment):
             "peaked "
             f"at {_sci(fp)}, NaN on {f_nan} of {len(fn)} seeds, {common.pm(fmod, 1)} modes"
         )
-        return common.pair_verdict(
-            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "the explosion"
-        )
+        return common.verdict_over_seeds(m, failure, fixed, summary, "the explosion")
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         import torch
 
         from compute import datasets, metrics
 
-        steps = scale.steps(FULL_STEPS)
-        seeds = common.seeds_of(scale)
+        steps, seeds = common.budget(scale, FULL_STEPS)
         m: dict[str, Any] = {"seeds": seeds, "alpha": FIX["energy_l2"]}
         curves: dict[str, list[list[tuple[float, float]]]] = {}
         samples: dict[str, Any] = {}
@@ -158,34 +154,17 @@ class EnergyExplosion(Experiment):
                 datasets.load(DATASET, seeds[0]),
             ),
         }
-        recipes = [
-            {
-                "role": role,
-                "recipe": "ebm-cd-2d",
-                "config": {"dataset": DATASET, "steps": steps, "seed": 0, **SHARED, **cfg},
-            }
-            for role, cfg in (("reproduce", REPRODUCE), ("fix", FIX))
-        ]
-        return ExperimentResult(
-            slug=self.slug,
-            kind=self.kind,
-            title=self.title,
-            verdict=self.verdict(m),
-            tables=tables,
-            measurements=m,
-            figures=figures,
-            recipes=recipes,
-            params={
-                "dataset": DATASET,
-                "steps": steps,
-                "seeds": seeds,
-                "samples": N_SAMPLES,
-                "shared": SHARED,
-                "reproduce": REPRODUCE,
-                "fix": FIX,
-                "exploded_above": EXPLODED,
-            },
-        )
+        base = {"dataset": DATASET, "steps": steps, "seed": 0}
+        recipes = common.arm_recipes("ebm-cd-2d", {**base, **SHARED, **REPRODUCE}, {**base, **SHARED, **FIX})
+        params = {
+            "dataset": DATASET,
+            "steps": steps,
+            "seeds": seeds,
+            "samples": N_SAMPLES,
+            **common.arm_configs(SHARED, REPRODUCE, FIX),
+            "exploded_above": EXPLODED,
+        }
+        return self.result(self.verdict(m), tables, m, params, figures, recipes)
 
 
 def _sci(values: list[float]) -> str:

@@ -26,11 +26,10 @@ forced D by at least 10 %; the fix beats it when its free-running D (mean over p
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Verdict
+from compute.experiments.base import ExperimentResult, Scale, Verdict
 from compute.experiments.failure_modes import common
 
 V = 16
@@ -113,7 +112,7 @@ def divergence_by_position(model: Any, process: MarkovProcess, x: Any) -> tuple[
 
     model.eval()
     with torch.no_grad():
-        logits = model(model._inputs(x.to(model.device))).double().cpu()  # (N, T, V)
+        logits = model(model.teacher_forcing_inputs(x.to(model.device))).double().cpu()  # (N, T, V)
     log_q = F.log_softmax(logits, dim=-1)
     p = process.conditionals(x)
     kl = (p * (p.clamp_min(1e-300).log() - log_q)).sum(-1)  # (N, T)
@@ -152,7 +151,7 @@ def train_scheduled_sampling(model: Any, data: Any, seed: int, steps: int, p_max
     for step in range(steps):
         x, _ = next(it)
         x = x.to(model.device).long()
-        inputs = model._inputs(x)
+        inputs = model.teacher_forcing_inputs(x)
         p = p_max * step / max(steps - 1, 1)
         model.train()
         with torch.no_grad():
@@ -160,7 +159,7 @@ def train_scheduled_sampling(model: Any, data: Any, seed: int, steps: int, p_max
             guess = torch.multinomial(probs.view(-1, V), 1, generator=g).view(x.shape).to(model.device)
         swap = (torch.rand(x.shape, generator=g) < p).to(model.device)
         mixed = torch.where(swap, guess, x)  # model tokens in place of some true ones
-        mixed_inputs = model._inputs(mixed)
+        mixed_inputs = model.teacher_forcing_inputs(mixed)
         loss = F.cross_entropy(model(mixed_inputs).transpose(1, 2), x)
         model.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -169,9 +168,8 @@ def train_scheduled_sampling(model: Any, data: Any, seed: int, steps: int, p_max
         model.opt.step()
 
 
-class ExposureBias(Experiment):
+class ExposureBias(common.FailureMode):
     slug = "exposure-bias"
-    kind = "failure-mode"
     title = "Exposure bias: free-running vs teacher-forced divergence on a known second-order Markov process"
 
     @staticmethod
@@ -185,28 +183,25 @@ class ExposureBias(Experiment):
             f"the small teacher-forced model's KL to the true conditionals was {common.pm(rt, 3)} nats/token "
             "on "
             f"true prefixes but {common.pm(rf, 3)} on its own samples, with "
-            f"{common.pm(_pct(r['forbidden']), 2)} % forbidden tokens ({common.pm(_pct(r['err_before']), 2)} "
+            f"{common.pm_pct(r['forbidden'], 2)} % forbidden tokens ({common.pm_pct(r['err_before'], 2)} "
             "% "
-            f"before a sequence's first error, {common.pm(_pct(r['err_after']), 2)} % after it); the "
+            f"before a sequence's first error, {common.pm_pct(r['err_after'], 2)} % after it); the "
             "default-size "
             f"model: {common.pm(m['fix']['kl_tf'], 3)} and {common.pm(ff, 3)}, "
-            f"{common.pm(_pct(m['fix']['forbidden']), 2)} % forbidden"
+            f"{common.pm_pct(m['fix']['forbidden'], 2)} % forbidden"
         )
         ss = m.get("scheduled", {})
         if ss.get("kl_free"):
             summary += (
                 f"; scheduled sampling: {common.pm(ss['kl_tf'], 3)} and {common.pm(ss['kl_free'], 3)}, "
-                f"{common.pm(_pct(ss['forbidden']), 2)} % forbidden"
+                f"{common.pm_pct(ss['forbidden'], 2)} % forbidden"
             )
-        return common.pair_verdict(
-            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "exposure bias"
-        )
+        return common.verdict_over_seeds(m, failure, fixed, summary, "exposure bias")
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         import torch
 
-        steps = scale.steps(FULL_STEPS)
-        seeds = common.seeds_of(scale)
+        steps, seeds = common.budget(scale, FULL_STEPS)
         n_eval = N_EVAL if scale.name == "full" else 200
         process = MarkovProcess(0)
         m: dict[str, Any] = {"seeds": seeds, "vocab": V, "seq_len": SEQ_LEN}
@@ -313,28 +308,19 @@ class ExposureBias(Experiment):
                 "config": {"dataset": "text", "steps": steps, "seed": 0, "lr": MODEL["lr"]},
             }
         ]
-        return ExperimentResult(
-            slug=self.slug,
-            kind=self.kind,
-            title=self.title,
-            verdict=self.verdict(m),
-            tables=tables,
-            measurements=m,
-            figures=figures,
-            recipes=recipes,
-            params={
-                "process": f"sparse order-2 Markov chain, V={V}, {SUCCESSORS} successors per context",
-                "seq_len": SEQ_LEN,
-                "model": {"name": "char-transformer", "reproduce": MODEL, "fix": LARGE, "scheduled": MODEL},
-                "batch": BATCH,
-                "steps": steps,
-                "seeds": seeds,
-                "scheduled_sampling_p_max": P_MAX,
-                "eval_sequences": n_eval,
-                "recipe_note": "the synthetic process is not a site dataset; the recipe trains the family's "
-                "default transformer, teacher forced, on the site's text",
-            },
-        )
+        params = {
+            "process": f"sparse order-2 Markov chain, V={V}, {SUCCESSORS} successors per context",
+            "seq_len": SEQ_LEN,
+            "model": {"name": "char-transformer", "reproduce": MODEL, "fix": LARGE, "scheduled": MODEL},
+            "batch": BATCH,
+            "steps": steps,
+            "seeds": seeds,
+            "scheduled_sampling_p_max": P_MAX,
+            "eval_sequences": n_eval,
+            "recipe_note": "the synthetic process is not a site dataset; the recipe trains the family's "
+            "default transformer, teacher forced, on the site's text",
+        }
+        return self.result(self.verdict(m), tables, m, params, figures, recipes)
 
 
 def _smooth(values: list[float], k: int = 4) -> list[tuple[float, float]]:
@@ -344,7 +330,3 @@ def _smooth(values: list[float], k: int = 4) -> list[tuple[float, float]]:
         window = values[lo : lo + k]
         out.append((i, sum(window) / len(window)))
     return out
-
-
-def _pct(values: list[float]) -> list[float]:
-    return [100 * v for v in values if v is not None and math.isfinite(v)]

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Verdict
+from compute.experiments.base import ExperimentResult, Scale, Verdict
+from compute.experiments.failure_modes import common
 
 FALLBACK_REASON = (
     "It is a property of large language models answering open-world factual questions; the small demo "
@@ -36,9 +37,8 @@ def node_reason() -> str:
     return FALLBACK_REASON
 
 
-class Hallucination(Experiment):
+class Hallucination(common.FailureMode):
     slug = "hallucination"
-    kind = "failure-mode"
     title = "Hallucination: not reproducible with the atlas's small models"
 
     @staticmethod
@@ -48,12 +48,5 @@ class Hallucination(Experiment):
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         m = {"reason": node_reason(), "measured": False}
         log("hallucination: nothing to measure")
-        return ExperimentResult(
-            slug=self.slug,
-            kind=self.kind,
-            title=self.title,
-            verdict=self.verdict(m),
-            tables=[],
-            measurements=m,
-            params={"scale": scale.name, "note": "no model is trained; see the reason"},
-        )
+        params = {"scale": scale.name, "note": "no model is trained; see the reason"}
+        return self.result(self.verdict(m), [], m, params, {}, [])

@@ -26,7 +26,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Verdict
+from compute.experiments.base import ExperimentResult, Scale, Verdict
 from compute.experiments.failure_modes import common
 
 DATASET = "digits"
@@ -38,16 +38,15 @@ N_SAMPLES = 1000
 LEVELS = 17
 
 
-class LikelihoodVsQuality(Experiment):
+class LikelihoodVsQuality(common.FailureMode):
     slug = "likelihood-vs-quality"
-    kind = "failure-mode"
     title = "Likelihood vs quality: 1 % MADE + 99 % noise beats a memorising model on NLL, loses on samples"
 
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
-        na, nb = common.per_seed(m, "reproduce", "nll_bpd"), common.per_seed(m, "fix", "nll_bpd")
-        fa, fb = common.per_seed(m, "reproduce", "fd"), common.per_seed(m, "fix", "fd")
-        pa, pb = common.per_seed(m, "reproduce", "precision"), common.per_seed(m, "fix", "precision")
+        na, nb = common.both_arms(m, "nll_bpd")
+        fa, fb = common.both_arms(m, "fd")
+        pa, pb = common.both_arms(m, "precision")
         failure = [a < b for a, b in zip(na, nb, strict=True)]
         fixed = [x > y and p < q for x, y, p, q in zip(fa, fb, pa, pb, strict=True)]
         base = m.get("base", {})
@@ -58,17 +57,14 @@ class LikelihoodVsQuality(Experiment):
             f"{common.pm(nb, 3)}, yet its samples have Frechet distance {common.pm(fa, 1)} and precision "
             f"{common.pm(pa, 3)} against B's {common.pm(fb, 1)} and {common.pm(pb, 3)}"
         )
-        return common.pair_verdict(
-            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "the likelihood/quality inversion"
-        )
+        return common.verdict_over_seeds(m, failure, fixed, summary, "the likelihood/quality inversion")
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         import torch
 
         from compute import datasets
 
-        steps = scale.steps(FULL_STEPS)
-        seeds = common.seeds_of(scale)
+        steps, seeds = common.budget(scale, FULL_STEPS)
         n_samples = N_SAMPLES if scale.name == "full" else 200
         data = datasets.load(DATASET, 0)
         keys = ("nll_bpd", "fd", "precision", "recall")
@@ -153,27 +149,18 @@ class LikelihoodVsQuality(Experiment):
                 "config": {"dataset": DATASET, "steps": steps, "seed": 0, "variant": "order-agnostic"},
             }
         ]
-        return ExperimentResult(
-            slug=self.slug,
-            kind=self.kind,
-            title=self.title,
-            verdict=self.verdict(m),
-            tables=tables,
-            measurements=m,
-            figures=figures,
-            recipes=recipes,
-            params={
-                "dataset": DATASET,
-                "made": MADE,
-                "steps": steps,
-                "seeds": seeds,
-                "samples": n_samples,
-                "mixture_weight": WEIGHT,
-                "memoriser_keep": KEEP,
-                "recipe_note": "the recipe trains the base MADE; A and B are built from it and from the "
-                "training set after training",
-            },
-        )
+        params = {
+            "dataset": DATASET,
+            "made": MADE,
+            "steps": steps,
+            "seeds": seeds,
+            "samples": n_samples,
+            "mixture_weight": WEIGHT,
+            "memoriser_keep": KEEP,
+            "recipe_note": "the recipe trains the base MADE; A and B are built from it and from the "
+            "training set after training",
+        }
+        return self.result(self.verdict(m), tables, m, params, figures, recipes)
 
 
 def mixture_log_prob(lp_model: Any, weight: float, dims: int) -> Any:

@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Verdict
+from compute.experiments.base import ExperimentResult, Scale, Verdict
 from compute.experiments.failure_modes import common
 
 MODEL: dict[str, Any] = {"variant": "natural", "hidden": 256, "dropout": 0.0, "weight_decay": 0.0}
@@ -54,31 +54,27 @@ def nn_distances(samples: Any, reference: Any) -> tuple[Any, Any]:
     return d.min(1)
 
 
-class Memorisation(Experiment):
+class Memorisation(common.FailureMode):
     slug = "memorisation"
-    kind = "failure-mode"
     title = "Memorisation: a MADE trained long on 32 digits copies them; on 1,437 it does not"
 
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
-        rc, fc = common.per_seed(m, "reproduce", "copy_share"), common.per_seed(m, "fix", "copy_share")
-        rr, fr = common.per_seed(m, "reproduce", "median_ratio"), common.per_seed(m, "fix", "median_ratio")
+        rc, fc = common.both_arms(m, "copy_share")
+        rr, fr = common.both_arms(m, "median_ratio")
         failure = [c > COPY_FAIL for c in rc]
         fixed = [f < r and fx > rx for f, r, fx, rx in zip(fc, rc, fr, rr, strict=True)]
         summary = (
-            f"trained on {m.get('tiny', TINY)} digits, {common.pm(_pct(rc), 1)} % of samples were copies "
+            f"trained on {m.get('tiny', TINY)} digits, {common.pm_pct(rc, 1)} % of samples were copies "
             f"(d_train < d_held / 3; median d_train / d_held {common.pm(rr, 2)}); trained on all "
-            f"{m.get('full_n', 1437)}: {common.pm(_pct(fc), 1)} % copies, median ratio {common.pm(fr, 2)}"
+            f"{m.get('full_n', 1437)}: {common.pm_pct(fc, 1)} % copies, median ratio {common.pm(fr, 2)}"
         )
-        return common.pair_verdict(
-            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "memorisation"
-        )
+        return common.verdict_over_seeds(m, failure, fixed, summary, "memorisation")
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         import torch
 
-        steps = scale.steps(FULL_STEPS)
-        seeds = common.seeds_of(scale)
+        steps, seeds = common.budget(scale, FULL_STEPS)
         n_samples = N_SAMPLES if scale.name == "full" else 100
         full_n = len(digits_subset(None, 0).train)
         m: dict[str, Any] = {"seeds": seeds, "tiny": TINY, "full_n": full_n}
@@ -148,27 +144,14 @@ class Memorisation(Experiment):
                 "config": {"dataset": "digits", "steps": steps, "seed": 0, "variant": MODEL["variant"]},
             }
         ]
-        return ExperimentResult(
-            slug=self.slug,
-            kind=self.kind,
-            title=self.title,
-            verdict=self.verdict(m),
-            tables=tables,
-            measurements=m,
-            figures=figures,
-            recipes=recipes,
-            params={
-                "model": {"name": "made", **MODEL},
-                "steps": steps,
-                "seeds": seeds,
-                "tiny_subset": TINY,
-                "samples": n_samples,
-                "copy_ratio": COPY_RATIO,
-                "recipe_note": "the site's runs train on the whole digits split, so the recipe runs the "
-                "fix arm; the 32-digit subset exists only here",
-            },
-        )
-
-
-def _pct(values: list[float]) -> list[float]:
-    return [100 * v for v in values]
+        params = {
+            "model": {"name": "made", **MODEL},
+            "steps": steps,
+            "seeds": seeds,
+            "tiny_subset": TINY,
+            "samples": n_samples,
+            "copy_ratio": COPY_RATIO,
+            "recipe_note": "the site's runs train on the whole digits split, so the recipe runs the "
+            "fix arm; the 32-digit subset exists only here",
+        }
+        return self.result(self.verdict(m), tables, m, params, figures, recipes)

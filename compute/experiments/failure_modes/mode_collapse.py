@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Table, Verdict
+from compute.experiments.base import ExperimentResult, Scale, Table, Verdict
 from compute.experiments.failure_modes import common
 
 DATASETS = ("grid25", "ring8")
@@ -35,9 +35,8 @@ HQ_FAIL = 0.5
 NUM_MODES = {"grid25": 25, "ring8": 8}
 
 
-class ModeCollapse(Experiment):
+class ModeCollapse(common.FailureMode):
     slug = "mode-collapse"
-    kind = "failure-mode"
     title = f"Mode collapse: saturating minimax GAN vs {FIX_NAME} (25-Gaussian grid, 8-Gaussian ring)"
 
     @staticmethod
@@ -56,9 +55,9 @@ class ModeCollapse(Experiment):
                 fixed.append(c > a or (c == a and d > b))
             parts.append(
                 f"on {ds} the minimax GAN captured {common.pm(rm, 1)} of {k} modes with "
-                f"{common.pm([100 * v for v in rh], 1)} % high-quality samples; "
+                f"{common.pm_pct(rh, 1)} % high-quality samples; "
                 f"{m.get('fix_name', FIX_NAME)} captured {common.pm(fm, 1)} with "
-                f"{common.pm([100 * v for v in fh], 1)} %"
+                f"{common.pm_pct(fh, 1)} %"
             )
         return common.pair_verdict(
             common.PairOutcome(labels, failure, fixed), "; ".join(parts), "mode collapse"
@@ -67,8 +66,7 @@ class ModeCollapse(Experiment):
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         from compute import datasets, metrics
 
-        steps = scale.steps(FULL_STEPS)
-        seeds = common.seeds_of(scale)
+        steps, seeds = common.budget(scale, FULL_STEPS)
         m: dict[str, Any] = {"seeds": seeds, "datasets": list(DATASETS), "fix_name": FIX_NAME}
         samples: dict[tuple[str, str], Any] = {}
         for arm, cfg in (("reproduce", REPRODUCE), ("fix", FIX)):
@@ -116,31 +114,14 @@ class ModeCollapse(Experiment):
                 ],
                 datasets.load(ds, seeds[0]),
             )
-        recipes = [
-            {
-                "role": role,
-                "recipe": "gan-2d",
-                "config": {"dataset": DATASETS[0], "steps": steps, "seed": 0, **cfg, **SHARED},
-            }
-            for role, cfg in (("reproduce", REPRODUCE), ("fix", FIX))
-        ]
-        return ExperimentResult(
-            slug=self.slug,
-            kind=self.kind,
-            title=self.title,
-            verdict=self.verdict(m),
-            tables=tables,
-            measurements=m,
-            figures=figures,
-            recipes=recipes,
-            params={
-                "datasets": list(DATASETS),
-                "generator_steps": steps,
-                "seeds": seeds,
-                "samples": N_SAMPLES,
-                "shared": SHARED,
-                "reproduce": REPRODUCE,
-                "fix": FIX,
-                "hq_fail_below": HQ_FAIL,
-            },
-        )
+        base = {"dataset": DATASETS[0], "steps": steps, "seed": 0}
+        recipes = common.arm_recipes("gan-2d", {**base, **REPRODUCE, **SHARED}, {**base, **FIX, **SHARED})
+        params = {
+            "datasets": list(DATASETS),
+            "generator_steps": steps,
+            "seeds": seeds,
+            "samples": N_SAMPLES,
+            **common.arm_configs(SHARED, REPRODUCE, FIX),
+            "hq_fail_below": HQ_FAIL,
+        }
+        return self.result(self.verdict(m), tables, m, params, figures, recipes)

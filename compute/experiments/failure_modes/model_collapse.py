@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Table, Verdict
+from compute.experiments.base import ExperimentResult, Scale, Table, Verdict
 from compute.experiments.failure_modes import common
 
 DATASET = "pinwheel"
@@ -36,9 +36,8 @@ TAIL_Q = 0.95
 SHRINK = 0.95
 
 
-class ModelCollapse(Experiment):
+class ModelCollapse(common.FailureMode):
     slug = "model-collapse"
-    kind = "failure-mode"
     title = (
         "Recursive model collapse: training on the previous generation's samples, with and without real data"
     )
@@ -60,24 +59,21 @@ class ModelCollapse(Experiment):
         summary = (
             f"after {g} generations on their own samples the variance ratio went from "
             f"{common.pm(at(rv, 0), 2)} to "
-            f"{common.pm(at(rv, -1), 2)} (data: 1), the tail mass from {common.pm(_pct(at(rt, 0)), 1)} % to "
-            f"{common.pm(_pct(at(rt, -1)), 1)} % (data: 5 %) and MMD² to real data from "
+            f"{common.pm(at(rv, -1), 2)} (data: 1), the tail mass from {common.pm_pct(at(rt, 0), 1)} % to "
+            f"{common.pm_pct(at(rt, -1), 1)} % (data: 5 %) and MMD² to real data from "
             f"{common.pm(at(rd, 0), 4)} to "
             f"{common.pm(at(rd, -1), 4)}; keeping the real data in the mix: variance ratio "
             f"{common.pm(at(fv, -1), 2)}, "
-            f"tail {common.pm(_pct(at(ft, -1)), 1)} %, MMD² {common.pm(at(fd, -1), 4)}"
+            f"tail {common.pm_pct(at(ft, -1), 1)} %, MMD² {common.pm(at(fd, -1), 4)}"
         )
-        return common.pair_verdict(
-            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "the narrowing"
-        )
+        return common.verdict_over_seeds(m, failure, fixed, summary, "the narrowing")
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         import torch
 
         from compute import datasets, metrics
 
-        steps = scale.steps(FULL_STEPS)
-        seeds = common.seeds_of(scale)
+        steps, seeds = common.budget(scale, FULL_STEPS)
         gens = GENERATIONS if scale.name == "full" else 2
         m: dict[str, Any] = {"seeds": seeds, "generations": gens, "n_train": N_TRAIN}
         shown: dict[str, Any] = {}
@@ -188,32 +184,19 @@ class ModelCollapse(Experiment):
                 },
             }
         ]
-        return ExperimentResult(
-            slug=self.slug,
-            kind=self.kind,
-            title=self.title,
-            verdict=self.verdict(m),
-            tables=tables,
-            measurements=m,
-            figures=figures,
-            recipes=recipes,
-            params={
-                "dataset": DATASET,
-                "model": {"name": FAMILY, **MODEL},
-                "n_train": N_TRAIN,
-                "generations": gens,
-                "steps_per_generation": steps,
-                "seeds": seeds,
-                "recipe_note": "a recipe trains one generation on the real data; the loop over generations "
-                "runs only here",
-            },
-        )
+        params = {
+            "dataset": DATASET,
+            "model": {"name": FAMILY, **MODEL},
+            "n_train": N_TRAIN,
+            "generations": gens,
+            "steps_per_generation": steps,
+            "seeds": seeds,
+            "recipe_note": "a recipe trains one generation on the real data; the loop over generations "
+            "runs only here",
+        }
+        return self.result(self.verdict(m), tables, m, params, figures, recipes)
 
 
 def finite_dataset(real: Any, train: Any, name: str) -> Any:
     """``real`` with a fixed, finite training set (the trainer then cycles epochs instead of sampling)."""
     return dataclasses.replace(real, name=name, train=train.detach().clone(), sampler=None, modes=None)
-
-
-def _pct(values: list[float]) -> list[float]:
-    return [100 * v for v in values]

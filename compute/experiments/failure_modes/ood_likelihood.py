@@ -34,7 +34,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Table, Verdict
+from compute.experiments.base import ExperimentResult, Scale, Table, Verdict
 from compute.experiments.failure_modes import common
 
 DATASET = "digits"
@@ -49,9 +49,8 @@ N_VAL = 200  # training digits held out of training to estimate the typical NLL
 BATCH_M = 8  # inputs per typicality test (Nalisnick et al. test batches of M >= 2)
 
 
-class OODLikelihood(Experiment):
+class OODLikelihood(common.FailureMode):
     slug = "ood-likelihood"
-    kind = "failure-mode"
     title = "Higher likelihood on OOD inputs: MADE on digits, raw likelihood vs a typicality test"
 
     @staticmethod
@@ -84,8 +83,7 @@ class OODLikelihood(Experiment):
 
         from compute import datasets
 
-        steps = scale.steps(FULL_STEPS)
-        seeds = common.seeds_of(scale)
+        steps, seeds = common.budget(scale, FULL_STEPS)
         data = datasets.load(DATASET, 0)
         test = data.test
         ood = ood_sets(test, seed=0)
@@ -193,25 +191,15 @@ class OODLikelihood(Experiment):
                 "config": {"dataset": DATASET, "steps": steps, "seed": 0, **RECIPE_CONFIG},
             },
         ]
-        return ExperimentResult(
-            slug=self.slug,
-            kind=self.kind,
-            title=self.title,
-            verdict=self.verdict(m),
-            tables=tables,
-            measurements=m,
-            figures=figures,
-            recipes=recipes,
-            params={
-                "dataset": DATASET,
-                "model": {"name": MODEL_NAME, **MODEL},
-                "steps": steps,
-                "seeds": seeds,
-                "ood_sets": list(OOD_SETS),
-                "recipe_note": "both roles train the same model; the fix is a different score of its "
-                "likelihood",
-            },
-        )
+        params = {
+            "dataset": DATASET,
+            "model": {"name": MODEL_NAME, **MODEL},
+            "steps": steps,
+            "seeds": seeds,
+            "ood_sets": list(OOD_SETS),
+            "recipe_note": "both roles train the same model; the fix is a different score of its likelihood",
+        }
+        return self.result(self.verdict(m), tables, m, params, figures, recipes)
 
 
 def batch_means(values: Any, g: Any, n_batches: int = 300) -> Any:

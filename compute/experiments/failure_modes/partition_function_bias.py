@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Verdict
+from compute.experiments.base import ExperimentResult, Scale, Verdict
 from compute.experiments.failure_modes import common
 
 DATASET = "checkerboard"
@@ -37,9 +37,8 @@ BINS = 8
 TV_FAIL = 0.15
 
 
-class PartitionFunctionBias(Experiment):
+class PartitionFunctionBias(common.FailureMode):
     slug = "partition-function-bias"
-    kind = "failure-mode"
     title = (
         "Partition-function bias: short-run non-persistent CD vs persistent CD (checkerboard, exact log Z)"
     )
@@ -47,7 +46,7 @@ class PartitionFunctionBias(Experiment):
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
         rtv = common.per_seed(m, "reproduce", "negatives_tv")
-        rkl, fkl = common.per_seed(m, "reproduce", "kl"), common.per_seed(m, "fix", "kl")
+        rkl, fkl = common.both_arms(m, "kl")
         failure = [tv > TV_FAIL for tv in rtv]
         fixed = [f < r for f, r in zip(fkl, rkl, strict=True)]
         summary = (
@@ -55,15 +54,12 @@ class PartitionFunctionBias(Experiment):
             f"(persistent chains: {common.pm(m['fix']['negatives_tv'], 3)}); KL to the data "
             f"{common.pm(rkl, 3)} nats with short-run CD vs {common.pm(fkl, 3)} with persistent chains"
         )
-        return common.pair_verdict(
-            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "the negative-sample bias"
-        )
+        return common.verdict_over_seeds(m, failure, fixed, summary, "the negative-sample bias")
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         from compute import datasets, metrics
 
-        steps = scale.steps(FULL_STEPS)
-        seeds = common.seeds_of(scale)
+        steps, seeds = common.budget(scale, FULL_STEPS)
         n_neg = N_NEGATIVES if scale.name == "full" else 1000
         m: dict[str, Any] = {"seeds": seeds, "K": K}
         curves: dict[str, list[list[tuple[float, float]]]] = {"reproduce": [], "fix": []}
@@ -119,36 +115,19 @@ class PartitionFunctionBias(Experiment):
                 "KL during training (one line per seed)",
             ),
         }
-        recipes = [
-            {
-                "role": role,
-                "recipe": "ebm-cd-2d",
-                "config": {"dataset": DATASET, "steps": steps, "seed": 0, "energy_l2": 0.1, **cfg, **SHARED},
-            }
-            for role, cfg in (("reproduce", REPRODUCE), ("fix", FIX))
-        ]
-        return ExperimentResult(
-            slug=self.slug,
-            kind=self.kind,
-            title=self.title,
-            verdict=self.verdict(m),
-            tables=tables,
-            measurements=m,
-            figures=figures,
-            recipes=recipes,
-            params={
-                "dataset": DATASET,
-                "steps": steps,
-                "seeds": seeds,
-                "shared": SHARED,
-                "reproduce": REPRODUCE,
-                "fix": FIX,
-                "negatives": n_neg,
-                "bins": BINS,
-                "tv_fail_above": TV_FAIL,
-                "quadrature_grid": 256,
-            },
-        )
+        base = {"dataset": DATASET, "steps": steps, "seed": 0, "energy_l2": 0.1}
+        recipes = common.arm_recipes("ebm-cd-2d", {**base, **REPRODUCE, **SHARED}, {**base, **FIX, **SHARED})
+        params = {
+            "dataset": DATASET,
+            "steps": steps,
+            "seeds": seeds,
+            **common.arm_configs(SHARED, REPRODUCE, FIX),
+            "negatives": n_neg,
+            "bins": BINS,
+            "tv_fail_above": TV_FAIL,
+            "quadrature_grid": 256,
+        }
+        return self.result(self.verdict(m), tables, m, params, figures, recipes)
 
 
 class KLTracker:

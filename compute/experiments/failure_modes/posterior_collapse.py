@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Verdict
+from compute.experiments.base import ExperimentResult, Scale, Verdict
 from compute.experiments.failure_modes import common
 
 DATASET = "grid25"
@@ -30,9 +30,8 @@ N_TEST = 2000
 KL_COLLAPSED = 0.05  # nats
 
 
-class PosteriorCollapse(Experiment):
+class PosteriorCollapse(common.FailureMode):
     slug = "posterior-collapse"
-    kind = "failure-mode"
     title = "Posterior collapse: autoregressive-decoder VAE without vs with free bits (25-Gaussian grid)"
 
     @staticmethod
@@ -48,21 +47,20 @@ class PosteriorCollapse(Experiment):
         r, f = m["reproduce"], m["fix"]
         summary = (
             f"the plain VAE kept KL {common.pm(r['kl'], 3)} nats with {common.pm(r['active_units'], 1)} of 2 "
-            f"active units (reconstructions on the input's mode: {common.pm(_pct(r['recon_mode_match']), 1)} "
+            f"active units (reconstructions on the input's mode: {common.pm_pct(r['recon_mode_match'], 1)} "
             "%, "
             f"chance 4 %); free bits: KL {common.pm(f['kl'], 3)} nats, {common.pm(f['active_units'], 1)} "
             "active "
-            f"units, {common.pm(_pct(f['recon_mode_match']), 1)} % on the input's mode"
+            f"units, {common.pm_pct(f['recon_mode_match'], 1)} % on the input's mode"
         )
-        return common.pair_verdict(common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "collapse")
+        return common.verdict_over_seeds(m, failure, fixed, summary, "collapse")
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         import torch
 
         from compute import datasets, metrics
 
-        steps = scale.steps(FULL_STEPS)
-        seeds = common.seeds_of(scale)
+        steps, seeds = common.budget(scale, FULL_STEPS)
         m: dict[str, Any] = {"seeds": seeds}
         recon_examples: dict[str, Any] = {}
         curves: dict[str, list[list[tuple[float, float]]]] = {"reproduce": [], "fix": []}
@@ -133,42 +131,17 @@ class PosteriorCollapse(Experiment):
                 "KL term during training (one line per seed)",
             ),
         }
-        recipes = [
-            {
-                "role": role,
-                "recipe": "vae-2d",
-                "config": {"dataset": DATASET, "steps": steps, "seed": 0, **cfg, **_recipe_shared()},
-            }
-            for role, cfg in (("reproduce", REPRODUCE), ("fix", FIX))
-        ]
-        return ExperimentResult(
-            slug=self.slug,
-            kind=self.kind,
-            title=self.title,
-            verdict=self.verdict(m),
-            tables=tables,
-            measurements=m,
-            figures=figures,
-            recipes=recipes,
-            params={
-                "dataset": DATASET,
-                "steps": steps,
-                "seeds": seeds,
-                "shared": SHARED,
-                "reproduce": REPRODUCE,
-                "fix": FIX,
-                "kl_collapsed_below": KL_COLLAPSED,
-                "test_points": N_TEST,
-            },
-        )
-
-
-def _recipe_shared() -> dict[str, Any]:
-    return dict(SHARED)
-
-
-def _pct(values: list[Any]) -> list[float]:
-    return [100 * float(v) for v in values if v is not None]
+        base = {"dataset": DATASET, "steps": steps, "seed": 0}
+        recipes = common.arm_recipes("vae-2d", {**base, **REPRODUCE, **SHARED}, {**base, **FIX, **SHARED})
+        params = {
+            "dataset": DATASET,
+            "steps": steps,
+            "seeds": seeds,
+            **common.arm_configs(SHARED, REPRODUCE, FIX),
+            "kl_collapsed_below": KL_COLLAPSED,
+            "test_points": N_TEST,
+        }
+        return self.result(self.verdict(m), tables, m, params, figures, recipes)
 
 
 def reconstruct(model: Any, x: Any, seed: int) -> Any:

@@ -25,7 +25,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Verdict
+from compute.experiments.base import ExperimentResult, Scale, Verdict
 from compute.experiments.failure_modes import common
 
 DATASET = "grid25"
@@ -54,40 +54,36 @@ def raw_grid25(seed: int):
     return dataclasses.replace(data, spec=dataclasses.replace(data.spec, bounds=(-2.0, 2.0)))
 
 
-class ScheduleMismatch(Experiment):
+class ScheduleMismatch(common.FailureMode):
     slug = "schedule-mismatch"
-    kind = "failure-mode"
     title = "Schedule mismatch: abar_T = 0.6 sampled from pure noise vs zero terminal SNR (25-Gaussian grid)"
 
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
-        rep_tv, fix_tv = common.per_seed(m, "reproduce", "tv"), common.per_seed(m, "fix", "tv")
+        rep_tv, fix_tv = common.both_arms(m, "tv")
         failure = [tv > TV_FAIL for tv in rep_tv]
         fixed = [f < TV_FAIL and f < r for f, r in zip(fix_tv, rep_tv, strict=True)]
         r, f = m["reproduce"], m["fix"]
         summary = (
             f"with abar_T = {common.mean(r['abar_T']):.2f} the sampler put "
-            f"{common.pm(_pct(r['centre_share']), 1)} % "
+            f"{common.pm_pct(r['centre_share'], 1)} % "
             f"of samples on the centre mode (uniform: 4 %), mode-weight TV {common.pm(r['tv'])}, while "
             "capturing "
-            f"{common.pm(r['modes'], 1)} of 25 modes with {common.pm(_pct(r['hq']), 1)} % high-quality "
+            f"{common.pm(r['modes'], 1)} of 25 modes with {common.pm_pct(r['hq'], 1)} % high-quality "
             "samples; "
             f"zero terminal SNR (abar_T = {common.mean(f['abar_T']):.1e}) gave centre "
-            f"{common.pm(_pct(f['centre_share']), 1)} %, "
-            f"TV {common.pm(f['tv'])}, {common.pm(f['modes'], 1)} modes, {common.pm(_pct(f['hq']), 1)} % HQ "
+            f"{common.pm_pct(f['centre_share'], 1)} %, "
+            f"TV {common.pm(f['tv'])}, {common.pm(f['modes'], 1)} modes, {common.pm_pct(f['hq'], 1)} % HQ "
             f"(NFE {m.get('nfe', T)})"
         )
-        return common.pair_verdict(
-            common.PairOutcome(list(m["seeds"]), failure, fixed), summary, "the centre pile-up"
-        )
+        return common.verdict_over_seeds(m, failure, fixed, summary, "the centre pile-up")
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
         import torch
 
         from compute import datasets, metrics
 
-        steps = scale.steps(FULL_STEPS)
-        seeds = common.seeds_of(scale)
+        steps, seeds = common.budget(scale, FULL_STEPS)
         nfes = NFES if scale.name == "full" else (5, T)
         m: dict[str, Any] = {"seeds": seeds, "nfe": T, "nfes": list(nfes)}
         samples: dict[str, Any] = {}
@@ -195,30 +191,17 @@ class ScheduleMismatch(Experiment):
                 "config": {"dataset": DATASET, "steps": steps, "seed": 0, **FIX, "sample_nfe": T, **SHARED},
             },
         ]
-        return ExperimentResult(
-            slug=self.slug,
-            kind=self.kind,
-            title=self.title,
-            verdict=self.verdict(m),
-            tables=tables,
-            measurements=m,
-            figures=figures,
-            recipes=recipes,
-            params={
-                "dataset": f"{DATASET} in raw coordinates (bounds set to (-2, 2): no standardisation)",
-                "steps": steps,
-                "seeds": seeds,
-                "samples": N_SAMPLES,
-                "nfes": list(nfes),
-                "reproduce": REPRODUCE,
-                "fix": FIX,
-                "shared": SHARED,
-                "tv_threshold": TV_FAIL,
-                "recipe_note": "the site's ddpm-2d recipe trains on standardised grid25, where abar_T = 0.6 "
-                "leaves less residual signal and the pile-up is weaker",
-            },
-        )
-
-
-def _pct(values: list[Any]) -> list[float]:
-    return [100 * float(v) for v in values if v is not None]
+        params = {
+            "dataset": f"{DATASET} in raw coordinates (bounds set to (-2, 2): no standardisation)",
+            "steps": steps,
+            "seeds": seeds,
+            "samples": N_SAMPLES,
+            "nfes": list(nfes),
+            "reproduce": REPRODUCE,
+            "fix": FIX,
+            "shared": SHARED,
+            "tv_threshold": TV_FAIL,
+            "recipe_note": "the site's ddpm-2d recipe trains on standardised grid25, where abar_T = 0.6 "
+            "leaves less residual signal and the pile-up is weaker",
+        }
+        return self.result(self.verdict(m), tables, m, params, figures, recipes)

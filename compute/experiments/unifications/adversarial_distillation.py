@@ -34,8 +34,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Table, Verdict, fmt, png
+from compute.experiments import figures as draw
+from compute.experiments.base import ExperimentResult, Scale, Table, Verdict
 from compute.experiments.unifications import common
+from compute.families.denoising import ema_decay_at, ema_update
 
 FIRST_ALPHA = 0.07  # sqrt(abar) at the student's first step (SDXL's t = 999 has about this)
 DISTILL_WEIGHT = 2.5  # lambda of ADD
@@ -85,10 +87,10 @@ class FewStepStudent:
         self.teacher, self.adversarial, self.r1_gamma = teacher, adversarial, r1_gamma
         self.device = teacher.device
         self.config = type("Config", (), {"batch_size": batch_size})()
-        ab = teacher.alpha_bars.double().cpu()
+        ab = teacher.schedule.alpha_bar.double().cpu()
         first = int((ab.sqrt() - FIRST_ALPHA).abs().argmin())
         self.taus = [first, (3 * first) // 4, first // 2, first // 4]  # student steps
-        self.g = copy.deepcopy(teacher.ema).requires_grad_(True)  # initialised from the teacher
+        self.g = copy.deepcopy(teacher.ema_network).requires_grad_(True)  # initialised from the teacher
         self.g_ema = copy.deepcopy(self.g).requires_grad_(False)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -101,12 +103,10 @@ class FewStepStudent:
     def _randn(self, shape: tuple[int, ...], gen: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(shape, generator=gen or self.generator).to(self.device)
 
-    def x0(self, net: Any, z: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
-        """x0_hat of an eps-network at steps tau (B,) long, clipped to the data box like the teacher's "
-        "sampler."""
-        ab = self.teacher.alpha_bars[tau][:, None]
-        eps = net(z, tau.float() / self.teacher.config.T)
-        return ((z - (1 - ab).sqrt() * eps) / ab.sqrt()).clamp(-2.0, 2.0)
+    def x0(self, z: torch.Tensor, tau: torch.Tensor, net: Any = None) -> torch.Tensor:
+        """x0_hat at steps tau (B,) long of ``net`` (a student's network; default the teacher's EMA
+        weights), clipped to the data box like the teacher's sampler."""
+        return self.teacher.predict(z, tau, net=net)[1].clamp(-2.0, 2.0)
 
     def train_step(self, batch: torch.Tensor, labels: Any = None) -> dict[str, float]:
         from compute.families.gan import discriminator_loss, generator_loss, r1_penalty
@@ -117,12 +117,12 @@ class FewStepStudent:
         tau = torch.tensor(self.taus)[torch.randint(0, len(self.taus), (b,), generator=self.generator)].to(
             self.device
         )
-        ab = t.alpha_bars[tau][:, None]
+        ab = t.alpha_bar(tau)[:, None]
         x_tau = ab.sqrt() * x + (1 - ab).sqrt() * self._randn((b, 2))
         out: dict[str, float] = {}
         if self.adversarial:  # discriminator step
             with torch.no_grad():
-                fake = self.x0(self.g, x_tau, tau)
+                fake = self.x0(x_tau, tau, self.g)
             critic = lambda u: self.d(u).squeeze(-1)  # noqa: E731
             d_loss = discriminator_loss(critic(x), critic(fake))
             d_loss = d_loss + 0.5 * self.r1_gamma * r1_penalty(critic, x)
@@ -130,12 +130,12 @@ class FewStepStudent:
             d_loss.backward()
             self.opt_d.step()
             out["d_loss"] = d_loss.item()
-        x_hat = self.x0(self.g, x_tau, tau)
+        x_hat = self.x0(x_tau, tau, self.g)
         s = torch.randint(1, t.config.T + 1, (b,), generator=self.generator).to(self.device)
-        ab_s = t.alpha_bars[s][:, None]
+        ab_s = t.alpha_bar(s)[:, None]
         x_s = ab_s.sqrt() * x_hat + (1 - ab_s).sqrt() * self._randn((b, 2))
         with torch.no_grad():
-            target = self.x0(t.ema, x_s, s)
+            target = self.x0(x_s, s)
         distill = (ab_s * (x_hat - target).pow(2)).sum(1).mean()
         loss = DISTILL_WEIGHT * distill
         if self.adversarial:
@@ -146,9 +146,7 @@ class FewStepStudent:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.g.parameters(), 1.0)
         self.opt_g.step()
-        with torch.no_grad():
-            for pe, pm in zip(self.g_ema.parameters(), self.g.parameters(), strict=True):
-                pe.lerp_(pm, 1 - min(0.99, (1 + self.steps) / (10 + self.steps)))
+        ema_update(self.g_ema, self.g, ema_decay_at(self.steps, 0.99))
         self.steps += 1
         return {"loss": loss.item(), "distill": distill.item(), **out}
 
@@ -160,9 +158,9 @@ class FewStepStudent:
         z = self._randn((n, 2), gen)
         x0 = z
         for i, tau in enumerate(taus):
-            x0 = self.x0(self.g_ema, z, torch.full((n,), tau, device=self.device, dtype=torch.long))
+            x0 = self.x0(z, torch.full((n,), tau, device=self.device, dtype=torch.long), self.g_ema)
             if i + 1 < len(taus):
-                ab = self.teacher.alpha_bars[taus[i + 1]]
+                ab = self.teacher.alpha_bar(taus[i + 1])
                 z = ab.sqrt() * x0 + (1 - ab).sqrt() * self._randn((n, 2), gen)
         return self.teacher.from_model_space(x0)
 
@@ -200,27 +198,24 @@ def verdict(s: dict[str, Any]) -> Verdict:
     )
 
 
-class AdversarialDistillation(Experiment):
+class AdversarialDistillation(common.Unification):
     slug: ClassVar[str] = "adversarial-distillation"
-    kind: ClassVar[str] = "unification"
     title: ClassVar[str] = "Adversarial diffusion distillation: a 1-4 step student from a many-step teacher"
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
-        from compute import datasets, registry
+        from compute import datasets
 
         ring = datasets.load("ring8")
-        dev = common.device()
         steps_teacher = scale.steps(3000, 20)
         steps_student = scale.steps(2000, 10)
         n = common.pick(scale, 400, 2000)
         teacher_nfes = common.pick(scale, [1, 2, 4, 16], [1, 2, 4, 8, 16, 32, 64, 128])
-        size = {"hidden": 128, "depth": 3, "time_dim": 32, "fourier_features": 32}
 
         per_seed: list[dict[str, Any]] = []
         keep: dict[str, Any] = {}
         for seed in common.seeds_of(scale):
             log(f"seed {seed}: teacher ({steps_teacher} steps), two students ({steps_student} steps each)")
-            teacher = registry.build("diffusion", ring.spec, seed=seed, device=dev, **size)
+            teacher = common.build_model("diffusion", ring, seed=seed, **common.RING_NETWORK)
             common.train(teacher, ring, steps_teacher, seed)
             ref = common.reference(ring, n, seed)
             m: dict[str, Any] = {"teacher": {}, "student_add": {}, "student_distill": {}, "train_s": {}}
@@ -246,38 +241,16 @@ class AdversarialDistillation(Experiment):
         summary["teacher_max"] = str(teacher_nfes[-1])
         v = verdict(summary)
 
-        def cell(arm: str, k: str, key: str, digits: int = 2, pct: bool = False) -> str:
-            vals = common.collect(per_seed, arm, k, key)
-            return fmt([100 * x for x in vals] if pct else vals, digits)
+        def row(arm: str, label: str, k: int) -> list[Any]:
+            modes, hq, mmd, recall = common.quality_cells(per_seed, arm, str(k))
+            return [label, k, mmd, modes, hq, recall, common.cell(per_seed, arm, str(k), "tv", digits=3)]
 
-        rows = [
-            [
-                f"teacher, DDIM {k} step(s)",
-                k,
-                cell("teacher", str(k), "mmd2_e3"),
-                cell("teacher", str(k), "modes", 1),
-                cell("teacher", str(k), "hq", 1, True),
-                cell("teacher", str(k), "recall", 3),
-                cell("teacher", str(k), "tv", 3),
-            ]
-            for k in teacher_nfes
-        ]
+        rows = [row("teacher", f"teacher, DDIM {k} step(s)", k) for k in teacher_nfes]
         for arm, label in (
             ("student_add", "ADD student (adversarial + distillation)"),
             ("student_distill", "student, distillation only"),
         ):
-            rows += [
-                [
-                    f"{label}, {k} step(s)",
-                    k,
-                    cell(arm, str(k), "mmd2_e3"),
-                    cell(arm, str(k), "modes", 1),
-                    cell(arm, str(k), "hq", 1, True),
-                    cell(arm, str(k), "recall", 3),
-                    cell(arm, str(k), "tv", 3),
-                ]
-                for k in (1, 2, 4)
-            ]
+            rows += [row(arm, f"{label}, {k} step(s)", k) for k in (1, 2, 4)]
         tables = [
             Table(
                 "Quality vs network evaluations on ring8",
@@ -285,14 +258,14 @@ class AdversarialDistillation(Experiment):
                 rows,
             )
         ]
-        figures = {"adversarial_distillation": self._figure(keep, ring, summary, teacher_nfes)}
+        figs = {"adversarial_distillation": self._figure(keep, ring, summary, teacher_nfes)}
         params = {
             "data": "ring8",
             "teacher_steps": steps_teacher,
             "student_steps": steps_student,
             "samples": n,
             "teacher_nfe": teacher_nfes,
-            "network": size,
+            "network": common.RING_NETWORK,
             "distill_weight": DISTILL_WEIGHT,
             "first_student_alpha": FIRST_ALPHA,
             "discriminator": "MLP 3 x 128 on Fourier features, non-saturating, R1 0.1",
@@ -303,25 +276,15 @@ class AdversarialDistillation(Experiment):
             {"role": "teacher", "recipe": "ddim-2d", "config": {"dataset": "ring8", "steps": steps_teacher}},
             {"role": "discriminator family", "recipe": "gan-2d", "config": {"dataset": "ring8"}},
         ]
-        return ExperimentResult(
-            self.slug,
-            self.kind,
-            self.title,
-            v,
-            tables,
-            {"summary": summary, "per_seed": per_seed},
-            params,
-            figures,
-            recipes,
-        )
+        measurements = {"summary": summary, "per_seed": per_seed}
+        return self.result(v, tables, measurements, params, figs, recipes)
 
     @staticmethod
     def _figure(keep: dict[str, Any], ring: Any, summary: dict[str, Any], nfes: list[int]) -> bytes:
-        plt = common.plt()
-        fig, axes = plt.subplots(1, 4, figsize=(15, 3.9))
-        common.scatter(axes[0], keep["teacher"], ring, f"teacher, DDIM {nfes[-1]} steps")
-        common.scatter(axes[1], keep.get("teacher_4", keep["teacher"]), ring, "teacher, DDIM 4 steps")
-        common.scatter(axes[2], keep["student_add_4"], ring, "ADD student, 4 steps")
+        fig, axes = draw.panel_row(4)
+        draw.scatter(axes[0], keep["teacher"], ring, f"teacher, DDIM {nfes[-1]} steps")
+        draw.scatter(axes[1], keep.get("teacher_4", keep["teacher"]), ring, "teacher, DDIM 4 steps")
+        draw.scatter(axes[2], keep["student_add_4"], ring, "ADD student, 4 steps")
         ax = axes[3]
         ax.plot(
             nfes,
@@ -340,5 +303,4 @@ class AdversarialDistillation(Experiment):
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         ax.set_title("quality vs NFE", fontsize=9)
-        fig.tight_layout()
-        return png(fig)
+        return draw.to_png(fig)

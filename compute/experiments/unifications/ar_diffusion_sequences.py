@@ -36,24 +36,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Table, Verdict, fmt, png
+from compute.experiments import figures as draw
+from compute.experiments.base import ExperimentResult, Scale, Table, Verdict, fmt
 from compute.experiments.unifications import common
-from compute.families.char_transformer import Block, CausalSelfAttention, CharTransformer, Config
+from compute.families.char_transformer import (
+    Block,
+    CausalSelfAttention,
+    Config,
+    gpt_adamw,
+    init_gpt2_weights,
+)
 
 LN2 = math.log(2)
-
-
-class BidirectionalSelfAttention(CausalSelfAttention):
-    """The family's attention without the causal mask: every position sees every other."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, T, C = x.shape
-        q, k, v = self.qkv(x).split(C, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=False, dropout_p=self.dropout if self.training else 0.0
-        )
-        return self.resid_drop(self.proj(y.transpose(1, 2).contiguous().view(B, T, C)))
 
 
 class MaskedDiffusionLM(nn.Module):
@@ -72,24 +66,13 @@ class MaskedDiffusionLM(nn.Module):
             self.wpe = nn.Embedding(seq_len, config.n_embd)
             self.drop = nn.Dropout(config.dropout)
             self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
-            for block in self.blocks:
-                block.attn = BidirectionalSelfAttention(config)
+            for block in self.blocks:  # the family's blocks with bidirectional attention
+                block.attn = CausalSelfAttention(config, causal=False)
             self.ln_f = nn.LayerNorm(config.n_embd)
             self.head = nn.Linear(config.n_embd, vocab, bias=False)
-            self.apply(CharTransformer._init_weights)
-            for name, p in self.named_parameters():
-                if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):
-                    nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
-            nn.init.zeros_(self.head.weight)
+            init_gpt2_weights(self, config.n_layer)
         self.to(self.device)
-        decay, other = [], []
-        for n, p in self.named_parameters():
-            (decay if p.dim() >= 2 and not n.startswith(("wte", "wpe")) else other).append(p)
-        self.opt = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": config.weight_decay}, {"params": other, "weight_decay": 0.0}],
-            lr=config.lr,
-            betas=(0.9, 0.99),
-        )
+        self.opt = gpt_adamw(self, config)
         self.generator = torch.Generator().manual_seed(seed)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
@@ -192,15 +175,14 @@ def verdict(s: dict[str, Any]) -> Verdict:
     )
 
 
-class ArDiffusionSequences(Experiment):
+class ArDiffusionSequences(common.Unification):
     slug: ClassVar[str] = "ar-diffusion-sequences"
-    kind: ClassVar[str] = "unification"
     title: ClassVar[str] = (
         "AR vs masked diffusion on text: one transformer, exact likelihood vs bound, tokens per NFE"
     )
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
-        from compute import datasets, registry
+        from compute import datasets
 
         text = datasets.load("text")
         dev = common.device()
@@ -223,7 +205,7 @@ class ArDiffusionSequences(Experiment):
         keep: dict[str, Any] = {}
         for seed in common.seeds_of(scale, cap=1):
             log(f"seed {seed}: AR and masked-diffusion transformers ({steps} steps each)")
-            ar = registry.build("char-transformer", text.spec, seed=seed, device=dev, **size)
+            ar = common.build_model("char-transformer", text, seed=seed, **size)
             info_ar = common.train(ar, text, steps, seed, batch_size=32)
             md = MaskedDiffusionLM(cfg, V, L, seed, dev)
             info_md = common.train(md, text, steps, seed, batch_size=32)
@@ -323,7 +305,7 @@ class ArDiffusionSequences(Experiment):
                 ],
             ),
         ]
-        figures = {"ar_diffusion_sequences": self._figure(summary, ks, L, keep)}
+        figs = {"ar_diffusion_sequences": self._figure(summary, ks, L, keep)}
         params = {
             "data": f"text (Atlas content), windows of {L} characters, vocabulary {V}",
             "steps": steps,
@@ -340,22 +322,12 @@ class ArDiffusionSequences(Experiment):
         recipes = [
             {"role": "autoregressive model", "recipe": "char-transformer-text", "config": {"steps": steps}}
         ]
-        return ExperimentResult(
-            self.slug,
-            self.kind,
-            self.title,
-            v,
-            tables,
-            {"summary": summary, "per_seed": per_seed, "samples_text": keep},
-            params,
-            figures,
-            recipes,
-        )
+        measurements = {"summary": summary, "per_seed": per_seed, "samples_text": keep}
+        return self.result(v, tables, measurements, params, figs, recipes)
 
     @staticmethod
     def _figure(summary: dict[str, Any], ks: list[int], L: int, keep: dict[str, Any]) -> bytes:
-        plt = common.plt()
-        fig, axes = plt.subplots(1, 2, figsize=(14, 4), gridspec_kw={"width_ratios": [1, 1.4]})
+        fig, axes = draw.pyplot().subplots(1, 2, figsize=(14, 4), gridspec_kw={"width_ratios": [1, 1.4]})
         ax = axes[0]
         tpn = [L / k for k in ks]
         ax.plot(tpn, [summary["judge_bpc"][str(k)] for k in ks], "o-", label="masked diffusion samples")
@@ -378,5 +350,4 @@ class ArDiffusionSequences(Experiment):
         ]
         ax.text(0, 1, "\n\n".join(line[:110] for line in lines), va="top", family="monospace", fontsize=7)
         ax.set_title("first sample of each sampler (seed 0)", fontsize=9)
-        fig.tight_layout()
-        return png(fig)
+        return draw.to_png(fig)

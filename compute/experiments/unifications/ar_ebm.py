@@ -36,7 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Table, Verdict, fmt, png
+from compute.experiments import figures as draw
+from compute.experiments.base import ExperimentResult, Scale, Table, Verdict, fmt
 from compute.experiments.unifications import common
 
 # --------------------------------------------------------------------------------------------
@@ -216,13 +217,12 @@ def verdict(s: dict[str, Any]) -> Verdict:
     )
 
 
-class ArEbmBijection(Experiment):
+class ArEbmBijection(common.Unification):
     slug: ClassVar[str] = "ar-ebm-bijection"
-    kind: ClassVar[str] = "unification"
     title: ClassVar[str] = "AR <-> EBM: unit partition function and soft-Bellman conditionals, by enumeration"
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
-        from compute import datasets, registry
+        from compute import datasets
         from compute.datasets import Dataset, quantize
         from compute.families.base import DataSpec
 
@@ -254,11 +254,10 @@ class ArEbmBijection(Experiment):
             log(f"seed {seed}: ar-grid ({bins_a} bins), char-transformer on 6 tokens, cell EBM")
             m: dict[str, Any] = {}
             # ---- domain A: ar-grid, L = 2, V = bins
-            ar_a = registry.build(
+            ar_a = common.build_model(
                 "ar-grid",
-                ring.spec,
+                ring,
                 seed=seed,
-                device=dev,
                 bins=bins_a,
                 hidden=64,
                 layers=1,
@@ -271,11 +270,10 @@ class ArEbmBijection(Experiment):
                 ll = ar_a.log_likelihood(ring.test).values.double() + ar_a.log_bin_area
             m["A"]["test_nll_discrete"] = float(-ll.mean())
             # ---- domain B: char-transformer on coarse-to-fine tokens, L = 6, V = 4
-            ar_b = registry.build(
+            ar_b = common.build_model(
                 "char-transformer",
-                tok_spec,
+                tok_data,
                 seed=seed,
-                device=dev,
                 n_layer=2,
                 n_head=2,
                 n_embd=32,
@@ -417,7 +415,7 @@ class ArEbmBijection(Experiment):
                 ],
             ),
         ]
-        figures = {"ar_ebm": self._figure(keep, side, mcmc_checkpoints, n_samples)}
+        figs = {"ar_ebm": self._figure(keep, side, mcmc_checkpoints, n_samples)}
         params = {
             "data": "ring8 discretised",
             "domain_a": f"ar-grid {bins_a}x{bins_a}",
@@ -431,17 +429,8 @@ class ArEbmBijection(Experiment):
             "threads": torch_threads_note,
         }
         recipes = [{"role": "AR model", "recipe": "ar-grid-2d", "config": {"dataset": "ring8", "bins": 32}}]
-        return ExperimentResult(
-            self.slug,
-            self.kind,
-            self.title,
-            v,
-            tables,
-            {"summary": summary, "per_seed": per_seed},
-            params,
-            figures,
-            recipes,
-        )
+        measurements = {"summary": summary, "per_seed": per_seed}
+        return self.result(v, tables, measurements, params, figs, recipes)
 
     @staticmethod
     def _identities(conds_ar: list[torch.Tensor], const: float) -> dict[str, Any]:
@@ -474,8 +463,7 @@ class ArEbmBijection(Experiment):
 
     @staticmethod
     def _figure(keep: dict[str, Any], side: int, checkpoints: list[int], n: int) -> bytes:
-        plt = common.plt()
-        fig, axes = plt.subplots(1, 4, figsize=(15, 3.7))
+        fig, axes = draw.panel_row(4, (15, 3.7))
         cells = keep["cells"]
 
         def grid_of(logp: torch.Tensor) -> Any:
@@ -506,8 +494,7 @@ class ArEbmBijection(Experiment):
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         ax.set_title("sampling the same EBM", fontsize=9)
-        fig.tight_layout()
-        return png(fig)
+        return draw.to_png(fig)
 
 
 def _flat_index(tokens: torch.Tensor, vocab: int) -> torch.Tensor:

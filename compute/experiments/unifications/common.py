@@ -1,5 +1,5 @@
 """Shared pieces of the unification experiments: budgets, training loops, 2-D sample quality,
-figures and the small bookkeeping every experiment repeats.
+and the small bookkeeping every experiment repeats (figures: compute/experiments/figures.py).
 
 Conventions. Every experiment trains its models through the families' own ``train_step`` on
 reproducible batches (:func:`compute.trainer.batches`), measures per seed, stores the per-seed
@@ -12,12 +12,27 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-import numpy as np
 import torch
 
-from compute.experiments.base import Scale, mean_std
+from compute.experiments.base import Experiment, ExperimentKind, Scale, mean_std
+
+# shared with the failure-mode experiments; re-exported so that every experiment reads common.X
+from compute.experiments.base import build_model as build_model
+from compute.experiments.base import device as device
+from compute.experiments.base import seeds_of as seeds_of
+
+# The network every ring8 experiment gives its diffusion and flow-matching models: 3 x 128 on 32 Fourier
+# features, small enough for 3,000 steps on a CPU core yet sharp enough for 0.02-wide modes.
+RING_NETWORK: dict[str, Any] = {"hidden": 128, "depth": 3, "time_dim": 32, "fourier_features": 32}
+
+
+class Unification(Experiment):
+    """An experiment that measures in what sense two families agree and where the caveat bites."""
+
+    kind: ClassVar[ExperimentKind] = "unification"
+
 
 # --------------------------------------------------------------------------------------------
 # Budgets
@@ -26,17 +41,6 @@ from compute.experiments.base import Scale, mean_std
 def pick(scale: Scale, smoke: Any, full: Any) -> Any:
     """The smoke value in CI, the full one on the site (sizes that do not scale linearly)."""
     return smoke if scale.name == "smoke" else full
-
-
-def seeds_of(scale: Scale, cap: int | None = None) -> list[int]:
-    n = scale.seeds if cap is None else min(scale.seeds, cap)
-    return list(range(n))
-
-
-def device() -> str:
-    from compute.trainer import pick_device
-
-    return pick_device()
 
 
 # --------------------------------------------------------------------------------------------
@@ -70,6 +74,11 @@ def train(
         x = x.to(dev)
         losses = fn(x, y.to(dev) if (labels and y is not None) else None)
     return {**{k: float(v) for k, v in losses.items()}, "seconds": time.perf_counter() - t0, "steps": steps}
+
+
+def network_size(model: Any) -> float:
+    """Parameters of a denoising family's network (its EMA copy, of the same size, not counted)."""
+    return float(sum(p.numel() for p in model.ema_network.parameters()))
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -150,6 +159,26 @@ def collect(per_seed: Sequence[dict[str, Any]], *path: str) -> list[float]:
     return out
 
 
+def cell(per_seed: Sequence[dict[str, Any]], *path: str, digits: int = 2, factor: float = 1.0) -> str:
+    """'mean ± std' over seeds of the value at ``path`` in each seed's measurements, times ``factor``."""
+    from compute.experiments.base import fmt
+
+    return fmt([factor * x for x in collect(per_seed, *path)], digits)
+
+
+QUALITY_COLUMNS = ["modes", "high-quality %", "MMD^2 x 1e3", "recall"]  # the headers of quality_cells
+
+
+def quality_cells(per_seed: Sequence[dict[str, Any]], *path: str) -> list[str]:
+    """Modes, high-quality %, MMD^2 x 1e3 and recall of the :func:`quality_2d` dict at ``path``."""
+    return [
+        cell(per_seed, *path, "modes", digits=1),
+        cell(per_seed, *path, "hq", digits=1, factor=100),
+        cell(per_seed, *path, "mmd2_e3", digits=2),
+        cell(per_seed, *path, "recall", digits=3),
+    ]
+
+
 def num(x: float, digits: int = 3) -> str:
     """A short number for verdict sentences: 3 significant digits, scientific when tiny."""
     if x is None or not math.isfinite(x):
@@ -168,53 +197,3 @@ def fmt_or_dash(values: list[float], digits: int = 2) -> str:
 
 def finite(*values: float) -> bool:
     return all(v is not None and math.isfinite(v) for v in values)
-
-
-# --------------------------------------------------------------------------------------------
-# Figures
-
-
-def plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as pyplot
-
-    return pyplot
-
-
-def scatter(ax: Any, samples: torch.Tensor, dataset: Any, title: str, n: int = 1500) -> None:
-    """Samples as red dots over the true log density (or the data), on the dataset's box."""
-    lo, hi = dataset.spec.bounds or (-4.0, 4.0)
-    if dataset.spec.true_log_density is not None:
-        axis = torch.linspace(lo, hi, 200)
-        gx, gy = torch.meshgrid(axis, axis, indexing="xy")
-        logp = dataset.spec.true_log_density(torch.stack([gx.flatten(), gy.flatten()], 1)).reshape(200, 200)
-        top = float(logp[torch.isfinite(logp)].max())
-        logp = logp.clamp(min=top - 8).nan_to_num(neginf=top - 8).numpy()
-        ax.contourf(
-            gx.numpy(), gy.numpy(), logp, levels=np.linspace(top - 8, top + 1e-6, 9), cmap="Blues", alpha=0.5
-        )
-    else:
-        ref = dataset.test[:2000].numpy()
-        ax.scatter(ref[:, 0], ref[:, 1], s=2, c="#9ecae1", alpha=0.5, linewidths=0)
-    x = samples[:n].detach().cpu().float().numpy()
-    x = x[np.isfinite(x).all(1)]
-    ax.scatter(x[:, 0], x[:, 1], s=2, c="#d62728", alpha=0.6, linewidths=0)
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(lo, hi)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(title, fontsize=8)
-
-
-def digit_canvas(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
-    """(N, 1, 8, 8) in [0, 1] -> one grey canvas of nrow x nrow digits (dark ink on white)."""
-    imgs = images.detach().cpu().float().reshape(-1, 8, 8).clamp(0, 1)[: nrow * nrow].numpy()
-    rows = max(1, math.ceil(len(imgs) / nrow))
-    canvas = np.ones((rows * 9 + 1, nrow * 9 + 1))
-    for i, img in enumerate(imgs):
-        r, c = divmod(i, nrow)
-        canvas[1 + r * 9 : 9 + r * 9, 1 + c * 9 : 9 + c * 9] = 1 - img
-    return canvas

@@ -21,7 +21,6 @@ E||J - J^T||_F / E||J + J^T||_F at points of p_t (0 for any gradient field).
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -29,8 +28,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Table, Verdict, fmt, png
+from compute.experiments import figures as draw
+from compute.experiments.base import ExperimentResult, Scale, Table, Verdict, fmt
 from compute.experiments.unifications import common
+from compute.families.denoising import SinusoidalEmbedding, silu_mlp
 
 SIGMA_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.95)  # noise levels sigma_t = sqrt(1 - abar_t) (model units)
 # Frequency std of the energy's random Fourier features (the eps-net's is 3): eps is the *gradient* of the
@@ -57,16 +58,12 @@ class EnergyEpsNet(nn.Module):
         sigmas: torch.Tensor,
     ):
         super().__init__()
-        from compute.families.diffusion import SinusoidalEmbedding
-
         self.time = SinusoidalEmbedding(time_dim)
         self.register_buffer("fourier_b", 2 * math.pi * fourier_scale * torch.randn(dim, fourier))
         self.register_buffer("sigmas", sigmas.float().clamp_min(1e-6))
-        layers: list[nn.Module] = [nn.Linear(dim + 2 * fourier + time_dim, hidden), nn.SiLU()]
-        for _ in range(depth - 1):
-            layers += [nn.Linear(hidden, hidden), nn.SiLU()]  # smooth: the Hessian is what eps's Jacobian is
-        layers.append(nn.Linear(hidden, 1))
-        self.net = nn.Sequential(*layers)
+        self.net = silu_mlp(
+            dim + 2 * fourier + time_dim, hidden, depth, 1
+        )  # smooth: eps's Jacobian is its Hessian
 
     def _sigma(self, t: torch.Tensor) -> torch.Tensor:
         T = len(self.sigmas) - 1
@@ -89,13 +86,22 @@ class EnergyEpsNet(nn.Module):
         return grad
 
 
-def use_network(model: Any, net: nn.Module) -> None:
-    """Swap a diffusion family's eps-network (and its EMA copy and optimiser) for ``net``: the same
-    training loss, schedule and samplers then run on the new parameterisation."""
-    net = net.to(model.device)
-    model.net = net
-    model.ema = copy.deepcopy(net).requires_grad_(False)
-    model.opt = torch.optim.Adam(net.parameters(), lr=model.config.lr)
+def energy_network(model: Any, seed: int) -> EnergyEpsNet:
+    """An energy-parameterised eps-network sized like ``model``'s own (common.RING_NETWORK), for its
+    schedule; the same seed gives the same weights, the global RNG is left alone."""
+    size = common.RING_NETWORK
+    sigmas = (1 - model.schedule.alpha_bar.double()).sqrt()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return EnergyEpsNet(
+            2,
+            size["hidden"],
+            size["depth"],
+            size["time_dim"],
+            size["fourier_features"],
+            ENERGY_FOURIER_SCALE,
+            sigmas,
+        )
 
 
 def mixture_log_density(z: torch.Tensor, means: torch.Tensor, var: float) -> torch.Tensor:
@@ -147,24 +153,21 @@ def verdict(s: dict[str, Any]) -> Verdict:
     )
 
 
-class DiffusionAsEBM(Experiment):
+class DiffusionAsEBM(common.Unification):
     slug: ClassVar[str] = "diffusion-as-ebm"
-    kind: ClassVar[str] = "unification"
     title: ClassVar[str] = (
         "Diffusion as a time-indexed EBM: an energy-parameterised score vs an unconstrained one"
     )
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
-        from compute import datasets, registry
+        from compute import datasets
 
         ring = datasets.load("ring8")
-        dev = common.device()
         steps = scale.steps(3000, 20)
         n = common.pick(scale, 400, 2000)
         nfe = common.pick(scale, 20, 100)
         n_kl = common.pick(scale, 500, 4000)
         grid_n = common.pick(scale, 120, 360)
-        size = {"hidden": 128, "depth": 3, "time_dim": 32, "fourier_features": 32}
 
         per_seed: list[dict[str, Any]] = []
         keep: dict[str, Any] = {}
@@ -172,20 +175,9 @@ class DiffusionAsEBM(Experiment):
             m: dict[str, Any] = {}
             models = {}
             for arm in ("unconstrained", "energy"):
-                model = registry.build("diffusion", ring.spec, seed=seed, device=dev, **size)
+                model = common.build_model("diffusion", ring, seed=seed, **common.RING_NETWORK)
                 if arm == "energy":
-                    with torch.random.fork_rng(devices=[]):
-                        torch.manual_seed(seed)
-                        net = EnergyEpsNet(
-                            2,
-                            size["hidden"],
-                            size["depth"],
-                            size["time_dim"],
-                            size["fourier_features"],
-                            ENERGY_FOURIER_SCALE,
-                            (1 - model.alpha_bars.double()).sqrt(),
-                        )
-                    use_network(model, net)
+                    model.use_network(energy_network(model, seed))
                 log(f"seed {seed}: training the {arm} diffusion model ({steps} steps)")
                 info = common.train(model, ring, steps, seed)
                 samples, t_sample = common.timed(
@@ -195,7 +187,7 @@ class DiffusionAsEBM(Experiment):
                     **common.quality_2d(samples, ring, seed),
                     "train_s_per_1k_steps": 1e3 * info["seconds"] / steps,
                     "sample_ms_per_1k": 1e3 * t_sample * 1000 / n,
-                    "params": float(sum(p.numel() for p in model.net.parameters())),
+                    "params": common.network_size(model),
                 }
                 models[arm] = model
                 if seed == 0:
@@ -214,22 +206,11 @@ class DiffusionAsEBM(Experiment):
         tables = [
             Table(
                 "Samples (ancestral, same sampler and NFE for both)",
-                [
-                    "score network",
-                    "modes",
-                    "high-quality %",
-                    "MMD^2 x 1e3",
-                    "recall",
-                    "train s / 1k steps",
-                    "sampling ms / 1k samples",
-                ],
+                ["score network", *common.QUALITY_COLUMNS, "train s / 1k steps", "sampling ms / 1k samples"],
                 [
                     [
                         arm,
-                        fmt(common.collect(per_seed, arm, "modes"), 1),
-                        fmt([100 * x for x in common.collect(per_seed, arm, "hq")], 1),
-                        fmt(common.collect(per_seed, arm, "mmd2_e3"), 2),
-                        fmt(common.collect(per_seed, arm, "recall"), 3),
+                        *common.quality_cells(per_seed, arm),
                         fmt(common.collect(per_seed, arm, "train_s_per_1k_steps"), 1),
                         fmt(common.collect(per_seed, arm, "sample_ms_per_1k"), 0),
                     ]
@@ -259,14 +240,14 @@ class DiffusionAsEBM(Experiment):
                 ],
             ),
         ]
-        figures = {"diffusion_as_ebm": self._figure(keep, ring, levels[1])}
+        figs = {"diffusion_as_ebm": self._figure(keep, ring, levels[1])}
         params = {
             "data": "ring8",
             "steps": steps,
             "samples": n,
             "sampler": "ancestral",
             "nfe": nfe,
-            "network": size,
+            "network": common.RING_NETWORK,
             "energy_fourier_scale": ENERGY_FOURIER_SCALE,
             "sigma_levels": list(SIGMA_LEVELS),
             "kl_samples": n_kl,
@@ -281,17 +262,8 @@ class DiffusionAsEBM(Experiment):
             },
             {"role": "energy at one noise level", "recipe": "ebm-dsm-2d", "config": {"dataset": "ring8"}},
         ]
-        return ExperimentResult(
-            self.slug,
-            self.kind,
-            self.title,
-            v,
-            tables,
-            {"summary": summary, "per_seed": per_seed},
-            params,
-            figures,
-            recipes,
-        )
+        measurements = {"summary": summary, "per_seed": per_seed}
+        return self.result(v, tables, measurements, params, figs, recipes)
 
     @staticmethod
     def _levels(models: dict[str, Any], ring: Any, seed: int, n_kl: int, grid_n: int) -> dict[str, Any]:
@@ -300,7 +272,7 @@ class DiffusionAsEBM(Experiment):
 
         energy_model, unc = models["energy"], models["unconstrained"]
         T = energy_model.config.T
-        sig = (1 - energy_model.alpha_bars.double()).sqrt()
+        sig = (1 - energy_model.schedule.alpha_bar.double()).sqrt()
         modes_z = (ring.modes - energy_model.shift) / energy_model.scale
         std_z = ring.mode_std / energy_model.scale
         g = torch.Generator().manual_seed(500 + seed)
@@ -309,12 +281,12 @@ class DiffusionAsEBM(Experiment):
         }
         for level in SIGMA_LEVELS:
             step = int((sig[1:] - level).abs().argmin()) + 1
-            a, s = float(energy_model.alpha_bars[step].sqrt()), float(sig[step])
+            a, s = float(energy_model.alpha_bar(step).sqrt()), float(sig[step])
             key = f"{level:g}"
             z0 = (ring.sample(n_kl, g) - energy_model.shift) / energy_model.scale
             zt = a * z0 + s * torch.randn(n_kl, 2, generator=g)  # exact draws from p_t
             t = torch.full((n_kl,), step / T)
-            net = energy_model.ema
+            net = energy_model.ema_network
 
             def neg_energy(z: torch.Tensor, net: Any = net, step: int = step) -> torch.Tensor:
                 with torch.no_grad():
@@ -330,18 +302,17 @@ class DiffusionAsEBM(Experiment):
             out["steps_at"][key] = float(step)
             pts = zt[:500].to(energy_model.device)
             tt = t[:500].to(energy_model.device)
-            out["asym_unconstrained"][key] = jacobian_asymmetry(lambda z, tt=tt: unc.ema(z, tt), pts)
+            out["asym_unconstrained"][key] = jacobian_asymmetry(lambda z, tt=tt: unc.ema_network(z, tt), pts)
             out["asym_energy"][key] = jacobian_asymmetry(lambda z, tt=tt, net=net: net(z, tt), pts)
         return out
 
     @staticmethod
     def _figure(keep: dict[str, Any], ring: Any, level: str) -> bytes:
-        plt = common.plt()
-        fig, axes = plt.subplots(1, 4, figsize=(15, 3.9))
-        common.scatter(axes[0], keep["unconstrained"], ring, "unconstrained eps-net: samples")
-        common.scatter(axes[1], keep["energy"], ring, "energy-parameterised: samples")
+        fig, axes = draw.panel_row(4)
+        draw.scatter(axes[0], keep["unconstrained"], ring, "unconstrained eps-net: samples")
+        draw.scatter(axes[1], keep["energy"], ring, "energy-parameterised: samples")
         model, unc = keep["energy_model"], keep["unc_model"]
-        sig = (1 - model.alpha_bars.double()).sqrt()
+        sig = (1 - model.schedule.alpha_bar.double()).sqrt()
         step = int((sig[1:] - float(level)).abs().argmin()) + 1
         T = model.config.T
         axis = torch.linspace(-2.6, 2.6, 160)
@@ -349,7 +320,7 @@ class DiffusionAsEBM(Experiment):
         pts = torch.stack([gx.flatten(), gy.flatten()], 1).to(model.device)
         tt = torch.full((len(pts),), step / T, device=model.device)
         with torch.no_grad():
-            energy = model.ema.energy(pts, tt).cpu().reshape(160, 160)
+            energy = model.ema_network.energy(pts, tt).cpu().reshape(160, 160)
         ax = axes[2]
         ax.contourf(
             gx.numpy(),
@@ -368,7 +339,7 @@ class DiffusionAsEBM(Experiment):
         p = torch.stack([sx.flatten(), sy.flatten()], 1).to(model.device).requires_grad_(True)
         ts = torch.full((len(p),), step / T, device=model.device)
         with torch.enable_grad():
-            out = unc.ema(p, ts)
+            out = unc.ema_network(p, ts)
             d1 = torch.autograd.grad(out[:, 1].sum(), p, retain_graph=True)[0][:, 0]
             d0 = torch.autograd.grad(out[:, 0].sum(), p)[0][:, 1]
         curl = (d1 - d0).detach().cpu().reshape(60, 60)
@@ -381,5 +352,4 @@ class DiffusionAsEBM(Experiment):
         ax.set_xticks([])
         ax.set_yticks([])
         fig.colorbar(im, ax=ax, fraction=0.046)
-        fig.tight_layout()
-        return png(fig)
+        return draw.to_png(fig)

@@ -30,12 +30,12 @@ the two objectives' weightings over log-SNR.
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import torch
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Table, Verdict, fmt, png
+from compute.experiments import figures as draw
+from compute.experiments.base import ExperimentResult, Scale, Table, Verdict, fmt
 from compute.experiments.unifications import common
 
 # --------------------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ def _bc(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 class ConvertedFlow:
     """The linear-path velocity of a trained eps-prediction diffusion model, shaped so that the
-    flow-matching family's ODE integrator (``FlowMatching._integrate``) runs it.
+    flow-matching family's ODE integrator (``flow_matching.integrate_ode``) runs it.
 
     The integrator's time tau in [0, 1] is mapped onto [t_lo, t_hi], the span the diffusion was trained
     on (t_lo = t(step T) ~ 5e-5 for the cosine schedule, t_hi = t(step 1)); the start is the DDIM start
@@ -89,8 +89,8 @@ class ConvertedFlow:
     def __init__(self, diffusion: Any, clip: bool = True, time_grid: str = "quadratic"):
         self.diffusion = diffusion
         self.clip = clip
-        self.config = SimpleNamespace(time_grid=time_grid)
-        ab = diffusion.alpha_bars.double().cpu()
+        self.time_grid = time_grid
+        ab = diffusion.schedule.alpha_bar.double().cpu()
         self.lam_table = torch.log(ab[1:]) - torch.log1p(-ab[1:])  # (T,) decreasing in the step
         a, s = ab.sqrt(), (1 - ab).sqrt()
         self.t_of_step = (a / (a + s)).float()  # (T + 1,)
@@ -109,10 +109,8 @@ class ConvertedFlow:
 
     def eps_at(self, x_vp: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """eps_theta(x_vp, s(t)) with the family's EMA network at a continuous step."""
-        d = self.diffusion
-        s = self.step_of(t.expand(len(x_vp))).to(d.device)
         with torch.no_grad():
-            return d.ema(x_vp, s / d.config.T)
+            return self.diffusion.eps_continuous(x_vp, self.step_of(t.expand(len(x_vp))))
 
     def field(self, y: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
         """v(y, t) (B, D) on the linear path, with the family's x0 clipping when ``clip``."""
@@ -126,9 +124,7 @@ class ConvertedFlow:
         eps = (x_vp - a * x0) / s
         return x0 - eps
 
-    def velocity(
-        self, x: torch.Tensor, tau: float, labels: Any = None, guidance: float = 1.0
-    ) -> torch.Tensor:
+    def velocity(self, x: torch.Tensor, tau: float) -> torch.Tensor:
         """dy/dtau for the integrator: tau in [0, 1] -> t = t_lo + (t_hi - t_lo) tau."""
         t = self.t_lo + (self.t_hi - self.t_lo) * float(tau)
         return (self.t_hi - self.t_lo) * self.field(x, t)
@@ -137,7 +133,8 @@ class ConvertedFlow:
         """The DDIM start x_T ~ N(0, I) (same generator as ``Diffusion.sample(seed=...)``) in y units."""
         d = self.diffusion
         x_T = torch.randn((n, *d.spec.shape), generator=torch.Generator().manual_seed(seed)).to(d.device)
-        a, s = d.alpha_bars[-1].sqrt(), (1 - d.alpha_bars[-1]).sqrt()
+        ab_T = d.alpha_bar(d.config.T)
+        a, s = ab_T.sqrt(), (1 - ab_T).sqrt()
         return x_T / (a + s)
 
     def finish(self, y: torch.Tensor) -> torch.Tensor:
@@ -148,9 +145,9 @@ class ConvertedFlow:
     @torch.no_grad()
     def sample_fm(self, n: int, nfe: int, sampler: str, seed: int) -> torch.Tensor:
         """Samples with the flow-matching family's integrator (nfe evaluations, + 1 to denoise)."""
-        from compute.families.flow_matching import FlowMatching
+        from compute.families.flow_matching import integrate_ode
 
-        y = FlowMatching._integrate(self, self.start(n, seed), None, nfe, sampler, 1.0)
+        y = integrate_ode(self.velocity, self.start(n, seed), nfe, sampler, self.time_grid)
         return self.finish(y)
 
     @torch.no_grad()
@@ -215,29 +212,26 @@ def verdict(s: dict[str, Any]) -> Verdict:
     return Verdict("fails", text + ".")
 
 
-class DiffusionFlowMatching(Experiment):
+class DiffusionFlowMatching(common.Unification):
     slug: ClassVar[str] = "diffusion-flow-matching"
-    kind: ClassVar[str] = "unification"
     title: ClassVar[str] = "Diffusion = Gaussian-path flow matching: an eps-model sampled as a flow"
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
-        from compute import datasets, registry
+        from compute import datasets
 
         ring = datasets.load("ring8")
-        dev = common.device()
         steps = scale.steps(3000, 20)
         n = common.pick(scale, 400, 2000)
         nfe = common.pick(scale, 20, 100)
-        size = {"hidden": 128, "depth": 3, "time_dim": 32, "fourier_features": 32}
 
         per_seed: list[dict[str, Any]] = []
         keep: dict[str, Any] = {}
         for seed in common.seeds_of(scale):
             log(f"seed {seed}: training diffusion and flow matching ({steps} steps each)")
-            diff = registry.build("diffusion", ring.spec, seed=seed, device=dev, **size)
+            diff = common.build_model("diffusion", ring, seed=seed, **common.RING_NETWORK)
             common.train(diff, ring, steps, seed)
-            fm = registry.build(
-                "flow-matching", ring.spec, seed=seed, device=dev, **size, **same_coordinates()
+            fm = common.build_model(
+                "flow-matching", ring, seed=seed, **common.RING_NETWORK, **same_coordinates()
             )
             common.train(fm, ring, steps, seed)
             conv = ConvertedFlow(diff)
@@ -278,21 +272,12 @@ class DiffusionFlowMatching(Experiment):
             ("converted_heun", "diffusion -> velocity, FM Heun", nfe + 1),
             ("fm_direct", "flow matching trained directly, Heun", nfe),
         ]:
-            rows.append(
-                [
-                    label,
-                    evals,
-                    fmt(common.collect(per_seed, name, "modes"), 1),
-                    fmt([100 * x for x in common.collect(per_seed, name, "hq")], 1),
-                    fmt(common.collect(per_seed, name, "mmd2_e3"), 2),
-                    fmt(common.collect(per_seed, name, "recall"), 3),
-                ]
-            )
+            rows.append([label, evals, *common.quality_cells(per_seed, name)])
         bins = list(per_seed[0]["eps_mse_by_lambda"])
         tables = [
             Table(
                 "Samples (same initial noise for the first three rows)",
-                ["sampler", "network evaluations", "modes", "high-quality %", "MMD^2 x 1e3", "recall"],
+                ["sampler", "network evaluations", *common.QUALITY_COLUMNS],
                 rows,
             ),
             Table(
@@ -335,13 +320,13 @@ class DiffusionFlowMatching(Experiment):
                 ],
             ),
         ]
-        figures = {"diffusion_flow_matching": self._figure(keep, ring)}
+        figs = {"diffusion_flow_matching": self._figure(keep, ring)}
         params = {
             "data": "ring8",
             "steps": steps,
             "samples": n,
             "nfe": nfe,
-            "network": size,
+            "network": common.RING_NETWORK,
             "fm_variant": "cfm (sigma_min = 1e-3)",
             "fm_time_grid": "quadratic",
             "clip_x0": True,
@@ -350,17 +335,8 @@ class DiffusionFlowMatching(Experiment):
         recipes = [
             {"role": "diffusion (DDIM)", "recipe": "ddim-2d", "config": {"dataset": "ring8", "steps": steps}}
         ]
-        return ExperimentResult(
-            self.slug,
-            self.kind,
-            self.title,
-            v,
-            tables,
-            {"summary": summary, "per_seed": per_seed},
-            params,
-            figures,
-            recipes,
-        )
+        measurements = {"summary": summary, "per_seed": per_seed}
+        return self.result(v, tables, measurements, params, figs, recipes)
 
     @staticmethod
     @torch.no_grad()
@@ -408,16 +384,15 @@ class DiffusionFlowMatching(Experiment):
         from compute.families.diffusion import sample_timesteps
         from compute.families.flow_matching import sample_times
 
-        plt = common.plt()
-        fig, axes = plt.subplots(1, 4, figsize=(15, 3.9))
-        common.scatter(axes[0], keep["ddim"], ring, "diffusion, DDIM")
-        common.scatter(axes[1], keep["heun"], ring, "same eps-model -> velocity, FM Heun")
-        common.scatter(axes[2], keep["direct"], ring, "flow matching trained directly")
+        fig, axes = draw.panel_row(4)
+        draw.scatter(axes[0], keep["ddim"], ring, "diffusion, DDIM")
+        draw.scatter(axes[1], keep["heun"], ring, "same eps-model -> velocity, FM Heun")
+        draw.scatter(axes[2], keep["direct"], ring, "flow matching trained directly")
         # effective weight of each training objective on the eps-MSE, per unit of log-SNR
         diff, fm = keep["diff"], keep["fm"]
         g = torch.Generator().manual_seed(0)
         steps = sample_timesteps(200_000, diff.config.T, diff.config.time_sampling, g)
-        ab = diff.alpha_bars.double().cpu()[steps]
+        ab = diff.schedule.alpha_bar.double().cpu()[steps]
         lam_d = (ab.log() - (-ab).log1p()).float()
         t_fm = sample_times(200_000, fm.config.time_sampling, g).clamp(1e-4, 1 - 1e-4)
         lam_f = 2 * (t_fm.log() - (-t_fm).log1p())
@@ -436,5 +411,4 @@ class DiffusionFlowMatching(Experiment):
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
         ax.set_title("same regression, different time weighting", fontsize=8)
-        fig.tight_layout()
-        return png(fig)
+        return draw.to_png(fig)

@@ -27,7 +27,8 @@ from typing import Any, ClassVar
 
 import torch
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Table, Verdict, fmt, png
+from compute.experiments import figures as draw
+from compute.experiments.base import ExperimentResult, Scale, Table, Verdict, fmt
 from compute.experiments.unifications import common
 
 LOG_2PI = math.log(2 * math.pi)
@@ -52,28 +53,26 @@ def trajectory_elbo(model: Any, x: torch.Tensor, generator: torch.Generator) -> 
         raise ValueError("trajectory_elbo covers eps-prediction models on points2d data")
     z0 = model.to_model_space(x)
     n = len(z0)
+    sched = model.schedule
+    abar, beta = sched.alpha_bar, sched.beta
 
     def randn() -> torch.Tensor:
         return torch.randn(tuple(z0.shape), generator=generator).to(model.device)
 
     def x0_hat(zt: torch.Tensor, t: int) -> torch.Tensor:
-        ab = model.alpha_bars[t]
-        return (zt - (1 - ab).sqrt() * model.eps(zt, t)) / ab.sqrt()
-
-    def model_var(t: int) -> torch.Tensor:
-        return model.posterior_var[t] if c.model_variance == "posterior" else model.betas[t]
+        return (zt - (1 - abar[t]).sqrt() * model.eps(zt, t)) / abar[t].sqrt()
 
     total = torch.zeros(n, dtype=torch.float64, device=model.device)
-    prev = model.alpha_bars[1].sqrt() * z0 + model.betas[1].sqrt() * randn()  # x_1 ~ q(x_1 | x_0)
-    total += _gauss(z0, x0_hat(prev, 1), model.betas[1]).double()  # log p(x_0 | x_1)
+    prev = abar[1].sqrt() * z0 + beta[1].sqrt() * randn()  # x_1 ~ q(x_1 | x_0)
+    total += _gauss(z0, x0_hat(prev, 1), beta[1]).double()  # log p(x_0 | x_1)
     for t in range(2, c.T + 1):
-        zt = (1 - model.betas[t]).sqrt() * prev + model.betas[t].sqrt() * randn()  # x_t ~ q(x_t | x_{t-1})
-        c1, c2 = model.post_c1[t], model.post_c2[t]
-        log_p = _gauss(prev, c1 * x0_hat(zt, t) + c2 * zt, model_var(t))
-        log_q = _gauss(prev, c1 * z0 + c2 * zt, model.posterior_var[t])
+        zt = (1 - beta[t]).sqrt() * prev + beta[t].sqrt() * randn()  # x_t ~ q(x_t | x_{t-1})
+        c1, c2 = sched.c1[t], sched.c2[t]
+        log_p = _gauss(prev, c1 * x0_hat(zt, t) + c2 * zt, sched.model_var[t])
+        log_q = _gauss(prev, c1 * z0 + c2 * zt, sched.posterior_var[t])
         total += (log_p - log_q).double()
         prev = zt
-    ab_T = model.alpha_bars[c.T]
+    ab_T = abar[c.T]
     total += (_gauss(prev, torch.zeros_like(prev), 1.0) - _gauss(prev, ab_T.sqrt() * z0, 1 - ab_T)).double()
     return (total + model.log_det).cpu()
 
@@ -81,11 +80,9 @@ def trajectory_elbo(model: Any, x: torch.Tensor, generator: torch.Generator) -> 
 def elbo_weights(model: Any) -> torch.Tensor:
     """w_t (t = 2..T): the ELBO's weight on ||eps - eps_hat||^2 at step t (L_simple uses 1 for all t)."""
     t = torch.arange(2, model.config.T + 1)
-    ab = model.alpha_bars.double().cpu()[t]
-    var = (
-        (model.posterior_var if model.config.model_variance == "posterior" else model.betas).double().cpu()[t]
+    ab, var, c1 = (
+        v.double().cpu()[t] for v in (model.schedule.alpha_bar, model.schedule.model_var, model.schedule.c1)
     )
-    c1 = model.post_c1.double().cpu()[t]
     return c1**2 * (1 - ab) / (2 * var * ab)
 
 
@@ -116,9 +113,8 @@ def verdict(s: dict[str, Any]) -> Verdict:
     return Verdict("partly-holds", text + " (the Monte Carlo check or the bound's validity is off).")
 
 
-class DiffusionHierarchicalVAE(Experiment):
+class DiffusionHierarchicalVAE(common.Unification):
     slug: ClassVar[str] = "diffusion-hierarchical-vae"
-    kind: ClassVar[str] = "unification"
     title: ClassVar[str] = (
         "Diffusion = hierarchical VAE: the DDPM ELBO as per-layer KLs, next to VAE, flows and truth"
     )
@@ -127,11 +123,9 @@ class DiffusionHierarchicalVAE(Experiment):
         from compute import datasets, registry
 
         ring = datasets.load("ring8")
-        dev = common.device()
         steps = scale.steps(3000, 20)
         steps_other = scale.steps(2000, 20)  # the comparison models (VAE, flows, AR)
         n = common.pick(scale, 200, 1000)
-        size = {"hidden": 128, "depth": 3, "time_dim": 32, "fourier_features": 32}
         flow_name = "realnvp" if registry.is_available("realnvp") else None
 
         per_seed: list[dict[str, Any]] = []
@@ -141,7 +135,7 @@ class DiffusionHierarchicalVAE(Experiment):
             true_ll = ring.spec.true_log_density(test).double()
             m: dict[str, Any] = {"true_nll": float(-true_ll.mean())}
             log(f"seed {seed}: diffusion ({steps} steps)")
-            diff = registry.build("diffusion", ring.spec, seed=seed, device=dev, **size)
+            diff = common.build_model("diffusion", ring, seed=seed, **common.RING_NETWORK)
             common.train(diff, ring, steps, seed)
             terms = diff.elbo_terms(test)
             bound = terms.log_likelihood_bound().double().cpu()
@@ -168,7 +162,7 @@ class DiffusionHierarchicalVAE(Experiment):
             m["T"] = float(diff.config.T)
 
             log(f"seed {seed}: VAE, {flow_name or 'flow matching'}, AR grid ({steps_other} steps each)")
-            vae = registry.build("vae", ring.spec, seed=seed, device=dev)
+            vae = common.build_model("vae", ring, seed=seed)
             common.train(vae, ring, steps_other, seed)
             m["vae"] = {
                 "nll": float(-vae.log_likelihood(test).values.double().mean()),
@@ -178,20 +172,19 @@ class DiffusionHierarchicalVAE(Experiment):
                 "encoder_params": float(sum(p.numel() for p in vae.encoder.parameters())),
             }
             if flow_name:
-                flow = registry.build(flow_name, ring.spec, seed=seed, device=dev)
+                flow = common.build_model(flow_name, ring, seed=seed)
                 common.train(flow, ring, steps_other, seed)
                 m["flow_nll"] = float(-flow.log_likelihood(test).values.double().mean())
-            fm = registry.build(
+            fm = common.build_model(
                 "flow-matching",
-                ring.spec,
+                ring,
                 seed=seed,
-                device=dev,
                 likelihood_nfe=common.pick(scale, 10, 100),
-                **size,
+                **common.RING_NETWORK,
             )
             common.train(fm, ring, steps_other, seed)
             m["fm_nll"] = float(-fm.log_likelihood(test).values.double().mean())
-            ar = registry.build("ar-grid", ring.spec, seed=seed, device=dev, bins=common.pick(scale, 64, 256))
+            ar = common.build_model("ar-grid", ring, seed=seed, bins=common.pick(scale, 64, 256))
             common.train(ar, ring, steps_other, seed, batch_size=512)
             m["ar_nll"] = float(-ar.log_likelihood(test).values.double().mean())
             if not flow_name:
@@ -212,6 +205,14 @@ class DiffusionHierarchicalVAE(Experiment):
         summary["terms_err"] = max(d["terms_err"] for d in per_seed)
         v = verdict(summary)
         T = int(summary["T"])
+
+        def nll_row(
+            label: str, kind: str, path: tuple[str, ...], layers: str = "-", params: str = "-"
+        ) -> list:
+            nll = common.collect(per_seed, *path)
+            gap = [x - d["true_nll"] for x, d in zip(nll, per_seed, strict=True)]
+            return [label, kind, fmt(nll, 3), fmt(gap, 3), layers, params]
+
         rows = [
             ["true data density", "exact", fmt([d["true_nll"] for d in per_seed], 3), "0", "-", "-"],
             [
@@ -222,59 +223,27 @@ class DiffusionHierarchicalVAE(Experiment):
                 f"{T} layers x 2 dims",
                 "0 (fixed Gaussian chain)",
             ],
-            [
+            nll_row(
                 "  same bound, generic VAE estimator",
                 "bound (one sampled chain / example)",
-                fmt(common.collect(per_seed, "diffusion", "nll_mc"), 3),
-                fmt([d["diffusion"]["nll_mc"] - d["true_nll"] for d in per_seed], 3),
+                ("diffusion", "nll_mc"),
                 "",
                 "",
-            ],
-            [
+            ),
+            nll_row(
                 "VAE",
                 "bound (ELBO)",
-                fmt(common.collect(per_seed, "vae", "nll"), 3),
-                fmt([d["vae"]["nll"] - d["true_nll"] for d in per_seed], 3),
+                ("vae", "nll"),
                 "1 layer x 2 dims",
                 f"{int(summary['vae']['encoder_params']):,}",
-            ],
-            [
-                "VAE, IWAE",
-                "estimate (importance-weighted)",
-                fmt(common.collect(per_seed, "vae", "nll_iwae"), 3),
-                fmt([d["vae"]["nll_iwae"] - d["true_nll"] for d in per_seed], 3),
-                "",
-                "",
-            ],
+            ),
+            nll_row("VAE, IWAE", "estimate (importance-weighted)", ("vae", "nll_iwae"), "", ""),
         ]
         if flow_name:
-            rows.append(
-                [
-                    "RealNVP",
-                    "exact",
-                    fmt([d["flow_nll"] for d in per_seed], 3),
-                    fmt([d["flow_nll"] - d["true_nll"] for d in per_seed], 3),
-                    "-",
-                    "-",
-                ]
-            )
+            rows.append(nll_row("RealNVP", "exact", ("flow_nll",)))
         rows += [
-            [
-                "flow matching",
-                "estimate (ODE change of variables)",
-                fmt([d["fm_nll"] for d in per_seed], 3),
-                fmt([d["fm_nll"] - d["true_nll"] for d in per_seed], 3),
-                "-",
-                "-",
-            ],
-            [
-                "AR on bins (piecewise uniform)",
-                "exact",
-                fmt([d["ar_nll"] for d in per_seed], 3),
-                fmt([d["ar_nll"] - d["true_nll"] for d in per_seed], 3),
-                "-",
-                "-",
-            ],
+            nll_row("flow matching", "estimate (ODE change of variables)", ("fm_nll",)),
+            nll_row("AR on bins (piecewise uniform)", "exact", ("ar_nll",)),
         ]
         tables = [
             Table(
@@ -317,13 +286,13 @@ class DiffusionHierarchicalVAE(Experiment):
                 ],
             ),
         ]
-        figures = {"diffusion_hierarchical_vae": self._figure(keep, per_seed, summary)}
+        figs = {"diffusion_hierarchical_vae": self._figure(keep, per_seed, summary)}
         params = {
             "data": "ring8",
             "steps": steps,
             "steps_comparison_models": steps_other,
             "test_points": n,
-            "network": size,
+            "network": common.RING_NETWORK,
             "T": T,
             "flow": flow_name or "flow-matching (RealNVP unavailable)",
             "seeds": len(per_seed),
@@ -332,22 +301,12 @@ class DiffusionHierarchicalVAE(Experiment):
             {"role": "diffusion", "recipe": "ddpm-2d", "config": {"dataset": "ring8", "steps": steps}},
             {"role": "VAE", "recipe": "vae-2d", "config": {"dataset": "ring8", "steps": steps}},
         ]
-        return ExperimentResult(
-            self.slug,
-            self.kind,
-            self.title,
-            v,
-            tables,
-            {"summary": summary, "per_seed": per_seed},
-            params,
-            figures,
-            recipes,
-        )
+        measurements = {"summary": summary, "per_seed": per_seed}
+        return self.result(v, tables, measurements, params, figs, recipes)
 
     @staticmethod
     def _figure(keep: dict[str, Any], per_seed: list[dict[str, Any]], summary: dict[str, Any]) -> bytes:
-        plt = common.plt()
-        fig, axes = plt.subplots(1, 3, figsize=(15, 3.9))
+        fig, axes = draw.panel_row(3)
         ax = axes[0]
         ax.semilogy(keep["t"].numpy(), keep["kl"].clamp_min(1e-8).numpy(), lw=1)
         ax.set_xlabel("layer t (diffusion step)")
@@ -387,5 +346,4 @@ class DiffusionHierarchicalVAE(Experiment):
         ax.axhline(summary["true_nll"], color="k", lw=0.8)
         ax.set_ylabel("test NLL, nats (lower is better)")
         ax.set_title("likelihoods on ring8", fontsize=9)
-        fig.tight_layout()
-        return png(fig)
+        return draw.to_png(fig)

@@ -36,8 +36,11 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Table, Verdict, fmt, png
+from compute.experiments import figures as draw
+from compute.experiments.base import ExperimentResult, Scale, Table, Verdict, fmt
 from compute.experiments.unifications import common
+from compute.families.base import model_coordinates
+from compute.families.denoising import ema_decay_at, ema_update, silu_mlp
 
 DECAY_START = 0.8  # a
 GRAD_SCALE = 4.0  # lambda
@@ -61,11 +64,7 @@ class EnergyField(nn.Module):
     ):
         super().__init__()
         self.register_buffer("fourier_b", 2 * math.pi * fourier_scale * torch.randn(dim, fourier))
-        layers: list[nn.Module] = [nn.Linear(dim + 2 * fourier, hidden), nn.SiLU()]
-        for _ in range(depth - 1):
-            layers += [nn.Linear(hidden, hidden), nn.SiLU()]
-        layers.append(nn.Linear(hidden, 1))
-        self.net = nn.Sequential(*layers)
+        self.net = silu_mlp(dim + 2 * fourier, hidden, depth, 1)
 
     def energy(self, z: torch.Tensor) -> torch.Tensor:
         """E(z) = lambda (|z|^2 / 2 + MLP(z)): the quadratic is the ideal energy far from unit-scale data
@@ -103,8 +102,7 @@ class EquilibriumMatching:
         batch_size: int = 256,
         gamma_sampling: str = "mixed",
     ):
-        lo, hi = spec.bounds
-        self.shift, self.scale = (lo + hi) / 2, (hi - lo) / 4
+        self.shift, self.scale = model_coordinates(spec)
         self.device = torch.device(device)
         self.config = type("Config", (), {"batch_size": batch_size})()
         with torch.random.fork_rng(devices=[]):
@@ -129,10 +127,7 @@ class EquilibriumMatching:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
         self.opt.step()
-        decay = min(self.ema_decay, (1 + self.steps) / (10 + self.steps))
-        with torch.no_grad():
-            for pe, pm in zip(self.ema.parameters(), self.net.parameters(), strict=True):
-                pe.lerp_(pm, 1 - decay)
+        ema_update(self.ema, self.net, ema_decay_at(self.steps, self.ema_decay))
         self.steps += 1
         return {"loss": loss.item()}
 
@@ -204,39 +199,35 @@ def verdict(s: dict[str, Any]) -> Verdict:
     )
 
 
-class EnergyMatching(Experiment):
+class EnergyMatching(common.Unification):
     slug: ClassVar[str] = "energy-matching-fm-ebm"
-    kind: ClassVar[str] = "unification"
     title: ClassVar[str] = (
         "Equilibrium Matching: a time-invariant energy gradient vs flow matching at equal NFE"
     )
 
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
-        from compute import datasets, registry
+        from compute import datasets
         from compute.metrics import grid_log_mass
 
         ring = datasets.load("ring8")
-        dev = common.device()
         steps = scale.steps(3000, 20)
         n = common.pick(scale, 400, 2000)
         ks = common.pick(scale, [2, 8], [2, 4, 8, 16, 32, 64])
         taus = [10 ** (i / 4) for i in range(-8, 5)]  # 0.01 .. 10
-        size = {"hidden": 128, "depth": 3, "time_dim": 32, "fourier_features": 32}
         h_data = float(-ring.spec.true_log_density(ring.test).double().mean())  # entropy estimate on test
 
         per_seed: list[dict[str, Any]] = []
         keep: dict[str, Any] = {}
         for seed in common.seeds_of(scale):
             log(f"seed {seed}: Equilibrium Matching and flow matching ({steps} steps each)")
-            eqm = EquilibriumMatching(ring.spec, seed, dev)
+            eqm = EquilibriumMatching(ring.spec, seed, common.device())
             eqm_info = common.train(eqm, ring, steps, seed)
-            fm = registry.build(
+            fm = common.build_model(
                 "flow-matching",
-                ring.spec,
+                ring,
                 seed=seed,
-                device=dev,
                 likelihood_nfe=common.pick(scale, 10, 100),
-                **size,
+                **common.RING_NETWORK,
             )
             fm_info = common.train(fm, ring, steps, seed)
             ref = common.reference(ring, n, seed)
@@ -358,13 +349,13 @@ class EnergyMatching(Experiment):
                 ],
             ),
         ]
-        figures = {"energy_matching": self._figure(keep, ring, summary, ks)}
+        figs = {"energy_matching": self._figure(keep, ring, summary, ks)}
         params = {
             "data": "ring8",
             "steps": steps,
             "samples": n,
             "nfe": ks,
-            "network": size,
+            "network": common.RING_NETWORK,
             "eqm": {
                 "a": DECAY_START,
                 "lambda": GRAD_SCALE,
@@ -383,24 +374,14 @@ class EnergyMatching(Experiment):
                 "config": {"dataset": "ring8"},
             }
         ]
-        return ExperimentResult(
-            self.slug,
-            self.kind,
-            self.title,
-            v,
-            tables,
-            {"summary": summary, "per_seed": per_seed},
-            params,
-            figures,
-            recipes,
-        )
+        measurements = {"summary": summary, "per_seed": per_seed}
+        return self.result(v, tables, measurements, params, figs, recipes)
 
     @staticmethod
     def _figure(keep: dict[str, Any], ring: Any, summary: dict[str, Any], ks: list[int]) -> bytes:
-        plt = common.plt()
-        fig, axes = plt.subplots(1, 4, figsize=(15, 3.9))
-        common.scatter(axes[0], keep["eqm"], ring, f"EqM: gradient descent on E, {ks[-1]} steps")
-        common.scatter(axes[1], keep["fm"], ring, f"flow matching: Euler, {ks[-1]} steps")
+        fig, axes = draw.panel_row(4)
+        draw.scatter(axes[0], keep["eqm"], ring, f"EqM: gradient descent on E, {ks[-1]} steps")
+        draw.scatter(axes[1], keep["fm"], ring, f"flow matching: Euler, {ks[-1]} steps")
         model = keep["eqm_model"]
         axis = torch.linspace(-2.2, 2.2, 160)
         gx, gy = torch.meshgrid(axis, axis, indexing="xy")
@@ -427,5 +408,4 @@ class EnergyMatching(Experiment):
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         ax.set_title("quality at equal NFE", fontsize=8)
-        fig.tight_layout()
-        return png(fig)
+        return draw.to_png(fig)

@@ -26,7 +26,8 @@ from typing import Any, ClassVar
 
 import torch
 
-from compute.experiments.base import Experiment, ExperimentResult, Scale, Table, Verdict, fmt, png
+from compute.experiments import figures as draw
+from compute.experiments.base import ExperimentResult, Scale, Table, Verdict, fmt
 from compute.experiments.unifications import common
 
 
@@ -44,7 +45,7 @@ class LatentCodec:
     def _mu(self, x: torch.Tensor) -> torch.Tensor:
         v = self.vae
         v.eval()
-        return torch.cat([v.encoder(v._encode_input(v._flat(xb)))[0] for xb in x.split(1024)]).cpu()
+        return torch.cat([v.encode_mean(xb) for xb in x.split(1024)]).cpu()
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -106,9 +107,8 @@ def verdict(s: dict[str, Any]) -> Verdict:
     return Verdict("partly-holds", text + " (cheaper, but the codec limits quality).")
 
 
-class LatentDiffusion(Experiment):
+class LatentDiffusion(common.Unification):
     slug: ClassVar[str] = "latent-diffusion-codec-prior"
-    kind: ClassVar[str] = "unification"
     title: ClassVar[str] = (
         "Latent diffusion: a VAE codec plus a diffusion prior vs pixel-space diffusion on digits"
     )
@@ -148,7 +148,7 @@ class LatentDiffusion(Experiment):
             m["pixel"] = {
                 **image_scores(x_pix, digits),
                 "ms_per_sample": 1e3 * t_pix / n,
-                "params": float(sum(p.numel() for p in pix.net.parameters())),
+                "params": common.network_size(pix),
                 "train_s": info_pix["seconds"],
                 "dim": 64.0,
             }
@@ -172,7 +172,7 @@ class LatentDiffusion(Experiment):
             m["latent"] = {
                 **image_scores(x_lat, digits),
                 "ms_per_sample": 1e3 * t_lat / n,
-                "params": float(sum(p.numel() for p in lat.net.parameters())),
+                "params": common.network_size(lat),
                 "train_s": info_lat["seconds"] + info_vae["seconds"],
                 "dim": float(latent_dim),
             }
@@ -261,7 +261,7 @@ class LatentDiffusion(Experiment):
                 ],
             ),
         ]
-        figures = {"latent_diffusion": self._figure(keep)}
+        figs = {"latent_diffusion": self._figure(keep)}
         params = {
             "data": "digits (unconditional)",
             "latent_dim": latent_dim,
@@ -274,17 +274,8 @@ class LatentDiffusion(Experiment):
             "seeds": len(per_seed),
         }
         recipes = [{"role": "codec", "recipe": "beta-vae-digits", "config": {"beta": 1.0}}]
-        return ExperimentResult(
-            self.slug,
-            self.kind,
-            self.title,
-            v,
-            tables,
-            {"summary": summary, "per_seed": per_seed},
-            params,
-            figures,
-            recipes,
-        )
+        measurements = {"summary": summary, "per_seed": per_seed}
+        return self.result(v, tables, measurements, params, figs, recipes)
 
     @staticmethod
     def _prior(codec: LatentCodec, z: torch.Tensor) -> torch.Tensor:
@@ -293,8 +284,7 @@ class LatentDiffusion(Experiment):
 
     @staticmethod
     def _figure(keep: dict[str, Any]) -> bytes:
-        plt = common.plt()
-        fig, axes = plt.subplots(1, 5, figsize=(16, 3.6))
+        fig, axes = draw.panel_row(5, (16, 3.6))
         for ax, (key, title) in zip(
             axes,
             [
@@ -306,8 +296,5 @@ class LatentDiffusion(Experiment):
             ],
             strict=True,
         ):
-            ax.imshow(common.digit_canvas(keep[key]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_title(title, fontsize=9)
-            ax.axis("off")
-        fig.tight_layout()
-        return png(fig)
+            draw.digits(ax, keep[key], title)
+        return draw.to_png(fig)

@@ -7,40 +7,11 @@ test packages, which expect an empty database, never see it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from django.conf import settings
 from rest_framework.test import APIClient
 
-from atlas.content.loader import load
-from atlas.graph import services as graph
-from atlas.graph.models import ContentVersion, Node
-from atlas.papers.models import Paper
-
-
-def _clear() -> None:
-    Node.objects.all().delete()  # cascades to edges, citations and lens values
-    Paper.objects.all().delete()
-    ContentVersion.objects.all().delete()
-    graph.clear_cache()
-
-
-@pytest.fixture(scope="package")
-def real_content(django_db_setup, django_db_blocker) -> Iterator[None]:
-    with django_db_blocker.unblock():
-        _clear()
-        load(settings.CONTENT_DIR)
-        graph.clear_cache()
-        try:
-            yield
-        finally:
-            _clear()
-
-
-@pytest.fixture(autouse=True)
-def _content(real_content, db) -> None:
-    """Every test here sees the loaded content (and may write inside its own transaction)."""
+# Imported fixtures are registered in this conftest, so they apply to this package only.
+from tests.atlas.fixtures import real_content, with_real_content  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

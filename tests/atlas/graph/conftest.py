@@ -13,8 +13,8 @@ from django.conf import settings
 
 from atlas.content.loader import load
 from atlas.graph import services
-from atlas.graph.models import ContentVersion, Node
-from atlas.papers.models import Paper
+from atlas.graph.models import ContentVersion
+from tests.atlas.fixtures import clear_content
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,4 @@ def atlas_content(django_db_setup, django_db_blocker) -> Iterator[str]:
         yield version
     finally:
         with django_db_blocker.unblock():
-            Node.objects.all().delete()
-            Paper.objects.all().delete()
-            ContentVersion.objects.all().delete()
-        services.clear_cache()
+            clear_content()

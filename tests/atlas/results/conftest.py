@@ -5,25 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from django.utils import timezone
 
 from atlas.runs import board as boards
 from atlas.runs import services
 from atlas.runs.models import Run, RunStatus
 
-
-@pytest.fixture(autouse=True)
-def enqueued(monkeypatch) -> list[int]:
-    sent: list[int] = []
-    monkeypatch.setattr(services, "enqueue", lambda run: sent.append(run.pk))
-    return sent
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+# Imported fixtures are registered in this conftest, so they apply to this package only.
+from tests.atlas.fixtures import enqueued, media_root  # noqa: F401
 
 
 def planned(dataset: str, key: str, seeds: int = 3) -> tuple[boards.Plan, list[boards.PlannedRun]]:

@@ -4,20 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from atlas.runs import services
-
-
-@pytest.fixture(autouse=True)
-def enqueued(monkeypatch) -> list[int]:
-    sent: list[int] = []
-    monkeypatch.setattr(services, "enqueue", lambda run: sent.append(run.pk))
-    return sent
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+# Imported fixtures are registered in this conftest, so they apply to this package only.
+from tests.atlas.fixtures import enqueued, media_root  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

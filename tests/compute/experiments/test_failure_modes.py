@@ -4,39 +4,26 @@ hand-made measurements (reproduced / not reproduced / the fix fails on one seed)
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from compute import experiments
 from compute.experiments import failure_modes
-from compute.experiments.base import SMOKE, ExperimentResult
+from compute.experiments.base import SMOKE
 from compute.experiments.failure_modes import common
+from tests.compute.experiments.smoke import assert_one_experiment_per_node, smoke
 
-CONTENT = Path(__file__).resolve().parents[3] / "content" / "failure-modes"
 SLUGS = sorted(failure_modes.REGISTRY)
 VERDICTS = {"reproduced", "partly-reproduced", "not-reproduced", "not-reproducible"}
 
 
 def test_every_failure_mode_node_has_an_experiment():
-    nodes = sorted(p.stem for p in CONTENT.glob("*.md"))
-    assert nodes == SLUGS
-    for slug in SLUGS:
-        exp = experiments.get(slug)
-        assert exp.slug == slug and exp.kind == "failure-mode" and exp.title
+    assert_one_experiment_per_node("failure-modes", "failure-mode", SLUGS)
 
 
 # --------------------------------------------------------------------------------------------
 # SMOKE runs: the pipeline completes and every quantity is computed (not that the effect shows).
-
-_results: dict[str, ExperimentResult] = {}
-
-
-def smoke(slug: str) -> ExperimentResult:
-    if slug not in _results:
-        _results[slug] = experiments.get(slug).run(SMOKE)
-    return _results[slug]
 
 
 def _numbers(value: Any) -> list[float]:

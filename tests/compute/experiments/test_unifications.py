@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from compute import datasets, experiments, registry
+from compute import datasets, registry
 from compute.experiments import unifications
-from compute.experiments.base import SMOKE, ExperimentResult
 from compute.experiments.unifications import adversarial_distillation as add
 from compute.experiments.unifications import ar_diffusion_sequences as ards
 from compute.experiments.unifications import ar_ebm
@@ -24,32 +22,20 @@ from compute.experiments.unifications import diffusion_flow_matching as dfm
 from compute.experiments.unifications import diffusion_hvae as hvae
 from compute.experiments.unifications import energy_matching as em
 from compute.experiments.unifications import latent_diffusion as ldm
+from tests.compute.experiments.smoke import assert_one_experiment_per_node, smoke
 
 torch.set_num_threads(1)
 
-CONTENT = Path(__file__).resolve().parents[3] / "content" / "unifications"
 SLUGS = sorted(unifications.REGISTRY)
 VERDICTS = {"holds", "partly-holds", "fails"}
 
 
 def test_every_unification_node_has_an_experiment():
-    assert sorted(p.stem for p in CONTENT.glob("*.md")) == SLUGS
-    for slug in SLUGS:
-        exp = experiments.get(slug)
-        assert exp.slug == slug and exp.kind == "unification" and exp.title
+    assert_one_experiment_per_node("unifications", "unification", SLUGS)
 
 
 # --------------------------------------------------------------------------------------------
 # SMOKE runs: the pipeline completes and the key quantities are computed (not that the effect shows).
-
-_results: dict[str, ExperimentResult] = {}
-
-
-def smoke(slug: str) -> ExperimentResult:
-    if slug not in _results:
-        _results[slug] = experiments.get(slug).run(SMOKE)
-    return _results[slug]
-
 
 # Per experiment, the measured quantities (paths into measurements["summary"]) that must be finite.
 KEY_QUANTITIES: dict[str, list[tuple[str, ...]]] = {
@@ -229,10 +215,10 @@ def test_elbo_weights_match_the_kl_of_eps_errors():
     model, _ = _tiny_diffusion()
     w = hvae.elbo_weights(model)  # KL_t = w_t ||eps - eps_hat||^2 for posterior variance
     t = 7
-    ab, c1 = model.alpha_bars[t].double(), model.post_c1[t].double()
+    ab, c1 = model.schedule.alpha_bar[t].double(), model.schedule.c1[t].double()
     e = torch.tensor([0.3, -0.4], dtype=torch.float64)
     dx0 = (1 - ab).sqrt() / ab.sqrt() * e  # x0 - x0_hat for an eps error e
-    kl = (c1 * dx0).pow(2).sum() / (2 * model.posterior_var[t].double())
+    kl = (c1 * dx0).pow(2).sum() / (2 * model.schedule.posterior_var[t].double())
     assert abs(float(kl) - float(w[t - 2] * e.pow(2).sum())) < 1e-6 * float(kl)
 
 
@@ -278,7 +264,7 @@ def test_ddim_is_euler_on_the_converted_velocity():
 
 def test_energy_parameterised_score_is_conservative_and_the_mlp_is_not():
     model, _ = _tiny_diffusion()
-    net = dae.EnergyEpsNet(2, 16, 2, 16, 8, 3.0, (1 - model.alpha_bars.double()).sqrt())
+    net = dae.EnergyEpsNet(2, 16, 2, 16, 8, 3.0, (1 - model.schedule.alpha_bar.double()).sqrt())
     z, t = torch.randn(200, 2), torch.full((200,), 0.4)
     assert dae.jacobian_asymmetry(lambda u: net(u, t), z) < 1e-5
     assert dae.jacobian_asymmetry(lambda u: model.net(u, t), z) > 1e-2

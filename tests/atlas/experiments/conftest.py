@@ -1,0 +1,50 @@
+"""A toy experiment registry: one experiment that measures, one that fails."""
+
+from __future__ import annotations
+
+import pytest
+
+from compute import experiments
+from compute.experiments.base import Experiment, ExperimentResult, Table, Verdict
+
+PNG = b"\x89PNG\r\n\x1a\nfake"
+
+
+class Toy(Experiment):
+    slug, kind, title = "mode-collapse", "failure-mode", "Toy"
+    modes = 3.0
+
+    def measure(self, scale, log):
+        log("measuring")
+        return ExperimentResult(
+            slug=self.slug,
+            kind=self.kind,
+            title=self.title,
+            verdict=Verdict("reproduced", f"GAN captured {self.modes} of 25 modes"),
+            tables=[Table("modes", ["model", "modes"], [["gan", self.modes], ["fix", float("nan")]])],
+            measurements={"modes": self.modes},
+            params={"seeds": scale.seeds},
+            figures={"samples": PNG},
+            recipes=[
+                {
+                    "role": "reproduce",
+                    "recipe": "gan-2d",
+                    "config": {"variant": "minimax", "dataset": "grid25"},
+                }
+            ],
+        )
+
+
+class Broken(Experiment):
+    slug, kind, title = "energy-explosion", "failure-mode", "Broken"
+
+    def measure(self, scale, log):
+        raise RuntimeError("diverged")
+
+
+@pytest.fixture(autouse=True)
+def toy_registry(monkeypatch, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    known = {"mode-collapse": Toy, "energy-explosion": Broken}
+    monkeypatch.setattr(experiments, "names", lambda: sorted(known))
+    monkeypatch.setattr(experiments, "get", lambda slug: known[slug]())
