@@ -26,3 +26,8 @@ class ExperimentRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.slug}: {self.verdict}"
+
+    @property
+    def verdict_label(self) -> str:
+        """The verdict code as words ("partly-reproduced" -> "partly reproduced")."""
+        return self.verdict.replace("-", " ")

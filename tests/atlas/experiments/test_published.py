@@ -111,3 +111,16 @@ def test_the_panel_says_when_the_code_has_changed_since_the_measurement(results_
         Context({"node": NodeStub()})
     )
     assert "0123456789abcdef" in html and "compute/ has changed since" in html
+
+
+def test_a_partial_verdict_reads_as_words(results_dir):
+    stored_and_published(results_dir)
+    ExperimentRecord.objects.update(verdict="partly-reproduced")
+
+    class NodeStub:
+        slug, kind, data = "mode-collapse", "failure-mode", {}
+
+    html = Template("{% load experiments_tags %}{% experiment_panel node %}").render(
+        Context({"node": NodeStub()})
+    )
+    assert "<strong>PARTLY REPRODUCED</strong>" in html
