@@ -31,7 +31,7 @@ from compute import datasets, registry  # noqa: E402
 from compute.evaluate import evaluate  # noqa: E402
 from compute.trainer import Budget, train  # noqa: E402
 
-TARGET_S = {"points2d": 30.0, "image": 120.0, "text": 120.0}
+TARGET_S = {"points2d": 30.0, "image": 120.0, "tokens": 120.0}
 
 
 def measure(recipe: recipes.Recipe, seconds: float) -> tuple[str, float, float, float]:

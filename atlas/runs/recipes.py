@@ -247,7 +247,7 @@ RECIPES: tuple[Recipe, ...] = (
             Param("r1_gamma", "float", 0.0, 0.0, 100.0, help="R1 penalty weight (0: off)"),
             hidden(),
         ),
-        steps_default=3000,
+        steps_default=2500,  # ~26 s on 2 idle cores (bench/recipes.py)
     ),
     Recipe(
         "wgan-gp-2d",
@@ -263,7 +263,9 @@ RECIPES: tuple[Recipe, ...] = (
             Param("gp_lambda", "float", 0.1, 0.0, 100.0, help="gradient-penalty weight λ (10 for images)"),
             hidden(),
         ),
-        steps_default=3000,
+        # 5 critic steps per generator step: ~34 generator steps/s on 2 idle cores (bench/families.py:
+        # 25/25 grid25 modes after 30 s, ~1000 steps, 3 seeds); 800 keep the demo under 30 s.
+        steps_default=800,
     ),
     Recipe(
         "ddpm-2d",
@@ -317,12 +319,14 @@ RECIPES: tuple[Recipe, ...] = (
         "diffusion",
         ("digits",),
         "A class-conditional diffusion model with label dropout, sampled with guidance weight w.",
-        fixed={"sampler": "ddim"},
+        # A 16-channel U-Net on batches of 128: ~35 steps/s on 2 idle cores, 3000 steps in ~90 s (the
+        # 32-channel default on batches of 256 manages ~10 steps/s and would hit the cap).
+        fixed={"sampler": "ddim", "channels": 16, "batch_size": 128},
         params=(
             Param("guidance", "float", 3.0, 0.0, 15.0, help="guidance weight w"),
             sample_nfe(50),
         ),
-        steps_default=4000,
+        steps_default=3000,
         steps_max=40000,
         seconds_max=180,
         eval_samples=500,
@@ -376,7 +380,7 @@ RECIPES: tuple[Recipe, ...] = (
             Param("sgld_steps", "int", 40, 1, 200, help="Langevin steps per update"),
             hidden(128),
         ),
-        steps_default=2000,
+        steps_default=1000,  # 40 Langevin steps per update: ~36 updates/s on 2 idle cores
         seconds_max=90,
     ),
     Recipe(
@@ -445,8 +449,9 @@ RECIPES: tuple[Recipe, ...] = (
         "realnvp",
         ("digits",),
         "A convolutional coupling flow on dequantised digits; its bits/dim bound the discrete likelihood.",
+        fixed={"channels": 16, "batch_size": 128},  # ~29 steps/s on 2 idle cores (32 channels: ~5)
         params=(lr(1e-3),),
-        **{**DIGITS_CAPS, "seconds_max": 180},
+        **{**DIGITS_CAPS, "steps_default": 2500, "seconds_max": 180},
     ),
 )
 
