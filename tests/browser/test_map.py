@@ -201,3 +201,17 @@ def test_without_javascript_every_node_is_a_plain_link(no_js_page, site):
     no_js_page.press("#site-search", "Enter")
     no_js_page.wait_for_url(re.compile(r"\?q=wasserstein"))
     assert no_js_page.locator(".search-results a[href='/node/wgan/']").count() == 1
+
+
+def test_a_failure_mode_page_shows_its_published_measurement(page, site):
+    # results/experiments/ is loaded at start: a fresh site shows the measured verdict and figures.
+    page.goto(f"{site.url}/node/schedule-mismatch/")
+    assert "REPRODUCED" in page.locator(".experiment .verdict").inner_text()
+    figures = page.locator(".experiment-figures img")
+    assert figures.count() >= 1
+    figures.first.scroll_into_view_if_needed()
+    page.wait_for_function("[...document.querySelectorAll('.experiment-figures img')].every(i => i.complete)")
+    assert page.evaluate(
+        "[...document.querySelectorAll('.experiment-figures img')].every(i => i.naturalWidth > 0)"
+    )
+    assert page.locator(".experiment [data-recipe='ddpm-2d']").count() >= 1  # Run it yourself
