@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.template import Context, Template
 
 from compute import experiments
 from compute.experiments.base import Experiment, ExperimentResult, Table, Verdict
@@ -48,3 +49,16 @@ def toy_registry(monkeypatch, settings, tmp_path):
     known = {"mode-collapse": Toy, "energy-explosion": Broken}
     monkeypatch.setattr(experiments, "names", lambda: sorted(known))
     monkeypatch.setattr(experiments, "get", lambda slug: known[slug]())
+
+
+class NodeStub:
+    """What the panel reads of a failure-mode node."""
+
+    def __init__(self, slug: str) -> None:
+        self.slug, self.kind, self.data = slug, "failure-mode", {}
+
+
+def render_panel(slug: str) -> str:
+    """The experiment panel of node ``slug`` as a node page renders it."""
+    template = Template("{% load experiments_tags %}{% experiment_panel node %}")
+    return template.render(Context({"node": NodeStub(slug)}))

@@ -8,11 +8,10 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.template import Context, Template
 
 from atlas.experiments import published, services
 from atlas.experiments.models import ExperimentRecord
-from tests.atlas.experiments.conftest import PNG
+from tests.atlas.experiments.conftest import PNG, render_panel
 
 pytestmark = pytest.mark.django_db
 
@@ -104,12 +103,7 @@ def test_the_panel_says_when_the_code_has_changed_since_the_measurement(results_
     stored_and_published(results_dir)
     ExperimentRecord.objects.update(code_version="0123456789abcdef")
 
-    class NodeStub:
-        slug, kind, data = "mode-collapse", "failure-mode", {}
-
-    html = Template("{% load experiments_tags %}{% experiment_panel node %}").render(
-        Context({"node": NodeStub()})
-    )
+    html = render_panel("mode-collapse")
     assert "0123456789abcdef" in html and "compute/ has changed since" in html
 
 
@@ -117,10 +111,5 @@ def test_a_partial_verdict_reads_as_words(results_dir):
     stored_and_published(results_dir)
     ExperimentRecord.objects.update(verdict="partly-reproduced")
 
-    class NodeStub:
-        slug, kind, data = "mode-collapse", "failure-mode", {}
-
-    html = Template("{% load experiments_tags %}{% experiment_panel node %}").render(
-        Context({"node": NodeStub()})
-    )
+    html = render_panel("mode-collapse")
     assert "<strong>PARTLY REPRODUCED</strong>" in html

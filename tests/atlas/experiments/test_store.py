@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.template import Context, Template
 
 from atlas.experiments import services
 from atlas.experiments.models import ExperimentRecord
-from tests.atlas.experiments.conftest import PNG, Toy
+from tests.atlas.experiments.conftest import PNG, Toy, render_panel
 
 pytestmark = pytest.mark.django_db
 
@@ -48,12 +47,7 @@ def test_it_rejects_an_unknown_slug():
 def test_the_panel_shows_the_verdict_and_a_runnable_preset():
     services.run_and_store("mode-collapse", "smoke", log=lambda _: None)
 
-    class NodeStub:
-        slug, kind, data = "mode-collapse", "failure-mode", {}
-
-    html = Template("{% load experiments_tags %}{% experiment_panel node %}").render(
-        Context({"node": NodeStub()})
-    )
+    html = render_panel("mode-collapse")
     assert "REPRODUCED" in html and "3.0 of 25" in html
     assert 'data-recipe="gan-2d"' in html and "Reproduce: GAN on 2-D data" in html
     assert '<option value="minimax" selected>' in html and '<option value="grid25" selected>' in html
