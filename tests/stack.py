@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import redis as redis_lib
 
 from atlas.stack import find_redis_server, free_port, port_open
@@ -25,6 +29,8 @@ class RunningStack:
     data_dir: Path
     port: int
     lines: list[str] = field(default_factory=list)
+    database_url: str = ""  # the stack's own PostgreSQL database; "" for SQLite in data_dir
+    cleanup: Callable[[], None] = field(default=lambda: None)
 
     @property
     def url(self) -> str:
@@ -49,7 +55,35 @@ class RunningStack:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.cleanup()
+        self.cleanup = _nothing
         return self.proc.returncode
+
+
+def _nothing() -> None:
+    return None
+
+
+def _maintenance_conninfo(url: str) -> str:
+    """The same PostgreSQL server's `postgres` database, to create and drop others from."""
+    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
+
+
+def fresh_postgres_database(url: str) -> tuple[str, Callable[[], None]]:
+    """(URL of a new empty database on the server of ``url``, a function that drops it).
+
+    A stack started on the shared database would find the runs of earlier test sessions there (an
+    identical request then returns the stored run), so every stack gets a database of its own."""
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'atlas'}_stack_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(_maintenance_conninfo(url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(_maintenance_conninfo(url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return urlunsplit(parts._replace(path=f"/{name}")), drop
 
 
 def start_stack(
@@ -60,6 +94,10 @@ def start_stack(
     child_env = {**os.environ, **(env or {}), "ATLAS_DATA_DIR": str(data_dir), "ATLAS_PORT": str(port)}
     child_env["DJANGO_SETTINGS_MODULE"] = "atlas.settings.dev"
     child_env["DJANGO_DEBUG"] = "0"
+    database_url, cleanup = "", _nothing
+    if child_env.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        database_url, cleanup = fresh_postgres_database(child_env["DATABASE_URL"])
+        child_env["DATABASE_URL"] = database_url
     proc = subprocess.Popen(
         [sys.executable, "-m", "atlas.stack", "--no-gpu", "--concurrency", "2", *extra_args],
         cwd=ROOT,
@@ -68,7 +106,7 @@ def start_stack(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    stack = RunningStack(proc=proc, data_dir=data_dir, port=port)
+    stack = RunningStack(proc=proc, data_dir=data_dir, port=port, database_url=database_url, cleanup=cleanup)
     ready = threading.Event()
 
     def pump() -> None:

@@ -195,10 +195,10 @@ def _pk_of(stack: RunningStack, public_id: str) -> int:
     import sqlite3
 
     db = stack.data_dir / "db.sqlite3"
-    if os.environ.get("DATABASE_URL"):
+    if stack.database_url:
         import psycopg
 
-        with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+        with psycopg.connect(stack.database_url) as conn:
             return conn.execute(
                 "SELECT id FROM atlas_runs_run WHERE public_id = %s", (public_id,)
             ).fetchone()[0]

@@ -34,6 +34,7 @@ def test_it_leaves_no_process_behind_when_stopped(tmp_path, sig):
 
     stack.proc.send_signal(sig)
     stack.proc.wait(timeout=60)
+    stack.stop()  # already stopped: this only drops the stack's own PostgreSQL database, if any
 
     deadline = time.monotonic() + 10
     while processes_with_env("ATLAS_DATA_DIR", str(tmp_path)) and time.monotonic() < deadline:
@@ -48,6 +49,7 @@ def test_children_die_with_a_killed_supervisor(tmp_path):
     pids = stack.state["pids"]
     stack.proc.send_signal(signal.SIGKILL)
     stack.proc.wait(timeout=10)
+    stack.stop()  # already dead: this only drops the stack's own PostgreSQL database, if any
     deadline = time.monotonic() + 30
     while processes_with_env("ATLAS_DATA_DIR", str(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.2)
