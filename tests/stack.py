@@ -23,6 +23,10 @@ from atlas.stack import find_redis_server, free_port, port_open
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _nothing() -> None:
+    return None
+
+
 @dataclass
 class RunningStack:
     proc: subprocess.Popen
@@ -30,7 +34,7 @@ class RunningStack:
     port: int
     lines: list[str] = field(default_factory=list)
     database_url: str = ""  # the stack's own PostgreSQL database; "" for SQLite in data_dir
-    cleanup: Callable[[], None] = field(default=lambda: None)
+    cleanup: Callable[[], None] = _nothing  # drops the stack's own database, if any
 
     @property
     def url(self) -> str:
@@ -58,10 +62,6 @@ class RunningStack:
         self.cleanup()
         self.cleanup = _nothing
         return self.proc.returncode
-
-
-def _nothing() -> None:
-    return None
 
 
 def _maintenance_conninfo(url: str) -> str:
