@@ -104,17 +104,19 @@ def parse_query(
 ) -> dict[str, Any]:
     """The validated query parameters, or ValidationError {param: [messages]} (→ 400)."""
     fields = serializer_class._declared_fields if serializer_class else {}  # names only, no deep copies
+    aliases: dict[str, str] = getattr(serializer_class, "aliases", {})
     allowed = set(fields) | set(extra) | COMMON_PARAMS
     errors: dict[str, list[str]] = {}
     data: dict[str, str] = {}
-    for name, values in request.query_params.lists():
+    for given, values in request.query_params.lists():
+        name = aliases.get(given, given)
         if name not in allowed:
             valid = ", ".join(sorted(allowed - COMMON_PARAMS)) or "none"
-            errors[name] = [f"Unknown query parameter. Valid parameters: {valid}."]
-        elif len(values) > 1:
-            errors[name] = ["Give this parameter once."]
+            errors[given] = [f"Unknown query parameter. Valid parameters: {valid}."]
+        elif len(values) > 1 or name in data:
+            errors[given] = ["Give this parameter once (under one of its names)."]
         elif name in fields:
-            data[name] = values[0]
+            data[name] = _canonical_choice(fields[name], values[0])
     if serializer_class is None:
         validated: dict[str, Any] = {}
     else:
@@ -125,9 +127,28 @@ def parse_query(
             validated = {}
             for name, messages in serializer.errors.items():
                 errors.setdefault(name, []).extend(str(m) for m in _flatten(messages))
+                errors[name].extend(_valid_choices_hint(fields.get(name), data.get(name)))
     if errors:
         raise ValidationError(errors)
     return validated
+
+
+def _canonical_choice(field: serializers.Field, value: str) -> str:
+    """One vocabulary: a choice spelled with '-' where the API says '_' (or the reverse) is the
+    same choice (`variant-of` = `variant_of`, `failure_mode` = `failure-mode`)."""
+    if not isinstance(field, serializers.ChoiceField) or value in field.choices:
+        return value
+    for spelling in (value.replace("-", "_"), value.replace("_", "-")):
+        if spelling in field.choices:
+            return spelling
+    return value
+
+
+def _valid_choices_hint(field: serializers.Field | None, value: str | None) -> list[str]:
+    """A rejected choice names the valid ones, like an unknown parameter does."""
+    if not isinstance(field, serializers.ChoiceField) or value is None or value in field.choices:
+        return []
+    return [f"Valid values: {', '.join(str(choice) for choice in field.choices)}."]
 
 
 def _flatten(messages: Any) -> list[Any]:
@@ -168,6 +189,9 @@ class EdgeQuery(serializers.Serializer):
     target = SlugParamField(required=False, help_text="Only edges entering this node (slug).")
     node = SlugParamField(required=False, help_text="Only edges touching this node at either end (slug).")
     ordering = ordering_field(queries.EDGE_ORDERINGS, "source", "edges")
+
+    # The names /api/path/ uses for the same ends are accepted too.
+    aliases = {"from": "source", "to": "target"}
 
 
 class LensQuery(serializers.Serializer):
@@ -246,6 +270,8 @@ def _path_query() -> type[serializers.Serializer]:
         ),
         "__doc__": "Parameters of /api/path/.",
         "__module__": __name__,
+        # The names /api/edges/ uses for the same ends are accepted too.
+        "aliases": {"source": "from", "target": "to"},
     }
     return serializers.SerializerMetaclass("PathQuery", (serializers.Serializer,), namespace)
 

@@ -1,11 +1,29 @@
 """The one DRF router of the site: every resource registers its viewset here."""
 
-from rest_framework.routers import DefaultRouter
+from rest_framework import routers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from atlas.api import views
 from atlas.runs.views import RecipeViewSet, RunViewSet
 
-router = DefaultRouter()
+
+class AtlasRootView(routers.APIRootView):
+    """The Generative Atlas API: its resources, its documentation and its OpenAPI schema."""
+
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        response = super().get(request, *args, **kwargs)
+        for key, name in (("docs", "api-docs"), ("redoc", "api-redoc"), ("schema", "schema")):
+            response.data[key] = reverse(name, request=request, format=kwargs.get("format"))
+        return response
+
+
+class AtlasRouter(routers.DefaultRouter):
+    APIRootView = AtlasRootView
+
+
+router = AtlasRouter()
 router.register("nodes", views.NodeViewSet, basename="node")
 router.register("edges", views.EdgeViewSet, basename="edge")
 router.register("graph", views.GraphViewSet, basename="graph")

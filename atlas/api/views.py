@@ -16,7 +16,6 @@ from typing import Any
 
 from django.db.models import Model, QuerySet
 from django.http import Http404
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -38,6 +37,7 @@ from atlas.api.conditional import ConditionalMixin
 from atlas.api.pagination import AtlasPagination
 from atlas.api.queries import unknown_node
 from atlas.api.renderers import BibTeXRenderer
+from atlas.api.schema import AtlasAutoSchema
 from atlas.graph import services as graph
 from atlas.graph.models import Edge, Node
 from atlas.guide import services as guide
@@ -176,7 +176,7 @@ class ListAPIView(ReadOnlyAPIView, viewsets.GenericViewSet):
         return records.filter(**lookup).first()
 
 
-class DocumentSchema(AutoSchema):
+class DocumentSchema(AtlasAutoSchema):
     """For views whose `list` action answers one document (the graph, paths, the guide), not a list."""
 
     def _is_list_view(self, serializer=None) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -55,10 +56,17 @@ class RunSerializer(serializers.ModelSerializer):
     @extend_schema_field({"type": "object", "additionalProperties": {"type": "string", "format": "uri"}})
     def get_artifacts(self, run: Run) -> dict[str, str]:
         names = {"samples_png": run.samples_png, "samples_npy": run.samples_npy, "losses_png": run.losses_png}
-        return {key: f.url for key, f in names.items() if f}
+        return {key: self._absolute(f.url) for key, f in names.items() if f}
 
+    @extend_schema_field({"type": "string", "format": "uri"})
     def get_url(self, run: Run) -> str:
-        return f"/api/runs/{run.public_id}/"
+        return self._absolute(reverse("run-detail", kwargs={"public_id": run.public_id}))
+
+    def _absolute(self, path: str) -> str:
+        """Absolute, as the schema's `format: uri` promises, when there is a request to say where
+        the site is (the websocket snapshot has none and keeps the site-relative path)."""
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
 
 
 class RunListSerializer(RunSerializer):

@@ -120,7 +120,8 @@ class RunViewSet(
                 {"detail": exc.message}, status=exc.status, headers={"Retry-After": str(exc.retry_after)}
             )
         return Response(
-            RunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            RunSerializer(run, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
     @extend_schema(
@@ -135,7 +136,7 @@ class RunViewSet(
     def cancel(self, request: Request, public_id: str | None = None) -> Response:
         """A queued run never starts; a running one stops within a few seconds."""
         run = services.cancel(self.get_object())
-        return Response(RunSerializer(run).data)
+        return Response(RunSerializer(run, context=self.get_serializer_context()).data)
 
 
 @extend_schema(tags=["recipes"])

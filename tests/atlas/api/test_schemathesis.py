@@ -56,6 +56,34 @@ def _no_broker(monkeypatch) -> None:
     monkeypatch.setattr(services, "enqueue", lambda run: None)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _populated(django_db_setup, django_db_blocker, real_content, tmp_path_factory) -> Iterator[None]:
+    """Responses are checked against real data, not an empty table: a run in every state (one of
+    them really trained, with its artifacts and metrics, so it is also a board entry) and the
+    published experiment records. Committed for the module, removed after it."""
+    from django.test import override_settings
+
+    from atlas.experiments import published
+    from atlas.experiments.models import ExperimentRecord
+    from atlas.runs import execution
+    from atlas.runs.models import Run, RunStatus
+
+    with override_settings(MEDIA_ROOT=tmp_path_factory.mktemp("media")), django_db_blocker.unblock():
+        real = services.request_run("ar-grid-2d", {"dataset": "ring8", "steps": 30, "seed": 5}, "test")[0]
+        execution.execute(services.acquire(real.pk)[0])
+        for seed, state in enumerate(s for s in RunStatus.values if s != RunStatus.SUCCEEDED):
+            run = services.request_run(
+                "ar-grid-2d", {"dataset": "ring8", "steps": 30, "seed": 10 + seed}, "t"
+            )[0]
+            Run.objects.filter(pk=run.pk).update(status=state, status_reason=f"set by the test: {state}")
+        published.load()
+        try:
+            yield
+        finally:
+            Run.objects.all().delete()
+            ExperimentRecord.objects.all().delete()
+
+
 def semantic_400s_only_for_unknown_slugs(ctx, response, case) -> None:
     """A schema-valid request may still be a 400 when a slug names no node (a schema cannot list the
     slugs of the content); any other 400 on a schema-valid request is a disagreement between the
