@@ -104,6 +104,17 @@ def evaluate_points2d(
     model: Family, dataset: Dataset, samples: Tensor, test: Tensor, seed: int = 0
 ) -> dict[str, Any]:
     """2-D metrics of ``samples`` (n, 2) drawn from ``model``; NLL on ``test``."""
+    out = points2d_sample_metrics(dataset, samples, seed)
+    nll, ll_kind = mean_nll(model, test)
+    out["likelihood"] = _likelihood(nll, ll_kind, "nats/example")
+    out["kl_data_model"] = _kl(dataset, out["likelihood"])
+    return out
+
+
+def points2d_sample_metrics(dataset: Dataset, samples: Tensor, seed: int = 0) -> dict[str, Any]:
+    """Everything that needs only the samples (n, 2), not the model: what a run reports beside its
+    likelihood, and what an uploaded set of samples is scored by (the same keys, so it ranks on
+    the same board). Mixtures add the literature's mode columns and the verdict-grade judgement."""
     n = len(samples)
     out: dict[str, Any] = {}
     finite = torch.isfinite(samples).all(dim=1)
@@ -111,6 +122,7 @@ def evaluate_points2d(
     if dataset.modes is not None:
         out.update(metrics.mode_stats(samples, dataset.modes, dataset.mode_std, dataset.mode_weights))
         out["meets_threshold"] = metrics.meets_mode_threshold(out)
+        out["judgement"] = metrics.judge_2d(samples, dataset).as_dict()
     real = dataset.sample(n, torch.Generator().manual_seed(10_000 + seed))  # fresh, not the train set
     fake = samples[finite]
     if len(fake) >= 10:
@@ -118,9 +130,6 @@ def evaluate_points2d(
         out["energy_distance"] = metrics.energy_distance(real, fake)
         out["sliced_wasserstein"] = metrics.sliced_wasserstein(real, fake, seed=seed)
         out["prdc"] = metrics.prdc(real, fake)
-    nll, ll_kind = mean_nll(model, test)
-    out["likelihood"] = _likelihood(nll, ll_kind, "nats/example")
-    out["kl_data_model"] = _kl(dataset, out["likelihood"])
     return out
 
 
@@ -144,6 +153,15 @@ def evaluate_image(
     model: Family, dataset: Dataset, samples: Tensor, test: Tensor, seed: int = 0
 ) -> dict[str, Any]:
     """Digit metrics of ``samples`` (n, 1, 8, 8) drawn from ``model``; NLL on ``test``."""
+    out = image_sample_metrics(dataset, samples)
+    nll, ll_kind = mean_nll(model, test)
+    bpd = metrics.bits_per_dim(nll, dataset.spec.dim) if nll is not None else None
+    out["likelihood"] = _likelihood(bpd, ll_kind, "bits/dim")
+    return out
+
+
+def image_sample_metrics(dataset: Dataset, samples: Tensor) -> dict[str, Any]:
+    """Digit metrics that need only the samples (n, 1, 8, 8) in [0, 1]."""
     from compute import features
 
     samples = torch.nan_to_num(samples.float(), nan=0.0).clamp(0, 1)
@@ -157,10 +175,16 @@ def evaluate_image(
         "prdc": metrics.prdc(real_f, fake_f),
     }
     out.update(metrics.class_coverage(features.predict(samples), dataset.spec.num_classes or 10))
-    nll, ll_kind = mean_nll(model, test)
-    bpd = metrics.bits_per_dim(nll, dataset.spec.dim) if nll is not None else None
-    out["likelihood"] = _likelihood(bpd, ll_kind, "bits/dim")
     return out
+
+
+def sample_metrics(dataset: Dataset, samples: Tensor, seed: int = 0) -> dict[str, Any]:
+    """The model-free metrics of samples of a 2-D set or of digits (the board's data kinds)."""
+    if dataset.spec.kind == "points2d":
+        return points2d_sample_metrics(dataset, samples, seed)
+    if dataset.spec.kind == "image":
+        return image_sample_metrics(dataset, samples)
+    raise ValueError(f"no sample-only metrics for {dataset.spec.kind} data")
 
 
 def evaluate_tokens(

@@ -1,11 +1,13 @@
 """The one DRF router of the site: every resource registers its viewset here."""
 
+from django.urls import path
 from rest_framework import routers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from atlas.api import views
+from atlas.results.api import ScoreView
 from atlas.runs.views import RecipeViewSet, RunViewSet
 
 
@@ -35,4 +37,4 @@ router.register("runs", RunViewSet, basename="run")
 router.register("results", views.ResultViewSet, basename="result")
 router.register("guide", views.GuideViewSet, basename="guide")
 
-urlpatterns = router.urls
+urlpatterns = [path("results/score/", ScoreView.as_view(), name="results-score"), *router.urls]

@@ -2,6 +2,7 @@
 
 from django.urls import path, re_path
 
+from atlas.results import views as results_views
 from atlas.runs import board_views
 
 app_name = "results"
@@ -10,5 +11,6 @@ urlpatterns = [
     re_path(r"^(?P<dataset>[a-z0-9-]+)\.csv$", board_views.board_csv, name="csv"),
     re_path(r"^(?P<dataset>[a-z0-9-]+)\.json$", board_views.board_json, name="json"),
     re_path(r"^(?P<dataset>[a-z0-9-]+)/(?P<metric>[a-z0-9_]+)\.svg$", board_views.board_plot, name="plot"),
+    re_path(r"^(?P<dataset>[a-z0-9-]+)/score/$", results_views.score_page, name="score"),
     re_path(r"^(?P<dataset>[a-z0-9-]+)/$", board_views.board_page, name="board"),
 ]

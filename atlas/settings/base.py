@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "atlas.runs",
     "atlas.guide",
     "atlas.experiments",
+    "atlas.results",
     "atlas.api",
 ]
 
@@ -229,4 +230,5 @@ ATLAS_RUN_PROGRESS_EVERY = env_float("ATLAS_RUN_PROGRESS_EVERY", 0.2)
 ATLAS_RUN_PREVIEW_EVERY = env_float("ATLAS_RUN_PREVIEW_EVERY", 2.0)
 ATLAS_REAPER_EVERY = env_float("ATLAS_REAPER_EVERY", 5.0)
 ATLAS_RUNS_THROTTLE = env_str("ATLAS_RUNS_THROTTLE", "30/min")  # POST /api/runs/ per client
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"runs": ATLAS_RUNS_THROTTLE}
+ATLAS_SCORE_THROTTLE = env_str("ATLAS_SCORE_THROTTLE", "20/min")  # POST /api/results/score/ per client
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"runs": ATLAS_RUNS_THROTTLE, "score": ATLAS_SCORE_THROTTLE}
