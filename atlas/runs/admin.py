@@ -2,7 +2,8 @@
 
 Runs are written by `runs.services` and the workers (leases, heartbeats, conditional state
 transitions), so their fields are read-only here; the writes are the `cancel` action, which goes
-through `services.cancel` like the API does, and deleting a finished run.
+through `services.cancel` like the API does, promoting succeeded runs to the results board (or
+removing them from it), and deleting a finished run.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from django.contrib import admin, messages
 
 from atlas.core.admin import ReadOnlyAdmin, ReadOnlyInline
 from atlas.runs import services
-from atlas.runs.models import ACTIVE_STATES, Run, RunEvent
+from atlas.runs.models import ACTIVE_STATES, Run, RunEvent, RunStatus
 
 
 class RunEventInline(ReadOnlyInline):
@@ -30,13 +31,14 @@ class RunAdmin(admin.ModelAdmin):
         "created_at",
         "finished_at",
         "attempts",
+        "on_board",
     ]
-    list_filter = ["status", "family", "recipe", "dataset", "queue"]
+    list_filter = ["status", "on_board", "family", "recipe", "dataset", "queue"]
     search_fields = ["public_id", "recipe", "model", "config_hash", "client_key"]
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-id"]
     inlines = [RunEventInline]
-    actions = ["cancel_runs"]
+    actions = ["cancel_runs", "promote_to_board", "remove_from_board"]
 
     def get_readonly_fields(self, request, obj=None) -> list[str]:
         return [field.name for field in Run._meta.fields]
@@ -59,6 +61,18 @@ class RunAdmin(admin.ModelAdmin):
         for run in active:
             services.cancel(run)
         self.message_user(request, f"Cancel requested for {len(active)} run(s).", messages.SUCCESS)
+
+    @admin.action(description="Promote the selected succeeded runs to the results board")
+    def promote_to_board(self, request, queryset) -> None:
+        promoted = queryset.filter(status=RunStatus.SUCCEEDED).update(on_board=True)
+        self.message_user(request, f"{promoted} run(s) now count on the results board.", messages.SUCCESS)
+
+    @admin.action(description="Remove the selected runs from the results board")
+    def remove_from_board(self, request, queryset) -> None:
+        removed = queryset.update(on_board=False)
+        self.message_user(
+            request, f"{removed} run(s) no longer count on the results board.", messages.SUCCESS
+        )
 
 
 @admin.register(RunEvent)

@@ -317,6 +317,13 @@ def plan(spec: BoardSpec, seeds: Iterable[int], version: str | None = None) -> l
     return plans
 
 
+def enlist(run: Run) -> None:
+    """The run counts on its board (requested by `results refresh`, or an identical run reused)."""
+    if not run.on_board:
+        Run.objects.filter(pk=run.pk).update(on_board=True)
+        run.on_board = True
+
+
 # --- aggregation ----------------------------------------------------------------------------------
 
 
@@ -395,6 +402,7 @@ RUN_FIELDS = (
     "created_at",
     "finished_at",
     "samples_png",
+    "on_board",
 )
 
 
@@ -441,6 +449,11 @@ class Row:
     def missing_seeds(self) -> list[int]:
         done = set(self.seeds)
         return [p.seed for p in self.plan.runs if p.seed not in done]
+
+    @property
+    def complete(self) -> bool:
+        """Every seed of the board succeeded: only such rows are ranked and compared."""
+        return bool(self.runs) and not self.missing_seeds
 
     @property
     def likelihood_kind(self) -> str:
@@ -575,7 +588,11 @@ def build(dataset: str, seeds: int = DEFAULT_SEEDS, *, version: str | None = Non
     plans = plan(spec, seed_list, version)
     by_hash = {p.config_hash: (plan_, p) for plan_ in plans for p in plan_.runs}
     rows = {plan_.key: Row(plan_) for plan_ in plans}
-    current = Run.objects.filter(config_hash__in=list(by_hash)).only(*RUN_FIELDS).order_by("seed", "-id")
+    current = (
+        Run.objects.filter(config_hash__in=list(by_hash), on_board=True)
+        .only(*RUN_FIELDS)
+        .order_by("seed", "-id")
+    )
     chosen: dict[tuple[str, int], Run] = {}
     for run in current:
         plan_, _ = by_hash[run.config_hash]
@@ -601,8 +618,9 @@ def build(dataset: str, seeds: int = DEFAULT_SEEDS, *, version: str | None = Non
             ]
             row.cells[metric.key] = Cell(metric, Stat(values))
     ordered = list(rows.values())
-    _rank(ordered, (*spec.metrics, *COST_METRICS))
-    _favour(ordered, spec.metrics)
+    complete = [row for row in ordered if row.complete]  # a row is ranked only with all its seeds
+    _rank(complete, (*spec.metrics, *COST_METRICS))
+    _favour(complete, spec.metrics)
     return Board(
         spec, seed_list, version, ordered, spec.metrics, agreements=_agreements(ordered, spec.metrics)
     )
@@ -621,6 +639,7 @@ def _fill_stale(rows: list[Row], dataset: str, seeds: list[int], version: str) -
     older = (
         Run.objects.filter(
             status=RunStatus.SUCCEEDED,
+            on_board=True,
             dataset=dataset,
             recipe__in=sorted({slug for slug, _ in wanted}),
             seed__in=seeds,
@@ -768,7 +787,7 @@ def _newest_first(run: Run) -> tuple:
 def succeeded(
     *, recipe: str | None = None, dataset: str | None = None, family: str | None = None
 ) -> list[Run]:
-    queryset = Run.objects.filter(status=RunStatus.SUCCEEDED)
+    queryset = Run.objects.filter(status=RunStatus.SUCCEEDED, on_board=True)
     for name, value in (("recipe", recipe), ("dataset", dataset), ("family", family)):
         if value:
             queryset = queryset.filter(**{name: value})
@@ -839,7 +858,7 @@ def compare(dataset: str, metric: str = AUTO) -> Comparison:
 
 def results_version() -> tuple[str, datetime | None]:
     """(a digest that changes whenever the set of succeeded runs changes, the newest finish time)."""
-    stats = Run.objects.filter(status=RunStatus.SUCCEEDED).aggregate(
+    stats = Run.objects.filter(status=RunStatus.SUCCEEDED, on_board=True).aggregate(
         n=Count("id"), last_id=Max("id"), last=Max("finished_at")
     )
     key = f"{stats['n']}:{stats['last_id']}:{stats['last']}"

@@ -67,6 +67,9 @@ class Run(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     result = models.JSONField(default=dict, blank=True)  # wall time, steps, NFE, params, device, versions
 
+    # Only runs requested for a results board (`manage.py results refresh`) or promoted by an
+    # operator enter the boards and /api/results/: a visitor's demo click never does by itself.
+    on_board = models.BooleanField(default=False, db_index=True)
     samples_png = models.FileField(upload_to=artifact_path, blank=True, max_length=200)
     samples_npy = models.FileField(upload_to=artifact_path, blank=True, max_length=200)
     losses_png = models.FileField(upload_to=artifact_path, blank=True, max_length=200)

@@ -16,7 +16,13 @@ NOW = timezone.now()
 
 
 def make_run(
-    recipe="ddpm-2d", family="diffusion", dataset="ring8", status=RunStatus.SUCCEEDED, minutes=0, **metrics
+    recipe="ddpm-2d",
+    family="diffusion",
+    dataset="ring8",
+    status=RunStatus.SUCCEEDED,
+    minutes=0,
+    on_board=True,
+    **metrics,
 ):
     n = next(_counter)
     return Run.objects.create(
@@ -29,6 +35,7 @@ def make_run(
         code_version=f"v{n % 2}",
         config_hash=f"hash-{n}",
         status=status,
+        on_board=on_board,
         metrics=metrics,
         result={"wall_time_s": 1.0 + n},
         finished_at=NOW + timedelta(minutes=minutes),
@@ -115,3 +122,11 @@ def test_an_empty_comparison(api):
 )
 def test_bad_parameters_are_400s_naming_them(api, url, fields):
     assert set(get_json(api, url, status=400)) == fields
+
+
+def test_a_visitors_run_is_not_a_result_until_promoted(api):
+    make_run(recipe="gan-2d", family="gan", sliced_wasserstein=0.01, on_board=False)
+    assert walk(api, "/api/results/") == []
+    assert get_json(api, "/api/results/compare/?dataset=ring8")["entries"] == []
+    Run.objects.update(on_board=True)  # what the admin's "promote" action does
+    assert [g["recipe"] for g in walk(api, "/api/results/")] == ["gan-2d"]

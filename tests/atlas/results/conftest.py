@@ -29,6 +29,7 @@ def make_run(
     status: str = RunStatus.SUCCEEDED,
     version: str | None = None,
     minutes_ago: float = 0,
+    on_board: bool = True,
 ) -> Run:
     """A Run row as the worker would leave it, for the current code version unless ``version``."""
     current = boards.code_version()
@@ -47,6 +48,7 @@ def make_run(
         code_version=version or current,
         config_hash=digest,
         status=status,
+        on_board=on_board,
         metrics=metrics or {},
         result={"nfe": 1, "wall_time_s": 10.0, "parameters": 1000, "device": "cpu", **(result or {})},
         finished_at=timezone.now() - timedelta(minutes=minutes_ago) if status != RunStatus.QUEUED else None,

@@ -267,3 +267,30 @@ def test_queries_are_bounded(client, django_assert_max_num_queries):
         assert client.get("/results/ring8.csv").status_code == 200
     with django_assert_max_num_queries(2):
         assert client.get("/results/ring8/ranks.svg").status_code == 200
+
+
+def test_a_visitors_demo_run_never_enters_the_board():
+    plan, runs = planned("ring8", "realnvp")
+    make_run(plan, runs[0], metrics={"hq_fraction": 0.9}, on_board=False)
+    row = next(r for r in boards.build("ring8").rows if r.key == "realnvp")
+    assert row.runs == []
+
+
+def test_a_row_missing_seeds_is_shown_but_not_ranked():
+    full_plan, full_runs = planned("ring8", "diffusion")
+    part_plan, part_runs = planned("ring8", "gan")
+    for run in full_runs:
+        make_run(full_plan, run, metrics={"hq_fraction": 0.5})
+    make_run(part_plan, part_runs[0], metrics={"hq_fraction": 0.99})
+    rows = {r.key: r for r in boards.build("ring8").rows}
+    assert rows["diffusion"].cells["hq_fraction"].rank == 1
+    assert rows["gan"].cells["hq_fraction"].stat.mean == 0.99
+    assert rows["gan"].cells["hq_fraction"].rank is None and not rows["gan"].complete
+
+
+def test_results_refresh_enlists_a_reused_identical_run():
+    plan, runs = planned("ring8", "realnvp")
+    visitor = make_run(plan, runs[0], metrics={"hq_fraction": 0.9}, on_board=False)
+    boards.enlist(visitor)
+    visitor.refresh_from_db()
+    assert visitor.on_board

@@ -118,6 +118,7 @@ class Command(BaseCommand):
         for index, (dataset, tagged) in enumerate(pending):
             try:
                 run, created = services.request_run(tagged.recipe, tagged.planned.raw)
+                boards.enlist(run)
             except services.Backpressure as exc:
                 if not quiet:
                     self.stdout.write(
