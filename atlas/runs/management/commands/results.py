@@ -5,6 +5,8 @@ identical run (same recipe, config, seed and code version) that is queued, runni
 reused, anything else is queued on Celery like a click on a Run button. `--wait` polls until the
 requested runs end (re-requesting those the global cap deferred) and prints the board.
 status: print the boards as they stand, requesting nothing.
+publish: write the runs each board aggregates to results/boards/<dataset>/ (see
+atlas/results/published.py); load: bring published board runs into this database.
 
 Without a worker the runs stay queued; the command says so instead of waiting forever, and without
 Redis it requests nothing.
@@ -18,6 +20,7 @@ from collections import Counter
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections, connection
 
+from atlas.results import published
 from atlas.runs import board as boards
 from atlas.runs import services
 from atlas.runs.models import TERMINAL_STATES, Run, RunStatus
@@ -41,7 +44,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", choices=["refresh", "status"])
+        parser.add_argument("action", choices=["refresh", "status", "publish", "load"])
         parser.add_argument(
             "--dataset", action="append", choices=sorted(boards.BOARDS), help="repeatable; default all"
         )
@@ -62,6 +65,9 @@ class Command(BaseCommand):
         datasets = dataset or list(boards.BOARDS)
         if action == "status":
             self._print_boards(datasets, seeds)
+            return
+        if action in ("publish", "load"):
+            self._publish(datasets) if action == "publish" else self._load()
             return
         redis_ok, workers_ok, detail = broker_status()
         if not redis_ok:
@@ -98,6 +104,20 @@ class Command(BaseCommand):
             return
         self._wait(requested, deferred, options["timeout"], options["poll"])
         self._print_boards(datasets, seeds)
+
+    # --- published board runs (results/boards/) --------------------------------------------------
+
+    def _publish(self, datasets: list[str]) -> None:
+        for name in datasets:
+            folder = published.publish(name)
+            self.stdout.write(f"{name}: published to {folder}")
+
+    def _load(self) -> None:
+        try:
+            report = published.load()
+        except published.PublishedError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"board runs: {report.loaded} loaded, {report.kept} already here")
 
     # --- steps -----------------------------------------------------------------------------------
 
