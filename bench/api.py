@@ -63,7 +63,7 @@ def row(label: str, result: Result) -> str:
 def run_pass(
     data_dir: Path, sizes: dict[str, int], args: argparse.Namespace, cache: str
 ) -> list[tuple[str, Ratios]]:
-    env = {"ATLAS_API_ANSWER_CACHE": "0" if cache == "off" else "512"}
+    env = {"ATLAS_API_ANSWER_CACHE": "0" if cache == "off" else "1"}
     load = {"requests": args.requests, "concurrency": args.concurrency, "seconds": args.seconds}
     stack = start_stack(data_dir, env=env)
     summary: list[tuple[str, Ratios]] = []

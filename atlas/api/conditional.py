@@ -1,5 +1,5 @@
-"""ETag / Last-Modified for the read endpoints, 304s before any work is done, and a small
-in-process cache of rendered answers keyed by the same ETag.
+"""ETag / Last-Modified for the read endpoints, 304s before any work is done, and rendered
+answers kept in the Django cache under the same ETag.
 
 The validators come from what the response is built of, not from its bytes:
 - content endpoints (nodes, edges, graph, path, lenses, papers, guide): the loaded content's
@@ -14,10 +14,10 @@ If-Modified-Since) matches is answered 304 right after content negotiation, befo
 queries anything. The browsable HTML view depends on the user, so it gets no validators.
 
 Because the ETag names the exact bytes, a 200 answer can be kept under it and served again
-without running the view: `ResponseCache` holds at most `MAX_ENTRIES` answers of at most
-`MAX_ENTRY_BYTES` each (least recently used first out), per process, so its memory is bounded
-whatever URLs clients make up. A content load or a finished run changes the ETags; stale entries
-are then never asked for again and age out.
+without running the view: `ResponseCache` keeps answers of at most `MAX_ENTRY_BYTES` in the
+site's one cache (the Django cache: Redis in production, so every web process shares it; its
+eviction policy bounds the memory whatever URLs clients make up). A content load or a finished run
+changes the ETags; stale entries are then never asked for again and expire.
 """
 
 from __future__ import annotations
@@ -25,11 +25,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import threading
-from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
 
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import http_date
@@ -49,8 +48,9 @@ REPRESENTATION_SOURCES = (
     "papers/bibtex.py",
     "content/schema.py",
 )
-# Answers kept per process; ATLAS_API_ANSWER_CACHE=0 turns the cache off (bench/api.py measures both).
-MAX_ENTRIES = int(os.environ.get("ATLAS_API_ANSWER_CACHE", "512") or 0)
+# ATLAS_API_ANSWER_CACHE=0 turns the answer cache off (bench/api.py measures both).
+ANSWER_CACHE = os.environ.get("ATLAS_API_ANSWER_CACHE", "1") not in ("", "0")
+ANSWER_TTL_S = 24 * 3600
 MAX_ENTRY_BYTES = 512 * 1024
 KEPT_HEADERS = ("Content-Type", "Content-Disposition")
 
@@ -75,35 +75,35 @@ def content_version() -> tuple[str, datetime | None]:
 
 
 class ResponseCache:
-    """A bounded LRU of rendered answers: ETag → (body, headers)."""
+    """Rendered answers in the Django cache (Redis in production, shared by every web process;
+    local memory in tests), keyed by ETag. The ETag already names the content and code version,
+    so keys never go stale: an outdated one is simply never asked for again and expires. The cache
+    is an accelerator, never a dependency: if it cannot be reached the view runs as if it missed."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES, max_entry_bytes: int = MAX_ENTRY_BYTES) -> None:
-        self.max_entries, self.max_entry_bytes = max_entries, max_entry_bytes
-        self._entries: OrderedDict[str, tuple[bytes, tuple[tuple[str, str], ...]]] = OrderedDict()
-        self._lock = threading.Lock()
+    prefix = "api-answer:"
+
+    def __init__(self, enabled: bool = ANSWER_CACHE, max_entry_bytes: int = MAX_ENTRY_BYTES) -> None:
+        self.enabled, self.max_entry_bytes = enabled, max_entry_bytes
 
     def get(self, key: str) -> tuple[bytes, tuple[tuple[str, str], ...]] | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
+        if not self.enabled:
+            return None
+        try:
+            entry = cache.get(self.prefix + key)
+        except Exception:  # noqa: BLE001 - an unreachable cache is a miss, not an error
+            return None
+        return (entry[0], tuple(tuple(pair) for pair in entry[1])) if entry else None
 
     def put(self, key: str, body: bytes, headers: tuple[tuple[str, str], ...]) -> None:
-        if len(body) > self.max_entry_bytes or self.max_entries <= 0:
+        if not self.enabled or len(body) > self.max_entry_bytes:
             return
-        with self._lock:
-            self._entries[key] = (body, headers)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+        try:
+            cache.set(self.prefix + key, (body, headers), timeout=ANSWER_TTL_S)
+        except Exception:  # noqa: BLE001 - the answer was served; keeping it is best effort
+            return
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        cache.clear()
 
 
 responses = ResponseCache()

@@ -14,16 +14,15 @@ def test_it_lists_every_edge_once(api):
 
 def test_it_filters_by_kind_and_source(api):
     items = walk(api, "/api/edges/?kind=variant_of&source=ddim")
-    assert items == [
-        {
-            "source": "ddim",
-            "target": "ddpm",
-            "kind": "variant_of",
-            "text": "",
-            "style": "solid",
-            "origin": "parent",
-        }
-    ]
+    assert {
+        "source": "ddim",
+        "target": "ddpm",
+        "kind": "variant_of",
+        "text": "",
+        "style": "solid",
+        "origin": "parent",
+    } in items
+    assert all(item["kind"] == "variant_of" and item["source"] == "ddim" for item in items)
 
 
 def test_node_matches_either_end(api):
