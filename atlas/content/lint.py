@@ -60,7 +60,7 @@ def warn_no_paper(record: Record) -> Iterable[CheckWarning]:
             record.source.display,
             record.line("papers"),
             "no-paper",
-            f"a {record.kind} cites no paper: add the paper(s) behind its claims to 'papers'",
+            f"this {record.kind} cites no paper: add the paper(s) behind its claims to 'papers'",
         )
 
 

@@ -78,8 +78,10 @@ def render_preview(path: Path, static_url: str | None = None) -> Preview:
     """The page of the record in `path`, or the errors that stop it from rendering. Stylesheets
     come from `static_url` (default: the repository's static folder as a file:// URL)."""
     path = Path(path).resolve()
-    result = check(_content_root(path), strict=False)
-    mine = [e for e in result.errors if Path(e.path).name == path.name and path.parent.name in e.path]
+    root = _content_root(path)
+    result = check(root, strict=False)
+    display = f"{root.name}/{path.parent.name}/{path.name}"  # how the check names this file
+    mine = [error for error in result.errors if error.path == display]
     record = next((r for r in result.records if r.source.path.resolve() == path), None)
     if record is None and not mine:
         mine = [
