@@ -45,7 +45,8 @@ def write(content_dir: Path, rel: str, text: str) -> None:
 def failure_mode(papers: str) -> str:
     return (
         "---\ntitle: Exposure bias\nsummary: Training sees true prefixes.\naffects: [autoregressive]\n"
-        f"symptom: Drift.\nmechanism: Mismatch.\nfixes: []\nreproducible: true\npapers: {papers}\n---\n\nBody.\n"
+        "symptom: Drift.\nmechanism: Mismatch.\nfixes: []\nreproducible: true\n"
+        f"papers: {papers}\n---\n\nBody.\n"
     )
 
 
@@ -66,7 +67,8 @@ def paper(year: int, arxiv: str, venue: str | None) -> str:
 def test_it_warns_on_a_failure_mode_that_cites_no_paper(content_dir: Path):
     write(content_dir, "failure-modes/exposure-bias.md", failure_mode("[]"))
     assert warnings_in(content_dir, "failure-modes/exposure-bias.md") == [
-        "9: warning: this failure-mode cites no paper: add the paper(s) behind its claims to 'papers' [no-paper]"
+        "9: warning: this failure-mode cites no paper: add the paper(s) behind its claims to 'papers' "
+        "[no-paper]"
     ]
 
 
@@ -101,7 +103,9 @@ def test_it_does_not_warn_on_a_method_body_of_150_words(content_dir: Path):
 
 
 def test_it_counts_neither_math_nor_code_as_words():
-    body = "One two three $$\na + b + c\n$$ four $x_t$ five `six seven`\n```python\nx = 1\n```\n[[ddpm|DDPM paper]]"
+    body = (
+        "One two three $$\na + b\n$$ four $x_t$ five `six seven`\n```python\nx = 1\n```\n[[ddpm|DDPM paper]]"
+    )
     assert prose_words(body) == 7  # one two three four five + DDPM paper
 
 
