@@ -78,12 +78,11 @@ class Command(BaseCommand):
     def check_content(self, content_dir: Path, strict: bool, warnings_fail: bool, seed: Path | None) -> None:
         started = time.perf_counter()
         result = check(content_dir, strict=strict)
+        if result.errors:  # errors first: the warnings come once the tree passes
+            self.fail(result.errors)
         report = lint(result.records, result.parsed, seed)
         for warning in report.warnings:
             self.stdout.write(str(warning))
-        if result.errors:
-            self.stdout.write(report.summary())
-            self.fail(result.errors)
         nodes = len(result.tree.nodes) if result.tree else 0
         papers = len(result.tree.papers) if result.tree else 0
         seconds = time.perf_counter() - started
