@@ -112,7 +112,7 @@ def _ordered(families: set[str]) -> list[str]:
     return [family for family in FAMILIES if family in families]
 
 
-def _node_row(record: Any, body_html: str, families: list[str]) -> dict[str, Any]:
+def node_row(record: Any, body_html: str, families: list[str]) -> dict[str, Any]:
     fields = record.fields
     data = {k: v for k, v in fields.items() if k not in NODE_COLUMNS | LENS_KEYS and k != "equation_html"}
     search = [record.slug, fields["title"], *fields.get("aliases", []), fields["summary"], record.body]
@@ -136,7 +136,7 @@ def _node_row(record: Any, body_html: str, families: list[str]) -> dict[str, Any
     )
 
 
-def _paper_row(record: Any) -> dict[str, Any]:
+def paper_row(record: Any) -> dict[str, Any]:
     fields = record.fields
     optional = {key: fields.get(key, "") for key in ("venue", "arxiv", "doi", "url", "note")}
     return _plain(
@@ -239,12 +239,12 @@ def build_tree(
     edges = _Edges()
     for record in records:
         if record.kind == "paper":
-            tree.papers[record.slug] = _paper_row(record)
+            tree.papers[record.slug] = paper_row(record)
             continue
         families = set(direct[record.slug])
         if record.kind == "unification":
             families.update(f for target in record.fields["connects"] for f in direct.get(target, []))
-        tree.nodes[record.slug] = _node_row(record, bodies[record.slug], _ordered(families))
+        tree.nodes[record.slug] = node_row(record, bodies[record.slug], _ordered(families))
         tree.citations[record.slug] = list(record.fields.get("papers", []))
         _derive_edges(record, edges)
         if record.kind in {"lens", "axis"}:

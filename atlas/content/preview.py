@@ -1,7 +1,7 @@
 """`content preview FILE`: one record rendered as the site's node page renders it.
 
 The record is checked with the rest of its tree (links and paper keys resolve against it),
-rendered by the loader's own functions (`render_record`, `_node_row`) and put through the site's
+rendered by the loader's own functions (`render_record`, `node_row`) and put through the site's
 `graph/_node_body.html` template. Relations, lens tables and live demos need the loaded
 database and are left out; everything the file itself says is shown.
 """
@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from atlas.content.build import _node_row, _paper_row, render_record
+from atlas.content.build import node_row, paper_row, render_record
 from atlas.content.errors import CheckError
 from atlas.content.render import Renderer
 from atlas.content.validate import Record, Report, check
@@ -56,7 +56,7 @@ def _papers(record: Record, papers: dict[str, Record]) -> list[SimpleNamespace]:
     rows = []
     for key in record.fields.get("papers", []):
         if key in papers:
-            row = _paper_row(papers[key])
+            row = paper_row(papers[key])
             rows.append(SimpleNamespace(key=key, link=_paper_link(row), **row))
     return rows
 
@@ -100,7 +100,7 @@ def render_preview(path: Path, static_url: str | None = None) -> Preview:
     renderer = Renderer({r.slug: r.fields.get("title", r.slug) for r in nodes})
     report = Report()
     body_html = render_record(record, renderer, report)
-    row = _node_row(record, body_html, [])
+    row = node_row(record, body_html, [])
     node = SimpleNamespace(slug=record.slug, **row)
     node.families = list(record.fields.get("families", record.fields.get("affects", [])))
     papers = {r.slug: r for r in result.records if r.kind == "paper"}
