@@ -20,8 +20,8 @@ from atlas.content.validate import Record
 
 NEEDS_A_PAPER = ("failure-mode", "open-problem", "research-direction")
 METHOD_MIN_WORDS = 150
-NEW_STYLE_ARXIV = re.compile(r"^(\d{2})(\d{2})\.(\d{4,5})(v\d+)?$")
-OLD_STYLE_ARXIV = re.compile(r"^[a-z][a-z.-]*(\.[A-Z]{2})?/(\d{2})(\d{2})\d{3}(v\d+)?$")
+NEW_STYLE_ARXIV = re.compile(r"^(?P<yy>\d{2})(?P<mm>\d{2})\.(?P<number>\d{4,5})(v\d+)?$")
+OLD_STYLE_ARXIV = re.compile(r"^[a-z][a-z.-]*(\.[A-Z]{2})?/(?P<yy>\d{2})(?P<mm>\d{2})\d{3}(v\d+)?$")
 # "the source"/"the overview" speak of the document the atlas was built from, which the reader
 # never sees; "the source distribution" (flow matching) and the like are technical terms.
 TECHNICAL_NOUNS = "distributions?|density|domains?|samples?|noise|images?|code|languages?|points?|terms?"
@@ -78,15 +78,14 @@ def warn_thin_method(record: Record) -> Iterable[CheckWarning]:
         )
 
 
-def arxiv_year(arxiv: str) -> tuple[int, int] | None:
-    """(year, month) encoded in an arXiv id: `2006.11239` → (2020, 6), `hep-th/9901001` → (1999, 1)."""
-    match = NEW_STYLE_ARXIV.match(arxiv)
-    yy, mm = (match.group(1), match.group(2)) if match else (None, None)
-    if not match and (old := OLD_STYLE_ARXIV.match(arxiv)):
-        yy, mm = old.group(2), old.group(3)
-    if yy is None or mm is None:
+def arxiv_date(arxiv: str) -> tuple[int, int] | None:
+    """(year, month) encoded in an arXiv id: `2006.11239` → (2020, 6), `hep-th/9901001` → (1999, 1)
+    (arXiv began in 1991)."""
+    match = NEW_STYLE_ARXIV.match(arxiv) or OLD_STYLE_ARXIV.match(arxiv)
+    if match is None:
         return None
-    return (1900 + int(yy) if int(yy) >= 91 else 2000 + int(yy)), int(mm)
+    yy = int(match.group("yy"))
+    return (1900 + yy if yy >= 91 else 2000 + yy), int(match.group("mm"))
 
 
 def _arxiv_id_problem(arxiv: str, year: int, month: int) -> str:
@@ -100,7 +99,7 @@ def _arxiv_id_problem(arxiv: str, year: int, month: int) -> str:
     if (year, month) < (2007, 4):
         return f"arXiv id '{arxiv}' predates new-style ids (April 2007)"
     digits = 5 if year >= 2015 else 4
-    if len(match.group(3)) != digits:
+    if len(match.group("number")) != digits:
         return f"arXiv id '{arxiv}' should have {digits} digits after the dot for {year}"
     return ""
 
@@ -111,24 +110,24 @@ def warn_arxiv_year(record: Record) -> Iterable[CheckWarning]:
     arxiv, year = record.fields.get("arxiv"), record.fields.get("year")
     if record.kind != "paper" or not arxiv or not isinstance(year, int):
         return
-    parsed = arxiv_year(arxiv)
-    if parsed is None:
+    date = arxiv_date(arxiv)
+    if date is None:
         return
-    arxiv_year_, month = parsed
+    posted, month = date
     where = (record.source.display, record.line("arxiv"))
-    problem = _arxiv_id_problem(arxiv, arxiv_year_, month)
+    problem = _arxiv_id_problem(arxiv, posted, month)
     if problem:
         yield CheckWarning(*where, "arxiv-year", f"{problem}: check the id")
         return
     allowed = {year, year - 1} if record.fields.get("venue") else {year}
-    if arxiv_year_ not in allowed:
+    if posted not in allowed:
         rule = (
             f"{year} or {year - 1} (preprint before the venue)" if record.fields.get("venue") else str(year)
         )
         yield CheckWarning(
             *where,
             "arxiv-year",
-            f"arXiv id '{arxiv}' is from {month:02d}/{arxiv_year_} but year is {year}: "
+            f"arXiv id '{arxiv}' is from {month:02d}/{posted} but year is {year}: "
             f"expected a preprint from {rule}; check the id and the year",
         )
 

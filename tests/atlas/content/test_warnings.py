@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from atlas.content.lint import LintReport, lint, prose_words
+from atlas.content.lint import LintReport, arxiv_date, lint, prose_words
 from atlas.content.validate import check
 
 SEED_SENTENCE = (
@@ -240,3 +240,11 @@ def test_it_exits_non_zero_on_warnings_with_strict(content_dir: Path):
             "content", "check", "--lenient", "--strict", "--dir", str(content_dir), stdout=StringIO()
         )
     assert failure.value.returncode == 1
+
+
+def test_it_reads_the_date_of_old_and_new_style_arxiv_ids():
+    assert (arxiv_date("hep-th/9901001"), arxiv_date("2006.11239v2"), arxiv_date("10.1000/x")) == (
+        (1999, 1),
+        (2020, 6),
+        None,
+    )
