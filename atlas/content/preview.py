@@ -15,15 +15,16 @@ from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from atlas.content.build import node_row, paper_row, render_record
+from atlas.content.build import direct_families, node_families, node_row, paper_row, render_record
 from atlas.content.errors import CheckError
 from atlas.content.render import Renderer
 from atlas.content.validate import Record, Report, check
+from atlas.graph.views import KIND_LABELS
+from atlas.papers.models import Paper
 
 STYLESHEETS = ("atlas/atlas.css", "atlas/code.css")
 
@@ -44,25 +45,10 @@ def _content_root(path: Path) -> Path:
     return path.resolve().parent.parent
 
 
-def _paper_link(row: dict[str, Any]) -> str:
-    if row["doi"]:
-        return f"https://doi.org/{row['doi']}"
-    if row["arxiv"]:
-        return f"https://arxiv.org/abs/{row['arxiv']}"
-    return row["url"]
-
-
-def _papers(record: Record, papers: dict[str, Record]) -> list[SimpleNamespace]:
-    rows = []
-    for key in record.fields.get("papers", []):
-        if key in papers:
-            row = paper_row(papers[key])
-            rows.append(SimpleNamespace(key=key, link=_paper_link(row), **row))
-    return rows
-
-
-def _kind_label(kind: str) -> str:
-    return kind.replace("-", " ").capitalize()
+def _papers(record: Record, papers: dict[str, Record]) -> list[Paper]:
+    """The cited papers as (unsaved) model rows, so that the template shows them as the site does."""
+    keys = record.fields.get("papers", [])
+    return [Paper(key=key, **paper_row(papers[key])) for key in keys if key in papers]
 
 
 def _document(title: str, body: str, static_url: str) -> str:
@@ -100,11 +86,13 @@ def render_preview(path: Path, static_url: str | None = None) -> Preview:
     renderer = Renderer({r.slug: r.fields.get("title", r.slug) for r in nodes})
     report = Report()
     body_html = render_record(record, renderer, report)
-    row = node_row(record, body_html, [])
-    node = SimpleNamespace(slug=record.slug, **row)
-    node.families = list(record.fields.get("families", record.fields.get("affects", [])))
+    row = node_row(record, body_html, node_families(record, direct_families(nodes)))
     papers = {r.slug: r for r in result.records if r.kind == "paper"}
-    context = {"node": node, "kind_label": _kind_label(record.kind), "papers": _papers(record, papers)}
+    context = {
+        "node": SimpleNamespace(slug=record.slug, **row),
+        "kind_label": KIND_LABELS.get(record.kind, record.kind),
+        "papers": _papers(record, papers),
+    }
     body = render_to_string("graph/_node_body.html", context)
     return Preview(
         _document(row["title"], body, static_url or static_dir().as_uri() + "/"), report.errors, other
