@@ -156,7 +156,8 @@ def skeleton(content_dir: Path, kind: str, slug: str) -> Skeleton:
         raise SkeletonError(f"'{slug}' is not a slug (lowercase kebab-case, e.g. 'flow-matching')")
     taken = sorted(path for path in Path(content_dir).glob("*/*") if path.stem == slug)
     if taken:
-        raise SkeletonError(f"slug '{slug}' is already used by {taken[0]}")
+        where = f"{Path(content_dir).name}/{taken[0].parent.name}/{taken[0].name}"
+        raise SkeletonError(f"slug '{slug}' is already used by {where}")
     folder = FOLDERS[FOLDER_OF[kind]]
     path = Path(content_dir) / FOLDER_OF[kind] / f"{slug}{folder.extension}"
     yaml_text = front_matter(kind, _free_number(content_dir, kind))
