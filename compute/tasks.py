@@ -12,6 +12,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 import compute.trainer  # noqa: F401  (torch is imported once in the worker, before the pool forks)
+from atlas.celery import app as _app  # noqa: F401  (the shared tasks below bind to the project's app)
 from atlas.core.consumers import probe_group
 
 

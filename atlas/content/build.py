@@ -112,7 +112,20 @@ def _ordered(families: set[str]) -> list[str]:
     return [family for family in FAMILIES if family in families]
 
 
-def _node_row(record: Any, body_html: str, families: list[str]) -> dict[str, Any]:
+def node_families(record: Any, direct: dict[str, list[str]]) -> list[str]:
+    """The families shown on a node: its own (`direct`, by slug), and for a unification also
+    those of the nodes it connects."""
+    families = set(direct.get(record.slug, []))
+    if record.kind == "unification":
+        families.update(f for target in record.fields["connects"] for f in direct.get(target, []))
+    return _ordered(families)
+
+
+def direct_families(nodes: list[Any]) -> dict[str, list[str]]:
+    return {r.slug: _direct_families(r) for r in nodes}
+
+
+def node_row(record: Any, body_html: str, families: list[str]) -> dict[str, Any]:
     fields = record.fields
     data = {k: v for k, v in fields.items() if k not in NODE_COLUMNS | LENS_KEYS and k != "equation_html"}
     search = [record.slug, fields["title"], *fields.get("aliases", []), fields["summary"], record.body]
@@ -136,7 +149,7 @@ def _node_row(record: Any, body_html: str, families: list[str]) -> dict[str, Any
     )
 
 
-def _paper_row(record: Any) -> dict[str, Any]:
+def paper_row(record: Any) -> dict[str, Any]:
     fields = record.fields
     optional = {key: fields.get(key, "") for key in ("venue", "arxiv", "doi", "url", "note")}
     return _plain(
@@ -235,16 +248,13 @@ def build_tree(
     tree = ContentTree(
         hash=tree_hash(parsed, f"render={RENDER_VERSION};build={BUILD_VERSION}"), files=len(parsed)
     )
-    direct = {r.slug: _direct_families(r) for r in nodes}
+    direct = direct_families(nodes)
     edges = _Edges()
     for record in records:
         if record.kind == "paper":
-            tree.papers[record.slug] = _paper_row(record)
+            tree.papers[record.slug] = paper_row(record)
             continue
-        families = set(direct[record.slug])
-        if record.kind == "unification":
-            families.update(f for target in record.fields["connects"] for f in direct.get(target, []))
-        tree.nodes[record.slug] = _node_row(record, bodies[record.slug], _ordered(families))
+        tree.nodes[record.slug] = node_row(record, bodies[record.slug], node_families(record, direct))
         tree.citations[record.slug] = list(record.fields.get("papers", []))
         _derive_edges(record, edges)
         if record.kind in {"lens", "axis"}:

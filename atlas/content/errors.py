@@ -21,3 +21,16 @@ class ContentError(Exception):
     def __init__(self, errors: list[CheckError]) -> None:
         self.errors = errors
         super().__init__(f"{len(errors)} content error(s):\n" + "\n".join(str(e) for e in errors[:50]))
+
+
+@dataclass(frozen=True, order=True)
+class CheckWarning:
+    """Something a reviewer would flag that does not stop the content from loading."""
+
+    path: str
+    line: int
+    code: str  # short and stable, for counting and filtering: `no-paper`, `thin-method`, ...
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: warning: {self.message} [{self.code}]"

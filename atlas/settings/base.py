@@ -12,6 +12,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Everything the laptop default writes (SQLite, artifacts, caches, static files) lives here.
 DATA_DIR = Path(env_str("ATLAS_DATA_DIR", str(BASE_DIR / ".atlas")))
 CONTENT_DIR = Path(env_str("ATLAS_CONTENT_DIR", str(BASE_DIR / "content")))
+# The seed document content/ was written from (`content check` warns on runs copied from it);
+# in CI a copy of shared/ sits beside the clone.
+ATLAS_SEED_DIR = Path(env_str("ATLAS_SEED_DIR", str(BASE_DIR.parent / "shared" / "seed")))
 # Measured results committed with the code (experiments), loaded at start like content.
 ATLAS_RESULTS_DIR = Path(env_str("ATLAS_RESULTS_DIR", str(BASE_DIR / "results")))
 

@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 import pytest
 from django.conf import settings
 
+from atlas.content.lint import lint
 from atlas.content.loader import load
 from atlas.content.schema import FAMILIES
 from atlas.content.validate import CheckResult, check
@@ -71,3 +72,8 @@ def test_the_real_content_loads_and_reloads_without_changes(django_assert_max_nu
     with django_assert_max_num_queries(15):
         second = load(settings.CONTENT_DIR, strict=True)
     assert not second.changed
+
+
+def test_the_real_content_has_no_placeholder_left(real: CheckResult):
+    todos = [str(w) for w in lint(real.records, real.parsed, None).warnings if w.code == "todo"]
+    assert todos == []
