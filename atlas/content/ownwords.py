@@ -1,10 +1,10 @@
 """Own words: which twelve-word runs of the seed document reappear verbatim in content/.
 
-Normalisation (the same for the seed and for every content file): display math `$$...$$` and
-inline math `$...$` are removed, the text is lowercased, and the words are the `[a-z0-9]+`
-tokens, so punctuation, Markdown and YAML syntax do not hide a copied sentence. A *run* is a
-sequence of RUN_WORDS consecutive words; the figure is how many distinct runs of the seed
-appear anywhere in content/, out of all distinct runs of the seed.
+Normalisation (the same for the seed and for every content file): display math `$$...$$`,
+inline math `$...$` and a front matter's `equation:` line are removed, the text is lowercased,
+and the words are the `[a-z0-9]+` tokens, so punctuation, Markdown and YAML syntax do not hide
+a copied sentence. A *run* is a sequence of RUN_WORDS consecutive words; the figure is how many
+distinct runs of the seed appear anywhere in content/, out of all distinct runs of the seed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ RUN_WORDS = 12
 
 _DISPLAY_MATH = re.compile(r"\$\$.*?\$\$", re.S)
 _INLINE_MATH = re.compile(r"\$[^$\n]*\$")
+# The front matter's `equation:` value is LaTeX too (a single line, quoted or not).
+_EQUATION_KEY = re.compile(r"^equation:.*$", re.M)
 _WORD = re.compile(r"[a-z0-9]+")
 
 Run = tuple[str, ...]
@@ -48,7 +50,7 @@ def _blank(match: re.Match[str]) -> str:
 
 
 def words_with_lines(text: str) -> list[Word]:
-    text = _INLINE_MATH.sub(_blank, _DISPLAY_MATH.sub(_blank, text)).lower()
+    text = _EQUATION_KEY.sub(_blank, _INLINE_MATH.sub(_blank, _DISPLAY_MATH.sub(_blank, text))).lower()
     line_starts = [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
     return [
         Word(match.group(), bisect.bisect_right(line_starts, match.start())) for match in _WORD.finditer(text)
