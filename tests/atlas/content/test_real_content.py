@@ -77,3 +77,21 @@ def test_the_real_content_loads_and_reloads_without_changes(django_assert_max_nu
 def test_the_real_content_has_no_placeholder_left(real: CheckResult):
     todos = [str(w) for w in lint(real.records, real.parsed, None).warnings if w.code == "todo"]
     assert todos == []
+
+
+# Reviewed exceptions: the id is right (a NeurIPS 2024 paper whose preprint appeared in 01/2025).
+REVIEWED = {("arxiv-year", "content/papers/huang2024r3gan.yaml")}
+
+
+def test_the_real_content_raises_no_unreviewed_warning(real: CheckResult):
+    """Every warning kind (a method under 150 words, a failure mode or open problem without a paper,
+    an arXiv id that does not fit its year, "the source", a twelve-word run shared with the seed
+    when the seed is beside the repository) is held at zero in CI, except the reviewed ones."""
+    report = lint(real.records, real.parsed, settings.ATLAS_SEED_DIR)
+    unreviewed = [str(w) for w in report.warnings if (w.code, _relative(w.path)) not in REVIEWED]
+    assert unreviewed == []
+
+
+def _relative(path) -> str:
+    text = str(path)
+    return text[text.index("content/") :] if "content/" in text else text
