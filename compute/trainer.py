@@ -9,9 +9,12 @@ task's websocket messages, the benchmark's periodic evaluation):
     on_preview(step, samples)            right after the first step, then every ``preview_every_s``
     on_end(result)                       once, with the TrainResult
     should_stop() -> bool                polled every step; True cancels the run
+    converged() -> bool                  polled every step; True ends the run as done (a declared
+                                         stopping rule, e.g. compute.stopping.QualityStop)
 
 A callback object implements any subset of these. Stop reasons: ``completed`` (step budget),
-``time_budget``, ``cancelled`` and ``non_finite`` (a NaN/inf loss: stop and report, never crash).
+``converged`` (a callback's stopping rule), ``time_budget``, ``cancelled`` and ``non_finite``
+(a NaN/inf loss: stop and report, never crash).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from torch import Tensor
 from compute.datasets import Dataset
 from compute.families.base import Family
 
-StopReason = Literal["completed", "time_budget", "cancelled", "non_finite"]
+StopReason = Literal["completed", "converged", "time_budget", "cancelled", "non_finite"]
 MAX_HISTORY = 500  # loss-history points kept per key
 
 
@@ -72,6 +75,9 @@ class Callback:
     def on_preview(self, step: int, samples: Tensor) -> None: ...
     def on_end(self, result: TrainResult) -> None: ...
     def should_stop(self) -> bool:
+        return False
+
+    def converged(self) -> bool:
         return False
 
 
@@ -161,6 +167,10 @@ def _emit(callbacks: Sequence[Any], name: str, *args: Any) -> None:
 
 def _stop_requested(callbacks: Sequence[Any]) -> bool:
     return any(bool(getattr(cb, "should_stop", lambda: False)()) for cb in callbacks)
+
+
+def _converged(callbacks: Sequence[Any]) -> bool:
+    return any(bool(getattr(cb, "converged", lambda: False)()) for cb in callbacks)
 
 
 @contextmanager
@@ -274,6 +284,9 @@ def train(
     while step < budget.steps:
         if _stop_requested(callbacks):
             reason = "cancelled"
+            break
+        if _converged(callbacks):
+            reason = "converged"
             break
         if budget.seconds is not None and time.perf_counter() - t0 >= budget.seconds:
             reason = "time_budget"
