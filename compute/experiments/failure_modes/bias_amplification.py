@@ -179,6 +179,12 @@ class BiasAmplification(common.FailureMode):
             m[arm] = out
 
         t = TEMPERATURES[-1]
+        return self.report(t=t, m=m, seeds=seeds, data_min=data_min, shown=shown, steps=steps)
+
+    def report(
+        self, *, t: Any, m: Any, seeds: Any, data_min: Any, shown: Any, steps: Any
+    ) -> ExperimentResult:
+        """Tables, figures and the verdict from the measurements (the template's last steps)."""
         rows = [
             ("minority share, temperature 1", "minority_t1", 3),
             (f"minority share, temperature {t:g}", "minority_low", 3),

@@ -201,6 +201,20 @@ class CFGOversaturation(common.FailureMode):
                         *[common.pm([run[i] for run in m[a][f"{key}_by_w"]], digits) for a, _ in ARMS],
                     ]
                 )
+        return self.report(
+            table_rows=table_rows,
+            m=m,
+            seeds=seeds,
+            per_class=per_class,
+            guidance=guidance,
+            shown=shown,
+            steps=steps,
+        )
+
+    def report(
+        self, *, table_rows: Any, m: Any, seeds: Any, per_class: Any, guidance: Any, shown: Any, steps: Any
+    ) -> ExperimentResult:
+        """Tables, figures and the verdict from the measurements (the template's last steps)."""
         tables = [
             Table(
                 f"Mean ± std over {len(seeds)} seeds, {10 * per_class} samples per w "

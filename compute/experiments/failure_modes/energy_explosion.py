@@ -126,6 +126,12 @@ class EnergyExplosion(common.FailureMode):
                 )
             m[arm] = out
 
+        return self.report(seeds=seeds, m=m, steps=steps, curves=curves, samples=samples)
+
+    def report(self, *, seeds: Any, m: Any, steps: Any, curves: Any, samples: Any) -> ExperimentResult:
+        """Tables, figures and the verdict from the measurements (the template's last steps)."""
+        from compute import datasets
+
         rows = [
             ("peak |E| on a training batch", "peak_abs_energy", 1),
             ("final |E| on a training batch", "final_abs_energy", 1),

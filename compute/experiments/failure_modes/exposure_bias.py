@@ -290,6 +290,10 @@ class ExposureBias(common.FailureMode):
                     f"{rates['err_before']:.4f}, after {rates['err_after']:.4f})"
                 )
 
+        return self.report(m=m, steps=steps, n_eval=n_eval, seeds=seeds)
+
+    def report(self, *, m: Any, steps: Any, n_eval: Any, seeds: Any) -> ExperimentResult:
+        """Tables, figures and the verdict from the measurements (the template's last steps)."""
         rows = [
             ("KL(p_true || p_model) on true prefixes (teacher forced), nats/token", "kl_tf", 4),
             ("same on the model's own samples (free running)", "kl_free", 4),

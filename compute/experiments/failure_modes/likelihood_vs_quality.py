@@ -127,6 +127,10 @@ class LikelihoodVsQuality(common.FailureMode):
                 f"{m['fix']['fd'][-1]:.1f}"
             )
 
+        return self.report(m=m, n_samples=n_samples, seeds=seeds, shown=shown, steps=steps)
+
+    def report(self, *, m: Any, n_samples: Any, seeds: Any, shown: Any, steps: Any) -> ExperimentResult:
+        """Tables, figures and the verdict from the measurements (the template's last steps)."""
         rows = [
             ("test NLL, bits/dim (exact)", "nll_bpd", 3),
             ("Frechet distance to test digits", "fd", 2),

@@ -139,6 +139,14 @@ class Memorisation(common.FailureMode):
                 )
             m[arm] = out
 
+        return self.report(m=m, n_samples=n_samples, steps=steps, seeds=seeds, full_n=full_n, shown=shown)
+
+    def report(
+        self, *, m: Any, n_samples: Any, steps: Any, seeds: Any, full_n: Any, shown: Any
+    ) -> ExperimentResult:
+        """Tables, figures and the verdict from the measurements (the template's last steps)."""
+        import torch
+
         rows = [
             ("share of samples that copy a training digit (d_train < d_held / 3)", "copy_share", 3),
             ("median d_train / d_held", "median_ratio", 3),

@@ -133,6 +133,12 @@ class ModelCollapse(common.FailureMode):
                     f"mmd {[round(v, 4) for v in mmds]}"
                 )
 
+        return self.report(gens=gens, m=m, steps=steps, seeds=seeds, shown=shown)
+
+    def report(self, *, gens: Any, m: Any, steps: Any, seeds: Any, shown: Any) -> ExperimentResult:
+        """Tables, figures and the verdict from the measurements (the template's last steps)."""
+        from compute import datasets
+
         rows = []
         for label, key, digits, scale_by in (
             ("tail mass (data 0.05)", "tail_by_gen", 3, 1),

@@ -167,6 +167,10 @@ class OODLikelihood(common.FailureMode):
                 + ", ".join(f"{m['fix'][f'auroc_{s}'][-1]:.3f}" for s in OOD_SETS)
             )
 
+        return self.report(m=m, seeds=seeds, hist=hist, test=test, ood=ood, steps=steps)
+
+    def report(self, *, m: Any, seeds: Any, hist: Any, test: Any, ood: Any, steps: Any) -> ExperimentResult:
+        """Tables, figures and the verdict from the measurements (the template's last steps)."""
         rows = []
         for s in OOD_SETS:
             key = f"auroc_{s}"

@@ -116,6 +116,14 @@ class PartitionFunctionBias(common.FailureMode):
                 log(f"{arm} seed {seed}: KL {kl:.3f} negatives TV {tv:.3f}")
             m[arm] = out
 
+        return self.report(m=m, steps=steps, seeds=seeds, shown=shown, curves=curves, n_neg=n_neg)
+
+    def report(
+        self, *, m: Any, steps: Any, seeds: Any, shown: Any, curves: Any, n_neg: Any
+    ) -> ExperimentResult:
+        """Tables, figures and the verdict from the measurements (the template's last steps)."""
+        from compute import datasets
+
         rows = [
             ("KL(p_data || p_θ), nats (log Z: 256² quadrature, an estimate)", "kl", 3),
             ("TV(negatives, p_θ) on an 8×8 grid", "negatives_tv", 3),

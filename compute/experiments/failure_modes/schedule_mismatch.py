@@ -159,6 +159,12 @@ class ScheduleMismatch(common.FailureMode):
                 )
             m[arm] = out
 
+        return self.report(m=m, seeds=seeds, samples=samples, nfes=nfes, steps=steps)
+
+    def report(self, *, m: Any, seeds: Any, samples: Any, nfes: Any, steps: Any) -> ExperimentResult:
+        """Tables, figures and the verdict from the measurements (the template's last steps)."""
+        from compute import datasets
+
         rows = [
             ("abar_T", "abar_T", 3),
             ("share of samples on the centre mode (uniform 0.04)", "centre_share", 3),
