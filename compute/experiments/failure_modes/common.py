@@ -160,14 +160,15 @@ def finite(values: Sequence[float | None]) -> list[float]:
 
 
 def pm(values: Sequence[float | None], digits: int = 2) -> str:
-    """'3.10 ± 1.20 (n = 3)' over the finite values; '3.10 (n = 1)'; 'n/a' when there are none
-    (:func:`compute.experiments.base.fmt`, the one formatter)."""
-    return fmt(values, digits)
+    """'3.10 ± 1.20' over the finite values; '3.10' for one value (never '± 0'); 'n/a' for none
+    (:func:`compute.experiments.base.fmt`, the one formatter). The n is stated once per sentence
+    by :func:`pair_verdict` and once per table by :func:`metric_table`."""
+    return fmt(values, digits, with_n=False)
 
 
 def pm_pct(fractions: Sequence[float | None], digits: int = 1) -> str:
-    """:func:`pm` of fractions shown as percentages ('12.5 ± 3.0 (n = 3)' for 0.125 ± 0.030)."""
-    return fmt_pct(fractions, digits)
+    """:func:`pm` of fractions shown as percentages ('12.5 ± 3.0 %' for 0.125 ± 0.030)."""
+    return fmt_pct(fractions, digits, with_n=False)
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,9 @@ class PairOutcome:
     fixed: list[bool]
 
 
-def pair_verdict(outcome: PairOutcome, summary: str, failure_word: str = "the failure") -> Verdict:
+def pair_verdict(
+    outcome: PairOutcome, summary: str, failure_word: str = "the failure", per_mean: int | None = None
+) -> Verdict:
     """The generic rule of every reproduce-vs-fix experiment.
 
     - ``reproduced``: the failure showed on every seed and the fix beat it on every seed;
@@ -187,25 +190,28 @@ def pair_verdict(outcome: PairOutcome, summary: str, failure_word: str = "the fa
     - ``partly-reproduced``: anything in between; the text names the seeds where the failure did not
       show or where the fix did not beat it, so a page never hides a losing seed.
 
-    ``summary`` carries the measured numbers ("GAN captured 3.1 ± 1.2 of 25 modes; fix ...").
+    ``summary`` carries the measured numbers ("GAN captured 3.1 ± 1.2 of 25 modes; fix ..."); the
+    sentence states n once: ``per_mean`` seeds (default: one per outcome).
     """
     n = len(outcome.seeds)
     shown = [s for s, f in zip(outcome.seeds, outcome.failure, strict=True) if f]
     beaten = [s for s, f, x in zip(outcome.seeds, outcome.failure, outcome.fixed, strict=True) if x]
     not_shown = [s for s in outcome.seeds if s not in shown]
     not_beaten = [s for s in outcome.seeds if s not in beaten]
+    k = n if per_mean is None else per_mean  # seeds behind each mean in ``summary``
+    over = f"n = {k} seed{'s' if k != 1 else ''} per mean"
     if n == 0 or not shown:
         return Verdict(
-            "not-reproduced", f"not reproduced: {failure_word} did not show on any seed; {summary}"
+            "not-reproduced", f"not reproduced: {failure_word} did not show on any seed ({over}); {summary}"
         )
     if len(shown) == n and len(beaten) == n:
-        return Verdict("reproduced", f"reproduced on all {n} seeds: {summary}")
+        return Verdict("reproduced", f"reproduced on all {n} seeds ({over}): {summary}")
     notes = []
     if not_shown:
         notes.append(f"{failure_word} did not show on seed{_s(not_shown)} {_list(not_shown)}")
     if not_beaten:
         notes.append(f"the fix did not beat it on seed{_s(not_beaten)} {_list(not_beaten)}")
-    return Verdict("partly-reproduced", f"partly reproduced ({'; '.join(notes)}): {summary}")
+    return Verdict("partly-reproduced", f"partly reproduced ({'; '.join(notes)}; {over}): {summary}")
 
 
 def verdict_over_seeds(
@@ -262,7 +268,8 @@ def metric_table(
     out = []
     for label, key, digits in rows:
         out.append([label, *[pm(per_seed(m, arm, key), digits) for arm in arms]])
-    return Table(caption, ["metric", *labels], out)
+    n = len(m.get("seeds", []))
+    return Table(f"{caption} (n = {n} seed{'s' if n != 1 else ''} per mean)", ["metric", *labels], out)
 
 
 def seed_table(

@@ -106,7 +106,7 @@ class ModeCollapse(common.FailureMode):
                 f"diagnoses {', '.join(m['fix'][f'{ds}_diagnosis'])})"
             )
         return common.pair_verdict(
-            common.PairOutcome(labels, failure, fixed), "; ".join(parts), "mode collapse"
+            common.PairOutcome(labels, failure, fixed), "; ".join(parts), "mode collapse", len(m["seeds"])
         )
 
     @staticmethod

@@ -102,6 +102,13 @@ def test_pair_verdict_rule():
     assert common.pair_verdict(common.PairOutcome([], [], []), "n").code == "not-reproduced"
 
 
+def test_pair_verdict_states_n_once_and_never_plus_minus_zero():
+    one = common.pair_verdict(common.PairOutcome([0], [True], [True]), f"KL {common.pm([0.5], 3)}")
+    assert "n = 1 seed per mean" in one.text and "± 0" not in one.text and "KL 0.500" in one.text
+    grid = common.pair_verdict(common.PairOutcome(["a/0", "b/0"], [True] * 2, [True] * 2), "x", per_mean=1)
+    assert "n = 1 seed per mean" in grid.text
+
+
 # --------------------------------------------------------------------------------------------
 # Hand-made measurements per experiment: (builder of measurements for per-seed failure/fix flags).
 # Each builder returns measurements in which seed i shows the failure iff fail[i] and the fix beats
