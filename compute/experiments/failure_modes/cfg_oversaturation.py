@@ -154,17 +154,9 @@ class CFGOversaturation(common.FailureMode):
                     w_used = min(w, W_CAP) if arm == "fix" else w
                     dynamic = arm == "dynamic"
                     if (w_used, dynamic) not in cache:
-                        x = guided_samples(model, labels, w_used, dynamic, seed=40_000 + seed).clamp(0, 1)
-                        img = x.reshape(-1, 1, 8, 8)
-                        f = features.features(img)
-                        pr = _prdc(ref_feats, f)
-                        cache[(w_used, dynamic)] = {
-                            "saturation": saturation(x),
-                            "precision": pr["precision"],
-                            "recall": pr["recall"],
-                            "accuracy": float((features.predict(img) == labels).double().mean()),
-                            "diversity": class_diversity(f, labels) / data_div,
-                        }
+                        cache[(w_used, dynamic)], img = score_guided(
+                            model, labels, w_used, dynamic, 40_000 + seed, ref_feats, data_div
+                        )
                         if seed == seeds[0]:
                             shown[(w_used, dynamic)] = img[torch.arange(0, len(img), max(1, per_class // 8))][
                                 :64
@@ -315,6 +307,27 @@ def class_diversity(feats: Any, labels: Any) -> float:
         if len(f) > 1:
             out.append(float(torch.pdist(f).mean()))
     return sum(out) / max(len(out), 1)
+
+
+def score_guided(
+    model: Any, labels: Any, w: float, dynamic: bool, seed: int, ref_feats: Any, data_div: float
+) -> tuple[dict[str, float], Any]:
+    """Sample at guidance ``w`` and score the samples against the test digits' features: saturation,
+    precision, recall, class accuracy and within-class diversity (data = 1). Returns (scores, images)."""
+    from compute import features
+
+    x = guided_samples(model, labels, w, dynamic, seed=seed).clamp(0, 1)
+    img = x.reshape(-1, 1, 8, 8)
+    f = features.features(img)
+    pr = _prdc(ref_feats, f)
+    scores = {
+        "saturation": saturation(x),
+        "precision": pr["precision"],
+        "recall": pr["recall"],
+        "accuracy": float((features.predict(img) == labels).double().mean()),
+        "diversity": class_diversity(f, labels) / data_div,
+    }
+    return scores, img
 
 
 def guided_samples(model: Any, labels: Any, w: float, dynamic: bool, seed: int) -> Any:
