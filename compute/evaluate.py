@@ -22,7 +22,7 @@ from torch import Tensor
 
 from compute import metrics
 from compute.datasets import Dataset
-from compute.families.base import Family
+from compute.families.base import Family, is_lower_bound
 from compute.trainer import isolated_rng
 
 _entropy_cache: dict[tuple[str, int], float] = {}
@@ -145,8 +145,10 @@ def _kl(dataset: Dataset, likelihood: dict[str, Any]) -> dict[str, Any]:
         "exact": "exact NLL on the test set minus the Monte Carlo entropy of the data",
         "estimate": "estimated NLL (quadrature/ODE/importance sampling) minus the data entropy",
         "bound": "upper estimate: the NLL is a bound (-ELBO), so this over-states the KL",
+        "mc-bound": "upper estimate: the NLL is a Monte-Carlo estimate of a bound (-ELBO), so this "
+        "over-states the KL up to the estimate's noise",
     }
-    return {"value": kl, "kind": "upper_bound" if kind == "bound" else kind, "note": notes.get(kind, "")}
+    return {"value": kl, "kind": "upper_bound" if is_lower_bound(kind) else kind, "note": notes.get(kind, "")}
 
 
 def evaluate_image(

@@ -35,6 +35,7 @@ from django.db.models import Count, Max
 from atlas.content.schema import FAMILIES
 from atlas.runs import recipes, services
 from atlas.runs.models import ACTIVE_STATES, Run, RunStatus
+from compute.families.base import LIKELIHOOD_KIND_LABELS
 from compute.version import code_version
 
 DEFAULT_SEEDS = 3
@@ -58,7 +59,7 @@ COLOURS = {
     "ebm": ("#e1f5ff", "#0277bd", "#81d4fa"),
     "autoregressive": ("#fff3cd", "#ef6c00", "#ffb74d"),
 }
-LIKELIHOOD_LABELS = {"exact": "exact", "bound": "bound", "estimate": "estimate", "unavailable": "none"}
+LIKELIHOOD_LABELS = LIKELIHOOD_KIND_LABELS  # one rule for every family (compute/families/base.py)
 
 
 # --- what a board shows ------------------------------------------------------------------------
