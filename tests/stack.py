@@ -92,7 +92,8 @@ def start_stack(
     """Start `python -m atlas.stack` as `make run` does and wait until it prints its URL."""
     port = free_port()
     child_env = {**os.environ, **(env or {}), "ATLAS_DATA_DIR": str(data_dir), "ATLAS_PORT": str(port)}
-    child_env["DJANGO_SETTINGS_MODULE"] = "atlas.settings.dev"
+    # dev unless the caller names another (tests.probe.settings adds the test-only probe).
+    child_env["DJANGO_SETTINGS_MODULE"] = (env or {}).get("DJANGO_SETTINGS_MODULE", "atlas.settings.dev")
     child_env["DJANGO_DEBUG"] = "0"
     database_url, cleanup = "", _nothing
     if child_env.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):

@@ -1,5 +1,5 @@
 """Executing one run inside a worker: the bridge from compute.trainer's callbacks to the database
-and the run's websocket group. Called by compute/tasks.py once it holds the run's lease."""
+and the run's websocket group. Called by atlas/runs/tasks.py once it holds the run's lease."""
 
 from __future__ import annotations
 

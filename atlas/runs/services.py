@@ -129,10 +129,15 @@ def _check_capacity(client_key: str) -> None:
         raise Backpressure(503, "The workers are busy; try again shortly.", 60)
 
 
-def enqueue(run: Run) -> None:
-    from compute.tasks import execute_run
+# The task's registered name (atlas/runs/tasks.py). Sent by name, so this module never imports
+# the tasks module, which imports execution, which imports this module.
+EXECUTE_RUN_TASK = "compute.tasks.execute_run"
 
-    execute_run.apply_async(args=[run.pk], queue=run.queue)
+
+def enqueue(run: Run) -> None:
+    from atlas.celery import app
+
+    app.send_task(EXECUTE_RUN_TASK, args=[run.pk], queue=run.queue)
 
 
 # --- transitions -----------------------------------------------------------------------------

@@ -58,6 +58,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "atlas.urls"
+ATLAS_WEBSOCKET_ROUTES = "atlas.routing.websocket_urlpatterns"
 ASGI_APPLICATION = "atlas.asgi.application"
 WSGI_APPLICATION = None
 

@@ -43,7 +43,7 @@ def test_healthz_reports_database_redis_and_worker(live_stack):
 
 
 def test_a_real_task_round_trips_through_real_redis(live_stack):
-    result = client_for(live_stack).send_task("compute.tasks.ping", args=[21], queue="cpu")
+    result = client_for(live_stack).send_task("tests.probe.ping", args=[21], queue="cpu")
     answer = result.get(timeout=60)
     assert answer["doubled"] == 42
     assert answer["pid"] != os.getpid()
@@ -55,9 +55,9 @@ def test_a_websocket_receives_a_message_sent_by_the_worker_process(live_stack):
     with connect(ws_url, origin=f"http://127.0.0.1:{live_stack.port}", open_timeout=10) as socket:
         time.sleep(0.2)  # group_add has completed once the handshake is accepted; a margin for Redis
         payload = {"hello": "from the worker", "nonce": token}
-        client_for(live_stack).send_task(
-            "compute.tasks.probe_broadcast", args=[token, payload], queue="cpu"
-        ).get(timeout=60)
+        client_for(live_stack).send_task("tests.probe.broadcast", args=[token, payload], queue="cpu").get(
+            timeout=60
+        )
         message = json.loads(socket.recv(timeout=10))
     assert message == {"type": "probe", "payload": payload}
 
