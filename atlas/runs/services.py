@@ -175,8 +175,9 @@ def transition(
     return True
 
 
-def acquire(run_id: int) -> tuple[Lease | None, str]:
+def acquire(run_id: int, worker: str = "") -> tuple[Lease | None, str]:
     """Take the lease of a queued run, or of a running one whose holder stopped heartbeating.
+    ``worker`` (the Celery node name, e.g. cpu@host-a) is recorded in the event of the start.
     Returns (lease, "") or (None, why): "terminal", "held" (alive elsewhere), "missing", "exhausted"."""
     token = str(uuid.uuid4())
     now = timezone.now()
@@ -219,7 +220,8 @@ def acquire(run_id: int) -> tuple[Lease | None, str]:
             run_id=run_id,
             from_status=run["status"],
             to_status=RunStatus.RUNNING,
-            reason="started" if attempt == 1 else f"attempt {attempt} took over",
+            reason=("started" if attempt == 1 else f"attempt {attempt} took over")
+            + (f" on {worker}" if worker else ""),
             attempt=attempt,
         )
     return Lease(run_id, token, attempt), ""

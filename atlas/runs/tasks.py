@@ -28,7 +28,7 @@ def _one_torch_thread_per_process(**_: object) -> None:
 def execute_run(self, run_id: int) -> dict:
     """Train one run. Takes the run's lease first: a second delivery of the same message finds the
     lease held and waits for it to go stale (its holder died) or for the run to end."""
-    lease, why = services.acquire(run_id)
+    lease, why = services.acquire(run_id, worker=self.request.hostname or "")
     if lease is None:
         if why == "held" and self.request.retries < settings.ATLAS_RUN_MAX_LEASE_WAITS:
             raise self.retry(countdown=settings.ATLAS_RUN_HEARTBEAT_TIMEOUT / 2)
