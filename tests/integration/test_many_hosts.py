@@ -166,7 +166,7 @@ def test_runs_spread_over_workers_on_two_hosts(cluster):
 
 
 def test_a_run_whose_worker_dies_finishes_on_the_other_host(cluster):
-    [pk] = cluster.request_runs(steps=3000, seeds=[21])
+    [pk] = cluster.request_runs(steps=600, seeds=[21])
     first = cluster.wait(
         lambda: cluster.run(pk)[0] == "running" and cluster.starts(pk), 60, "the run to start"
     )
