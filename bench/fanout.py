@@ -15,62 +15,24 @@ of the figures. Loopback only; bounded counts and time.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.integration.viewers import summarize, watch  # noqa: E402
+from tests.integration.viewers import api, summarize, watch_one_run_from_the_start  # noqa: E402
 from tests.stack import RunningStack, start_stack  # noqa: E402
-
-_seed = iter(range(70_000, 10**6))
-
-
-def api(stack: RunningStack, path: str, body: dict | None = None) -> dict:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(
-        f"{stack.url}{path}", data=data, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=60) as response:
-        return json.loads(response.read())
-
-
-def post_run(stack: RunningStack, steps: int) -> dict:
-    config = {"dataset": "ring8", "steps": steps, "seed": next(_seed), "bins": 128}
-    return api(stack, "/api/runs/", {"recipe": "ar-grid-2d", "config": config})
-
-
-def wait_running(stack: RunningStack, run_id: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while api(stack, f"/api/runs/{run_id}/")["status"] != "running":
-        if time.monotonic() > deadline:
-            raise SystemExit(f"run {run_id} did not start")
-        time.sleep(0.2)
 
 
 def one_crowd(stack: RunningStack, viewers: int, steps: int) -> dict:
-    blocker = post_run(stack, 20_000)  # the recipe's cap: about a minute
-    wait_running(stack, blocker["id"])
-    target = post_run(stack, steps)
     started = time.monotonic()
-    crowd = asyncio.run(
-        watch(
-            stack.port,
-            [target["id"]],
-            viewers,
-            when_connected=lambda: api(stack, f"/api/runs/{blocker['id']}/cancel/", {}),
-            timeout=240,
-        )
-    )
+    crowd = watch_one_run_from_the_start(stack, viewers, steps, workers=1)
     summary = summarize(crowd)
     summary["seconds"] = time.monotonic() - started
-    summary["status"] = api(stack, f"/api/runs/{target['id']}/")["status"]
+    summary["status"] = api(stack, f"/api/runs/{crowd[0].run_id}/")["status"]
     return summary
 
 

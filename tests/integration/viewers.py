@@ -11,10 +11,14 @@ import asyncio
 import json
 import statistics
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import count
 
 from websockets.asyncio.client import connect
+
+from tests.stack import RunningStack
 
 TERMINAL = {"succeeded", "failed", "cancelled", "timed_out"}
 FINAL_MARK = '"final":true'  # the final snapshot (atlas.runs.fanout encodes without spaces)
@@ -31,6 +35,13 @@ class Viewer:
         return [(t, json.loads(text)) for t, text in self.received]
 
 
+def _ended_before_connect(viewer: Viewer) -> bool:
+    """The first message, the snapshot on connect, already shows the run ended: nothing follows."""
+    if len(viewer.received) != 1:
+        return False
+    return json.loads(viewer.received[0][1])["run"]["status"] in TERMINAL
+
+
 async def _watch(viewer: Viewer, url: str, origin: str, gate: asyncio.Semaphore, timeout: float) -> None:
     try:
         async with gate:  # a bounded number of handshakes at once (the server's listen backlog)
@@ -40,7 +51,7 @@ async def _watch(viewer: Viewer, url: str, origin: str, gate: asyncio.Semaphore,
             async with asyncio.timeout(timeout):
                 async for text in ws:
                     viewer.received.append((time.time(), text))
-                    if FINAL_MARK in text:
+                    if FINAL_MARK in text or _ended_before_connect(viewer):
                         return
     except Exception as exc:  # recorded: a viewer that failed is counted, never hidden
         viewer.error = f"{type(exc).__name__}: {exc}"
@@ -125,3 +136,42 @@ def summarize(viewers: list[Viewer]) -> dict:
         "delay_max_ms": 1000 * max(delays, default=float("nan")),
         "latency_p95_ms": 1000 * percentile(latency, 95),
     }
+
+
+_seed = count(70_000)
+
+
+def api(stack: RunningStack, path: str, body: dict | None = None) -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    req = urllib.request.Request(f"{stack.url}{path}", data=data, headers=headers)
+    with urllib.request.urlopen(req, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def post_run(stack: RunningStack, steps: int) -> dict:
+    config = {"dataset": "ring8", "steps": steps, "seed": next(_seed), "bins": 128}
+    return api(stack, "/api/runs/", {"recipe": "ar-grid-2d", "config": config})
+
+
+def wait_running(stack: RunningStack, run_id: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while api(stack, f"/api/runs/{run_id}/")["status"] != "running":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"run {run_id} did not start")
+        time.sleep(0.2)
+
+
+def watch_one_run_from_the_start(stack: RunningStack, viewers: int, steps: int, workers: int) -> list[Viewer]:
+    """``viewers`` sockets on one run, all connected before it starts: long "blocker" runs hold
+    every worker process while the crowd connects, then are cancelled, and the run starts."""
+    blockers = [post_run(stack, 20_000) for _ in range(workers)]  # the recipe's cap: about a minute
+    for blocker in blockers:
+        wait_running(stack, blocker["id"])
+    target = post_run(stack, steps)
+
+    def release() -> None:
+        for blocker in blockers:
+            api(stack, f"/api/runs/{blocker['id']}/cancel/", {})
+
+    return asyncio.run(watch(stack.port, [target["id"]], viewers, when_connected=release, timeout=240))
