@@ -1,6 +1,6 @@
 """Fan-out benchmark: 1, 200 and 1,000 websocket viewers of one run, side by side in one run.
 
-    .venv/bin/python bench/fanout.py [--viewers 1,200,1000] [--steps 1500] [--web-processes N]
+    .venv/bin/python bench/fanout.py [--viewers 1,200,1000] [--steps 600]
 
 Starts the real stack (Redis, one Celery worker process, Daphne) on loopback as `make run` does.
 For each crowd size: a long "blocker" run occupies the worker, a target run is queued behind it,
@@ -63,13 +63,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--viewers", default="1,200,1000", help="crowd sizes, comma-separated")
-    parser.add_argument("--steps", type=int, default=1500, help="steps of each watched run")
-    parser.add_argument("--web-processes", type=int, default=None, help="ASGI server processes")
+    parser.add_argument("--steps", type=int, default=600, help="steps of each watched run")
     args = parser.parse_args()
     sizes = [int(n) for n in args.viewers.split(",")]
     env = {"ATLAS_RUNS_MAX_PER_CLIENT": "100", "ATLAS_RUNS_THROTTLE": "10000/min"}
-    if args.web_processes:
-        env["ATLAS_WEB_PROCESSES"] = str(args.web_processes)
     print(
         f"load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}", flush=True
     )
