@@ -159,7 +159,7 @@ def cluster() -> Iterator[Cluster]:
 
 
 def test_runs_spread_over_workers_on_two_hosts(cluster):
-    runs = cluster.request_runs(steps=300, seeds=[11, 12, 13, 14])
+    runs = cluster.request_runs(steps=150, seeds=[11, 12, 13, 14])
     cluster.wait(lambda: all(cluster.run(pk)[0] == "succeeded" for pk in runs), 240, "four runs to succeed")
     hosts = {cluster.starts(pk)[0].rsplit(" on ", 1)[1] for pk in runs}
     assert hosts == set(HOSTS)
