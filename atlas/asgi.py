@@ -11,8 +11,11 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.utils.module_loading import import_string  # noqa: E402
 
-from atlas.routing import websocket_urlpatterns  # noqa: E402
+# The routes are a setting so that a test stack can add its probe socket without production code.
+websocket_urlpatterns = import_string(settings.ATLAS_WEBSOCKET_ROUTES)
 
 application = ProtocolTypeRouter(
     {

@@ -11,4 +11,5 @@ app = Celery("atlas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Two queues: CPU runs go to `cpu`; runs that need CUDA wait on `gpu` for a worker that has it.
 app.conf.task_queues = (Queue("cpu"), Queue("gpu"))
-app.autodiscover_tasks(["compute"], related_name="tasks")
+# Every installed app's tasks.py (atlas.runs.tasks); settings may add modules (CELERY_IMPORTS).
+app.autodiscover_tasks()

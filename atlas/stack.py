@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,6 +112,20 @@ def wait_until(predicate, timeout: float, what: str) -> None:
     raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def _loopback(host: str) -> str:
+    """Where this machine reaches a server bound to ``host`` (a wildcard address is not one)."""
+    return {"0.0.0.0": "127.0.0.1", "::": "[::1]", "[::]": "[::1]"}.get(host, host)
+
+
+def healthy(url: str) -> bool:
+    """Whether GET ``url`` answers 200 (any error, 503 included, is a no)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status == 200
+    except (OSError, ValueError):
+        return False
+
+
 def manage(args: list[str], env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "manage.py", *args], env=env, cwd=ROOT, check=True)
 
@@ -121,8 +136,9 @@ def prepare(env: dict[str, str], skip_content: bool, owns_redis: bool) -> None:
         manage(["content", "load"], env)
         manage(["experiments", "load"], env)  # published measurements; newer local ones are kept
     manage(["collectstatic", "--noinput", "-v", "0"], env)
-    # Runs left queued or running by a previous stack end now; with its own fresh Redis the stack
-    # knows every one of them is an orphan, and their lost messages are not replayed.
+    # Runs left queued, running or interrupted by a previous stack are sent again: with its own
+    # fresh Redis the stack knows every one of them is an orphan (a running one is recorded as
+    # interrupted first); with a shared Redis only stale and interrupted ones are.
     manage(["runs", "recover", *(["--all"] if owns_redis else [])], env)
 
 
@@ -246,8 +262,11 @@ def main(argv: list[str] | None = None) -> int:
         state = {"pids": {c.name: c.proc.pid for c in started}, "redis_url": env["REDIS_URL"], "url": url}
         (data_dir / "stack.json").write_text(json.dumps(state))
         if not args.no_web:
-            wait_until(lambda: port_open(args.host, args.port) or stopping, 60, "the web server")
-            log(f"Generative Atlas is running at http://{args.host}:{args.port}/  (Ctrl-C stops everything)")
+            # The URL is printed once /healthz is green: the database, Redis and a worker answered.
+            health = f"http://{_loopback(args.host)}:{args.port}/healthz"
+            started_ok = lambda: all(c.alive() for c in children)  # noqa: E731  (a crash: supervise)
+            wait_until(lambda: healthy(health) or stopping or not started_ok(), 180, "/healthz to be green")
+            log(f"Generative Atlas is running at {url}  (Ctrl-C stops everything)")
         code = supervise(started, env, stopping)
     finally:
         for child in reversed(started):

@@ -20,7 +20,8 @@ urlpatterns = [
     path("", include("atlas.graph.urls")),
 ]
 
-if settings.STORAGES["default"]["BACKEND"] == "django.core.files.storage.FileSystemStorage":
-    # Run artifacts on the local filesystem are served by the site itself (read-only files under
-    # MEDIA_ROOT); another storage backend serves its own URLs.
+if settings.ATLAS_SERVE_MEDIA:
+    # The laptop stack has no web tier in front: the site serves run artifacts itself (read-only
+    # files under MEDIA_ROOT). In production the web tier serves /media/ from the artifacts volume
+    # (docker/nginx.conf), or a storage backend (ATLAS_STORAGE_BACKEND) serves its own URLs.
     urlpatterns.append(re_path(r"^media/(?P<path>.+)$", serve, {"document_root": settings.MEDIA_ROOT}))

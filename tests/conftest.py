@@ -25,8 +25,10 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    """The whole stack started exactly as `make run` starts it, on a free port and its own data dir."""
-    stack = start_stack(tmp_path_factory.mktemp("stack"))
+    """The whole stack started as `make run` starts it, on a free port and its own data dir, plus the
+    test-only probe task and socket (tests/probe)."""
+    probe = {"DJANGO_SETTINGS_MODULE": "tests.probe.settings"}
+    stack = start_stack(tmp_path_factory.mktemp("stack"), env=probe)
     try:
         yield stack
     finally:

@@ -87,15 +87,24 @@ def fresh_postgres_database(url: str) -> tuple[str, Callable[[], None]]:
 
 
 def start_stack(
-    data_dir: Path, *, extra_args: tuple[str, ...] = (), env: dict | None = None, timeout: float = 120
+    data_dir: Path,
+    *,
+    extra_args: tuple[str, ...] = (),
+    env: dict | None = None,
+    timeout: float = 120,
+    database_url: str = "",
 ):
-    """Start `python -m atlas.stack` as `make run` does and wait until it prints its URL."""
+    """Start `python -m atlas.stack` as `make run` does and wait until it prints its URL.
+    ``database_url``: an existing PostgreSQL database to start on again (kept at stop)."""
     port = free_port()
     child_env = {**os.environ, **(env or {}), "ATLAS_DATA_DIR": str(data_dir), "ATLAS_PORT": str(port)}
-    child_env["DJANGO_SETTINGS_MODULE"] = "atlas.settings.dev"
+    # dev unless the caller names another (tests.probe.settings adds the test-only probe).
+    child_env["DJANGO_SETTINGS_MODULE"] = (env or {}).get("DJANGO_SETTINGS_MODULE", "atlas.settings.dev")
     child_env["DJANGO_DEBUG"] = "0"
-    database_url, cleanup = "", _nothing
-    if child_env.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+    cleanup = _nothing
+    if database_url:
+        child_env["DATABASE_URL"] = database_url
+    elif child_env.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         database_url, cleanup = fresh_postgres_database(child_env["DATABASE_URL"])
         child_env["DATABASE_URL"] = database_url
     proc = subprocess.Popen(

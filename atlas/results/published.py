@@ -5,9 +5,9 @@ that a fresh site shows full boards (like the experiment records in atlas/experi
 the board aggregates: recipe, config, seed, code version, metrics, result, loss history) and each
 run's sample figure and samples (``<id>.png``, ``<id>.npy``). `results load` (run by `make run` and
 the compose migration job) inserts published runs that the database does not have: a run with the
-same public id, or an identical computation (same config hash) that is queued, running or
-succeeded, is kept as it is. Loaded runs are board runs (`on_board`), with their original code
-version, so a board whose code has moved on marks them stale.
+same public id, or an identical computation (same config hash) in a reusable state (queued,
+running, interrupted or succeeded), is kept as it is. Loaded runs are board runs (`on_board`),
+with their original code version, so a board whose code has moved on marks them stale.
 
 A malformed file is an error naming the file (and the line, for JSON); every file is checked before
 anything is written.
@@ -47,7 +47,6 @@ FIELDS = (
     "finished_at",
 )
 ARTIFACTS = (("samples_png", "png"), ("samples_npy", "npy"))
-REUSABLE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED)  # the dedup constraint's states
 
 
 class PublishedError(ValueError):

@@ -1,15 +1,18 @@
 """Executing one run inside a worker: the bridge from compute.trainer's callbacks to the database
-and the run's websocket group. Called by compute/tasks.py once it holds the run's lease."""
+and the run's websocket group. Called by atlas/runs/tasks.py once it holds the run's lease."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
 import platform
+import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +94,7 @@ class Heartbeat(threading.Thread):
         self.stopped = threading.Event()
         self.lost = self.cancelled = False
         self.cap: str = ""
+        self.interrupted: str = ""  # why a shutdown stopped the run, e.g. SIGTERM to the worker
 
     def push(self, **fields: Any) -> None:
         with self.lock:
@@ -118,7 +122,7 @@ class Heartbeat(threading.Thread):
 
     @property
     def must_stop(self) -> bool:
-        return self.lost or self.cancelled or bool(self.cap)
+        return self.lost or self.cancelled or bool(self.cap) or bool(self.interrupted)
 
 
 class LiveReporter(trainer.Callback):
@@ -169,7 +173,8 @@ def execute(lease: services.Lease) -> str:
     beat = Heartbeat(lease)
     beat.start()
     try:
-        return _train_and_store(run, recipe, overrides, train_settings, beat, lease)
+        with _interrupted_by_shutdown(beat):
+            return _train_and_store(run, recipe, overrides, train_settings, beat, lease)
     except Exception as exc:
         log.exception("run %s failed", run.pk)
         reason = _timeout_reason(exc) or f"{type(exc).__name__}: {exc}"
@@ -181,6 +186,25 @@ def execute(lease: services.Lease) -> str:
         beat.stopped.set()
         beat.join(timeout=5)
         close_old_connections()
+
+
+@contextlib.contextmanager
+def _interrupted_by_shutdown(beat: Heartbeat) -> Iterator[None]:
+    """While the run trains, SIGTERM (the stack or the container is stopping; Celery's pool process
+    would otherwise die at once) stops it at the next step, to be recorded as interrupted. Only the
+    main thread may set signal handlers: elsewhere (tests in threads) nothing is installed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigterm(signum: int, _frame: Any) -> None:
+        beat.interrupted = f"interrupted: the worker was stopped ({signal.Signals(signum).name}) while it ran"
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def wall_cap(recipe: recipes.Recipe) -> float:
@@ -215,6 +239,8 @@ def _train_and_store(run, recipe, overrides, train_settings, beat: Heartbeat, le
     )
     if beat.lost:
         return "lost"  # another attempt or the reaper owns the run now: write nothing
+    if beat.interrupted:
+        return _interrupt(run, lease, beat.interrupted, reporter.last_progress)
     status, reason = _outcome(result, beat)
     metrics = (
         evaluate.evaluate(model, dataset, n=recipe.eval_samples, seed=train_settings["seed"])
@@ -237,6 +263,15 @@ def _train_and_store(run, recipe, overrides, train_settings, beat: Heartbeat, le
         return "lost"
     live.publish(run.public_id, {"type": "status", "status": status, "reason": reason})
     return status
+
+
+def _interrupt(run: Run, lease: services.Lease, why: str, progress: dict[str, Any]) -> str:
+    """Record the interruption (no evaluation, no artifacts: the run starts again when re-queued)."""
+    reason = f"{why}; re-queued by the next start or the reaper"
+    if not services.interrupt(lease, reason, progress=progress):
+        return "lost"
+    live.publish(run.public_id, {"type": "status", "status": RunStatus.INTERRUPTED, "reason": reason})
+    return RunStatus.INTERRUPTED
 
 
 def _outcome(result: trainer.TrainResult, beat: Heartbeat) -> tuple[str, str]:

@@ -7,6 +7,7 @@ persisted, and a viewer that reconnects gets the current state from the database
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -20,9 +21,11 @@ def run_group(public_id: Any) -> str:
 
 
 def publish(public_id: Any, payload: dict[str, Any]) -> bool:
+    # `at`: when it was sent (epoch seconds), so a viewer can tell how late it arrives.
+    message = {"run": str(public_id), "at": round(time.time(), 4), **payload}
     try:
         async_to_sync(get_channel_layer().group_send)(
-            run_group(public_id), {"type": "run.update", "payload": {"run": str(public_id), **payload}}
+            run_group(public_id), {"type": "run.update", "payload": message}
         )
         return True
     except Exception as exc:  # the run goes on without live updates; they are persisted anyway

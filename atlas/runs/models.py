@@ -1,9 +1,11 @@
 """Runs of recipes: their lifecycle, live progress, results and artifacts.
 
-States: queued → running → succeeded | failed | cancelled | timed_out. Terminal states never
-change: every transition is a conditional UPDATE whose WHERE clause names the states it may
-leave (and, for a running run, the lease of the attempt that holds it), so a late write from a
-dead attempt matches no row.
+States: queued → running → succeeded | failed | cancelled | timed_out, and running → interrupted →
+queued when the stack or a worker is shut down while the run trains (an interruption is not the
+run's fault: it is re-queued, at the next start or by the reaper). Terminal states never change:
+every transition is a conditional UPDATE whose WHERE clause names the states it may leave (and,
+for a running run, the lease of the attempt that holds it), so a late write from a dead attempt
+matches no row.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ class RunStatus(models.TextChoices):
     FAILED = "failed"
     CANCELLED = "cancelled"
     TIMED_OUT = "timed_out"
+    INTERRUPTED = "interrupted"
 
 
-ACTIVE_STATES = (RunStatus.QUEUED, RunStatus.RUNNING)
+ACTIVE_STATES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.INTERRUPTED)
 TERMINAL_STATES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT)
 # A stored result answers an identical request: these states are never recomputed.
-REUSABLE_STATES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED)
+REUSABLE_STATES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.INTERRUPTED, RunStatus.SUCCEEDED)
 
 
 def artifact_path(run: Run, filename: str) -> str:
@@ -77,12 +80,12 @@ class Run(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            # Identical requests share one run while it is queued, running or succeeded; a failed
-            # or cancelled one may be tried again. Enforced by the database, so it holds under
-            # concurrent requests.
+            # Identical requests share one run while it is queued, running, interrupted (it will be
+            # re-queued) or succeeded; a failed or cancelled one may be tried again. Enforced by the
+            # database, so it holds under concurrent requests.
             models.UniqueConstraint(
                 fields=["config_hash"],
-                condition=Q(status__in=["queued", "running", "succeeded"]),
+                condition=Q(status__in=["queued", "running", "interrupted", "succeeded"]),
                 name="runs_unique_reusable_config",
             ),
         ]

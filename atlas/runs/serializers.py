@@ -8,6 +8,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from atlas.runs import recipes
 from atlas.runs.models import Run, RunEvent
 
 
@@ -91,6 +92,26 @@ class RunCreateSerializer(serializers.Serializer):
             if unknown:
                 raise serializers.ValidationError({k: ["unknown field"] for k in unknown})
         return super().to_internal_value(data)
+
+
+def run_request_schema() -> dict[str, Any]:
+    """What POST /api/runs/ accepts, as JSON Schema: one variant per recipe, its slug and its
+    config's keys, types and bounds (the recipe's config_schema, which runs.services enforces)."""
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "title": recipe.slug,
+                "additionalProperties": False,
+                "required": ["recipe"],
+                "properties": {
+                    "recipe": {"type": "string", "enum": [recipe.slug], "description": recipe.title},
+                    "config": {**recipe.json_schema(), "description": "parameter values; omitted: defaults"},
+                },
+            }
+            for recipe in recipes.RECIPES
+        ]
+    }
 
 
 class RecipeSerializer(serializers.Serializer):

@@ -129,10 +129,15 @@ def _check_capacity(client_key: str) -> None:
         raise Backpressure(503, "The workers are busy; try again shortly.", 60)
 
 
-def enqueue(run: Run) -> None:
-    from compute.tasks import execute_run
+# The task's registered name (atlas/runs/tasks.py). Sent by name, so this module never imports
+# the tasks module, which imports execution, which imports this module.
+EXECUTE_RUN_TASK = "compute.tasks.execute_run"
 
-    execute_run.apply_async(args=[run.pk], queue=run.queue)
+
+def enqueue(run: Run) -> None:
+    from atlas.celery import app
+
+    app.send_task(EXECUTE_RUN_TASK, args=[run.pk], queue=run.queue)
 
 
 # --- transitions -----------------------------------------------------------------------------
@@ -170,8 +175,9 @@ def transition(
     return True
 
 
-def acquire(run_id: int) -> tuple[Lease | None, str]:
+def acquire(run_id: int, worker: str = "") -> tuple[Lease | None, str]:
     """Take the lease of a queued run, or of a running one whose holder stopped heartbeating.
+    ``worker`` (the Celery node name, e.g. cpu@host-a) is recorded in the event of the start.
     Returns (lease, "") or (None, why): "terminal", "held" (alive elsewhere), "missing", "exhausted"."""
     token = str(uuid.uuid4())
     now = timezone.now()
@@ -214,7 +220,8 @@ def acquire(run_id: int) -> tuple[Lease | None, str]:
             run_id=run_id,
             from_status=run["status"],
             to_status=RunStatus.RUNNING,
-            reason="started" if attempt == 1 else f"attempt {attempt} took over",
+            reason=("started" if attempt == 1 else f"attempt {attempt} took over")
+            + (f" on {worker}" if worker else ""),
             attempt=attempt,
         )
     return Lease(run_id, token, attempt), ""
@@ -232,9 +239,12 @@ def heartbeat(lease: Lease, **fields: Any) -> tuple[bool, bool]:
 
 
 def cancel(run: Run) -> Run:
-    """A queued run ends now; a running one is flagged and stops at its next heartbeat."""
+    """A queued or interrupted run ends now; a running one is flagged and stops at its next heartbeat."""
     Run.objects.filter(pk=run.pk, status__in=ACTIVE_STATES).update(cancel_requested=True)
     transition(run.pk, RunStatus.CANCELLED, "cancelled while queued", from_states=(RunStatus.QUEUED,))
+    transition(
+        run.pk, RunStatus.CANCELLED, "cancelled while interrupted", from_states=(RunStatus.INTERRUPTED,)
+    )
     run.refresh_from_db()
     return run
 
@@ -243,12 +253,13 @@ def cancel(run: Run) -> Run:
 
 
 def reap(*, stale_after_s: float | None = None, requeue_after_s: float | None = None) -> dict[str, int]:
-    """End or re-queue runs whose worker stopped heartbeating, and re-send queued runs whose
-    message was lost (e.g. Redis restarted). Safe to run from several processes at once."""
+    """Re-queue interrupted runs, end or re-queue runs whose worker stopped heartbeating, and
+    re-send queued runs whose message was lost (e.g. Redis restarted). Safe to run from several
+    processes at once."""
     now = timezone.now()
     stale_after_s = settings.ATLAS_RUN_HEARTBEAT_TIMEOUT if stale_after_s is None else stale_after_s
     requeue_after_s = settings.ATLAS_RUN_REQUEUE_AFTER if requeue_after_s is None else requeue_after_s
-    counts = {"requeued": 0, "failed": 0, "cancelled": 0, "resent": 0}
+    counts = {"requeued": 0, "failed": 0, "cancelled": 0, "resent": 0, "resumed": resume_interrupted()}
     stale = Run.objects.filter(
         status=RunStatus.RUNNING, heartbeat_at__lt=now - timedelta(seconds=stale_after_s)
     )
@@ -282,22 +293,56 @@ def _reap_one(run: Run) -> str:
     return "requeued"
 
 
+def interrupt(lease: Lease, reason: str, **fields: Any) -> bool:
+    """The attempt holding ``lease`` was stopped by a shutdown (not by its own fault)."""
+    return transition(
+        lease.run_id,
+        RunStatus.INTERRUPTED,
+        reason,
+        from_states=(RunStatus.RUNNING,),
+        lease_token=lease.token,
+        **fields,
+    )
+
+
+def resume_interrupted() -> int:
+    """Re-queue every interrupted run (one whose cancel was asked for ends cancelled instead).
+    An interruption does not use up one of the run's attempts: its cap grows by one."""
+    count = 0
+    for run in Run.objects.filter(status=RunStatus.INTERRUPTED).only("pk", "queue", "cancel_requested"):
+        if run.cancel_requested:
+            transition(run.pk, RunStatus.CANCELLED, "cancelled while interrupted", from_states=(run.status,))
+            continue
+        if transition(
+            run.pk,
+            RunStatus.QUEUED,
+            "re-queued after an interruption",
+            from_states=(RunStatus.INTERRUPTED,),
+            max_attempts=F("max_attempts") + 1,
+            heartbeat_at=timezone.now(),  # on a queued run: when it was last sent
+        ):
+            enqueue(run)
+            count += 1
+    return count
+
+
 def recover_orphans(*, everything: bool = False) -> int:
     """At start-up. ``everything``: the stack owns a fresh Redis and no worker is alive, so every
-    active run is an orphan: running ones fail, queued ones are cancelled (their messages are gone
-    and are not replayed). Otherwise only runs whose heartbeat went stale are reaped."""
+    active run is an orphan of the stack that stopped: running ones are interrupted, and they and
+    the queued ones (whose messages went with the old Redis) are sent again. Otherwise only
+    interrupted runs and runs whose heartbeat went stale are handled (:func:`reap`)."""
     if not everything:
         return sum(reap().values())
     count = 0
     for run in Run.objects.filter(status=RunStatus.RUNNING).only("pk"):
-        count += transition(
-            run.pk, RunStatus.FAILED, "the stack stopped while it ran", from_states=(RunStatus.RUNNING,)
-        )
-    for run in Run.objects.filter(status=RunStatus.QUEUED).only("pk"):
-        count += transition(
+        transition(
             run.pk,
-            RunStatus.CANCELLED,
-            "the stack stopped before it started",
-            from_states=(RunStatus.QUEUED,),
+            RunStatus.INTERRUPTED,
+            "interrupted: the stack stopped while it ran",
+            from_states=(RunStatus.RUNNING,),
         )
-    return count
+    for run in Run.objects.filter(status=RunStatus.QUEUED).only("pk", "queue"):
+        if Run.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(heartbeat_at=timezone.now()):
+            enqueue(run)
+            count += 1
+    return count + resume_interrupted()

@@ -23,7 +23,13 @@ from atlas.api.filters import SlugParamField, parse_query
 from atlas.api.pagination import AtlasPagination
 from atlas.runs import recipes, services
 from atlas.runs.models import Run, RunStatus
-from atlas.runs.serializers import RecipeSerializer, RunCreateSerializer, RunListSerializer, RunSerializer
+from atlas.runs.serializers import (
+    RecipeSerializer,
+    RunCreateSerializer,
+    RunListSerializer,
+    RunSerializer,
+    run_request_schema,
+)
 
 
 def client_key(request: Request) -> str:
@@ -94,7 +100,7 @@ class RunViewSet(
         return super().list(request, *args, **kwargs)
 
     @extend_schema(
-        request=RunCreateSerializer,
+        request={"application/json": run_request_schema()},
         responses={
             201: RunSerializer,
             200: OpenApiResponse(RunSerializer, description="an identical run already exists"),

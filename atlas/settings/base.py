@@ -63,6 +63,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "atlas.urls"
+ATLAS_WEBSOCKET_ROUTES = "atlas.routing.websocket_urlpatterns"
 ASGI_APPLICATION = "atlas.asgi.application"
 WSGI_APPLICATION = None
 
@@ -118,6 +119,8 @@ STATIC_ROOT = Path(env_str("ATLAS_STATIC_ROOT", str(DATA_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "frontend" / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("ATLAS_MEDIA_ROOT", str(DATA_DIR / "media")))
+# Whether Django serves MEDIA_URL itself: only the laptop stack (dev), which has no web tier.
+ATLAS_SERVE_MEDIA = env_bool("ATLAS_SERVE_MEDIA", False)
 STORAGES = {
     # Artifacts of runs: the filesystem by default; production may point ATLAS_STORAGE_BACKEND at
     # any Django storage class (e.g. an S3 backend) without code changes.
@@ -131,7 +134,16 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 500, "expiry": 30},
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            # Set on purpose. Each web process reads a run's updates through one channel, however
+            # many watch (atlas.runs.fanout), so a channel holds the unread updates of one run in
+            # one process: about 6 a second while it trains. 1,000 is minutes of a stalled process;
+            # past it the oldest are dropped rather than memory growing without bound.
+            "capacity": 1000,
+            # A live update unread after 30 s is stale; the database has the state for a reconnect.
+            "expiry": 30,
+        },
     }
 }
 

@@ -38,3 +38,24 @@ def test_the_app_services_point_at_postgres_and_redis():
     assert env["DATABASE_URL"].startswith("postgres://")
     assert env["REDIS_URL"].startswith("redis://redis:")
     assert env["DJANGO_SETTINGS_MODULE"] == "atlas.settings.prod"
+
+
+def test_cpu_workers_scale_each_replica_under_its_own_name():
+    cpu = load()["services"]["worker-cpu"]
+    assert "container_name" not in cpu and "ports" not in cpu  # both would forbid --scale
+    assert cpu["command"][cpu["command"].index("-n") + 1].endswith("@%h")
+
+
+def test_the_web_tier_serves_media_from_the_artifacts_volume():
+    services = load()["services"]
+    assert "artifacts:/data:ro" in services["proxy"]["volumes"]
+    assert "ports" not in services["web"]  # reached through the web tier only
+    nginx = (COMPOSE.parent / "nginx.conf").read_text()
+    assert "location /media/" in nginx and "alias /data/media/;" in nginx
+    assert "proxy_set_header Upgrade $http_upgrade;" in nginx  # websockets pass through
+
+
+def test_the_image_installs_only_the_hash_locked_runtime():
+    dockerfile = (COMPOSE.parent / "Dockerfile").read_text()
+    assert "--require-hashes" in dockerfile and "-r requirements.lock" in dockerfile
+    assert "requirements-dev" not in dockerfile

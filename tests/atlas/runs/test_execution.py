@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 
 import numpy as np
 import pytest
+from django.db import connection
 
 from atlas.runs import execution, services
 from atlas.runs.models import Run, RunStatus
@@ -95,3 +98,32 @@ def test_an_exception_fails_the_run_with_its_reason(monkeypatch):
     assert execution.execute(lease) == RunStatus.FAILED
     run.refresh_from_db()
     assert run.status_reason == "RuntimeError: the model exploded"
+
+
+def test_sigterm_while_it_trains_records_the_run_as_interrupted_not_failed():
+    run, lease = start("ar-grid-2d", dataset="ring8", steps=20000, seed=9)
+
+    # A harmless handler stays in place around execute(), so a signal arriving late kills nothing.
+    def guard(*_):
+        return None
+
+    outer = signal.signal(signal.SIGTERM, guard)
+
+    def stop_once_training() -> None:
+        while not Run.objects.filter(pk=run.pk, progress__has_key="step").exists():
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+        connection.close()
+
+    timer = threading.Thread(target=stop_once_training, daemon=True)
+    try:
+        timer.start()
+        assert execution.execute(lease) == RunStatus.INTERRUPTED
+        assert signal.getsignal(signal.SIGTERM) is guard  # the handler before execute() is back
+    finally:
+        timer.join(timeout=30)
+        signal.signal(signal.SIGTERM, outer)
+    run.refresh_from_db()
+    assert run.status == RunStatus.INTERRUPTED and run.metrics == {}
+    assert run.status_reason.startswith("interrupted: the worker was stopped (SIGTERM)")
+    assert 0 < run.progress["step"] < 20000

@@ -168,12 +168,76 @@ def test_the_reaper_resends_a_queued_run_whose_message_was_lost(enqueued):
     assert services.reap()["resent"] == 0  # not again until another requeue period passed
 
 
-def test_recover_everything_ends_every_active_run():
+def test_recover_everything_interrupts_running_runs_and_sends_every_active_run_again(enqueued):
     queued, running = new_run(1), new_run(2)
     services.acquire(running.pk)
     assert services.recover_orphans(everything=True) == 2
-    assert Run.objects.get(pk=queued.pk).status == RunStatus.CANCELLED
-    assert Run.objects.get(pk=running.pk).status == RunStatus.FAILED
+    assert Run.objects.get(pk=queued.pk).status == RunStatus.QUEUED
+    resumed = Run.objects.get(pk=running.pk)
+    assert resumed.status == RunStatus.QUEUED
+    assert list(resumed.events.values_list("to_status", "reason"))[-2:] == [
+        ("interrupted", "interrupted: the stack stopped while it ran"),
+        ("queued", "re-queued after an interruption"),
+    ]
+    assert sorted(enqueued) == sorted([queued.pk, running.pk, queued.pk, running.pk])
+
+
+def interrupted_run() -> Run:
+    run = new_run()
+    lease, _ = services.acquire(run.pk)
+    assert services.interrupt(lease, "interrupted: the worker was stopped (SIGTERM)")
+    return Run.objects.get(pk=run.pk)
+
+
+def test_an_interruption_is_recorded_with_its_reason_and_is_not_a_failure():
+    run = interrupted_run()
+    assert run.status == RunStatus.INTERRUPTED and not run.is_terminal
+    assert run.status_reason == "interrupted: the worker was stopped (SIGTERM)"
+    assert run.events.last().from_status == "running"
+
+
+def test_an_identical_request_returns_the_interrupted_run():
+    run = interrupted_run()
+    again, created = services.request_run("ar-grid-2d", CONFIG, "a")
+    assert not created and again.pk == run.pk
+
+
+def test_the_reaper_requeues_an_interrupted_run_without_using_up_an_attempt(settings, enqueued):
+    settings.ATLAS_RUN_MAX_ATTEMPTS = 1
+    run = interrupted_run()
+    assert services.reap()["resumed"] == 1
+    run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED and enqueued == [run.pk, run.pk]
+    lease, why = services.acquire(run.pk)  # attempt 2 of a run allowed 1: the interruption is free
+    assert lease is not None and lease.attempt == 2, why
+
+
+def test_an_interrupted_attempt_can_no_longer_write():
+    run = new_run()
+    lease, _ = services.acquire(run.pk)
+    assert services.interrupt(lease, "stopped")
+    assert not services.interrupt(lease, "stopped twice")
+    assert services.heartbeat(lease) == (False, True)
+    assert not services.transition(
+        run.pk, RunStatus.SUCCEEDED, "late", from_states=(RunStatus.RUNNING,), lease_token=lease.token
+    )
+
+
+def test_a_terminal_run_is_never_interrupted():
+    run = new_run()
+    lease, _ = services.acquire(run.pk)
+    services.transition(
+        run.pk, RunStatus.SUCCEEDED, "done", from_states=(RunStatus.RUNNING,), lease_token=lease.token
+    )
+    assert not services.interrupt(lease, "the stack stopped")
+    assert services.recover_orphans(everything=True) == 0
+    assert Run.objects.get(pk=run.pk).status == RunStatus.SUCCEEDED
+
+
+def test_cancel_ends_an_interrupted_run_at_once(enqueued):
+    run = services.cancel(interrupted_run())
+    assert run.status == RunStatus.CANCELLED
+    assert services.reap()["resumed"] == 0
 
 
 def test_a_duplicate_delivery_on_the_last_attempt_leaves_the_live_run_alone(settings):

@@ -11,8 +11,9 @@ from atlas.runs import services
 
 class Command(BaseCommand):
     help = (
-        "recover: end runs orphaned by a stopped stack (at start-up). "
-        "reap: end or re-queue runs whose worker stopped heartbeating (--loop keeps doing it)."
+        "recover: re-queue runs interrupted or orphaned by a stopped stack (at start-up). "
+        "reap: re-queue interrupted runs, end or re-queue runs whose worker stopped heartbeating "
+        "(--loop keeps doing it)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

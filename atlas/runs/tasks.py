@@ -1,19 +1,18 @@
-"""Celery tasks: the one seam between Django and compute/ (the only file of compute/ that knows Django)."""
+"""Celery tasks of runs: the seam between the worker and compute/ (Celery's convention: tasks live
+in the Django app). The registered name stays ``compute.tasks.execute_run``, the name under which
+messages already queued by an older release were sent, so they still route."""
 
 from __future__ import annotations
 
 import os
-import socket
 
-from asgiref.sync import async_to_sync
 from celery import shared_task
 from celery.signals import worker_process_init
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 import compute.trainer  # noqa: F401  (torch is imported once in the worker, before the pool forks)
 from atlas.celery import app as _app  # noqa: F401  (the shared tasks below bind to the project's app)
-from atlas.core.consumers import probe_group
+from atlas.runs import execution, services
 
 
 @worker_process_init.connect
@@ -26,28 +25,11 @@ def _one_torch_thread_per_process(**_: object) -> None:
     )
 
 
-@shared_task(name="compute.tasks.ping")
-def ping(value: int) -> dict:
-    """A trivial task: proves that a worker process picked the message from Redis and answered."""
-    return {"value": value, "doubled": value * 2, "pid": os.getpid(), "host": socket.gethostname()}
-
-
-@shared_task(name="compute.tasks.probe_broadcast")
-def probe_broadcast(token: str, payload: dict) -> bool:
-    """Send ``payload`` to the websocket group of ``token`` from the worker process."""
-    async_to_sync(get_channel_layer().group_send)(
-        probe_group(token), {"type": "probe.message", "payload": payload}
-    )
-    return True
-
-
-@shared_task(name="compute.tasks.execute_run", bind=True, max_retries=None)
+@shared_task(name=services.EXECUTE_RUN_TASK, bind=True, max_retries=None)
 def execute_run(self, run_id: int) -> dict:
     """Train one run. Takes the run's lease first: a second delivery of the same message finds the
     lease held and waits for it to go stale (its holder died) or for the run to end."""
-    from atlas.runs import execution, services
-
-    lease, why = services.acquire(run_id)
+    lease, why = services.acquire(run_id, worker=self.request.hostname or "")
     if lease is None:
         if why == "held" and self.request.retries < settings.ATLAS_RUN_MAX_LEASE_WAITS:
             raise self.retry(countdown=settings.ATLAS_RUN_HEARTBEAT_TIMEOUT / 2)

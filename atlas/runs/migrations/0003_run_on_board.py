@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("atlas_runs", "0001_initial"),
+        ("atlas_runs", "0002_interrupted"),
     ]
 
     operations = [

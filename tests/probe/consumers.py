@@ -1,9 +1,4 @@
-"""A websocket that relays messages sent to its group from any process (the stack's self-test).
-
-The integration test and `/healthz` tooling use it to prove that the channel layer is shared
-between the web server and the workers: a Celery task in another process sends to
-``probe.<token>`` and the browser-side socket receives it.
-"""
+"""A websocket that relays whatever is sent to its group ``probe.<token>`` from any process."""
 
 from __future__ import annotations
 
