@@ -1,12 +1,15 @@
 """Command line: train one model on one dataset and write its artifacts, or list what exists.
 
     python -m compute list
+    python -m compute score SAMPLES.npy --dataset grid25 [--seed 0]
     python -m compute train diffusion --dataset ring8 --steps 3000 --seed 0 --out runs-out/ddpm \\
         [--variant cosine] [--seconds 60] [--set hidden=128 --set lr=1e-3] [--device cpu]
 
 ``train`` writes into --out: metrics.json (metrics, config, steps, wall time, NFE, parameter
 count, device, seed, torch version), samples.npy, samples.png (samples.txt for text),
-losses.json and losses.png. Unknown names or bad values exit with status 2 and a message.
+losses.json and losses.png. ``score`` prints, as JSON, every 2-D metric of an (N, 2) array of
+samples and the verdict-grade judgement the atlas's experiments use (compute.metrics.score_2d).
+Unknown names or bad values exit with status 2 and a one-line message.
 """
 
 from __future__ import annotations
@@ -180,6 +183,43 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if result.stop_reason != "non_finite" else 1
 
 
+def load_points(path: str) -> np.ndarray:
+    """An (N, 2) finite float array from a .npy file, N >= 10 (UsageError otherwise)."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot read {path!r} as a .npy array: {err}") from None
+    if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] < 10:
+        raise UsageError(f"expected an (N, 2) array with N >= 10 in {path!r}, got shape {tuple(arr.shape)}")
+    if not np.issubdtype(arr.dtype, np.number):
+        raise UsageError(f"expected numbers in {path!r}, got dtype {arr.dtype}")
+    bad = int((~np.isfinite(arr)).any(axis=1).sum())
+    if bad:
+        raise UsageError(f"{bad} of {arr.shape[0]} samples in {path!r} are NaN or infinite")
+    return arr.astype(np.float32)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from compute import metrics
+
+    try:
+        kind = datasets.kind_of(args.dataset)
+    except KeyError:
+        raise UsageError(f"unknown dataset {args.dataset!r}; 2-D sets: {', '.join(_points_sets())}") from None
+    if kind != "points2d":
+        raise UsageError(
+            f"score works on 2-D sets ({', '.join(_points_sets())}), not {args.dataset} ({kind})"
+        )
+    samples = torch.from_numpy(load_points(args.samples))
+    out = metrics.score_2d(samples, datasets.load(args.dataset), seed=args.seed)
+    print(json.dumps(jsonable(out), indent=2))
+    return 0
+
+
+def _points_sets() -> list[str]:
+    return [n for n in datasets.names() if datasets.kind_of(n) == "points2d"]
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m compute", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -196,6 +236,10 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
     t.add_argument("--device", default=None, help="cpu / cuda (default: ATLAS_DEVICE, else CUDA if present)")
     t.add_argument("--eval-n", type=int, default=2500, help="samples for the evaluation")
+    sc = sub.add_parser("score", help="every 2-D metric and the verdict-grade judgement of saved samples")
+    sc.add_argument("samples", help="a .npy file holding an (N, 2) float array")
+    sc.add_argument("--dataset", required=True, help="a 2-D set, e.g. ring8, grid25")
+    sc.add_argument("--seed", type=int, default=0, help="fixes the reference draw (seed 10,000 + SEED)")
     return p
 
 
@@ -204,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "list":
             return cmd_list()
+        if args.command == "score":
+            return cmd_score(args)
         if args.device is None:
             from compute.trainer import pick_device
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -65,6 +65,53 @@ class Verdict:
     text: str  # one sentence with the measured numbers in it
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What makes a verdict evidence (issue 13): the claim, a prediction that could have failed and
+    what was measured for it, and a negative control -- the same code and thresholds on a case where
+    the claim should *not* hold -- with what was measured there and whether the verdict rule
+    rejected it. A verdict whose control is not rejected is no evidence (see :func:`guard`)."""
+
+    claim: str
+    prediction: str
+    outcome: str  # what the prediction met, with the numbers
+    control: str
+    control_outcome: str  # what the control gave, with the numbers
+    control_rejected: bool  # True when the verdict rule rejected the control, as it must
+    identities: tuple[str, ...] = ()  # checks that hold by algebra: shown, labelled, never evidence
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "claim": self.claim,
+            "prediction": self.prediction,
+            "outcome": self.outcome,
+            "control": self.control,
+            "control_outcome": self.control_outcome,
+            "control_rejected": bool(self.control_rejected),
+            "identities": list(self.identities),
+        }
+
+
+# What a positive verdict becomes when its negative control passes the same rule.
+_UNSUPPORTED: dict[str, VerdictCode] = {
+    "reproduced": "not-reproduced",
+    "partly-reproduced": "not-reproduced",
+    "holds": "partly-holds",
+}
+
+
+def guard(verdict: Verdict, evidence: Evidence) -> Verdict:
+    """``verdict`` unchanged when the control was rejected; otherwise a positive verdict is withdrawn
+    (reproduced -> not-reproduced, holds -> partly-holds) and the text says why."""
+    if evidence.control_rejected or verdict.code not in _UNSUPPORTED:
+        return verdict
+    return Verdict(
+        _UNSUPPORTED[verdict.code],
+        f"{verdict.text} Withdrawn: the negative control passed the same rule ({evidence.control_outcome}), "
+        "so the rule does not tell the claim from its absence.",
+    )
+
+
 @dataclass
 class ExperimentResult:
     slug: str  # the content node it belongs to (failure-mode or unification slug)
@@ -78,6 +125,7 @@ class ExperimentResult:
     recipes: list[dict[str, Any]] = field(default_factory=list)  # {role, recipe, config}: "run it yourself"
     scale: str = "full"
     wall_time_s: float = 0.0
+    evidence: Evidence | None = None  # claim, prediction, negative control and both outcomes
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +140,7 @@ class ExperimentResult:
             "scale": self.scale,
             "wall_time_s": round(self.wall_time_s, 2),
             "figures": sorted(self.figures),
+            "evidence": None if self.evidence is None else self.evidence.as_dict(),
         }
 
 
@@ -119,10 +168,23 @@ class Experiment:
         params: dict[str, Any],
         figures: dict[str, bytes],
         recipes: list[dict[str, Any]],
+        evidence: Evidence | None = None,
     ) -> ExperimentResult:
-        """What ``measure`` returns; slug, kind and title come from the class."""
+        """What ``measure`` returns; slug, kind and title come from the class. With ``evidence`` the
+        verdict passes through :func:`guard` (a control that passes the rule withdraws it)."""
+        if evidence is not None:
+            verdict = guard(verdict, evidence)
         return ExperimentResult(
-            self.slug, self.kind, self.title, verdict, tables, measurements, params, figures, recipes
+            self.slug,
+            self.kind,
+            self.title,
+            verdict,
+            tables,
+            measurements,
+            params,
+            figures,
+            recipes,
+            evidence=evidence,
         )
 
 
@@ -150,17 +212,46 @@ def build_model(name: str, dataset: Any, *, seed: int, variant: str | None = Non
     return registry.build(name, dataset.spec, variant=variant, seed=seed, device=device(), **overrides)
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    arr = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+@dataclass(frozen=True)
+class Summary:
+    """Mean, sample std (ddof 1) and n of the finite values; std is NaN for n < 2 (never 0)."""
+
+    mean: float
+    std: float
+    n: int
+
+    def text(self, digits: int = 2, with_n: bool = True) -> str:
+        """'3.10 ± 1.20 (n = 3)'; one value prints as '3.10 (n = 1)', never '± 0.00'; 'n/a' for none."""
+        if self.n == 0:
+            return "n/a"
+        core = f"{self.mean:.{digits}f}" if self.n == 1 else f"{self.mean:.{digits}f} ± {self.std:.{digits}f}"
+        return f"{core} (n = {self.n})" if with_n else core
+
+
+def summarise(values: Sequence[float | None]) -> Summary:
+    """:class:`Summary` over the finite values (None, NaN and inf are dropped and not counted)."""
+    arr = np.asarray([float(v) for v in values if v is not None and np.isfinite(float(v))], dtype=float)
     if arr.size == 0:
-        return float("nan"), float("nan")
-    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+        return Summary(float("nan"), float("nan"), 0)
+    return Summary(float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else float("nan"), int(arr.size))
 
 
-def fmt(values: list[float], digits: int = 2) -> str:
-    """'3.1 ± 1.2' over seeds (± 0 for one seed)."""
-    m, s = mean_std(values)
-    return f"{m:.{digits}f} ± {s:.{digits}f}"
+def mean_std(values: Sequence[float | None]) -> tuple[float, float]:
+    """(mean, sample std) over the finite values; std is 0.0 for a single value (kept for callers that
+    do arithmetic with it -- print with :func:`fmt`, which never shows that 0)."""
+    s = summarise(values)
+    return s.mean, (0.0 if s.n == 1 else s.std)
+
+
+def fmt(values: Sequence[float | None], digits: int = 2, with_n: bool = True) -> str:
+    """'3.10 ± 1.20 (n = 3)' over the seeds' finite values; '3.10 (n = 1)' for one seed; 'n/a' for none.
+    The one formatter for every experiment table and verdict sentence (issue 13: n on every mean)."""
+    return summarise(values).text(digits, with_n)
+
+
+def fmt_pct(fractions: Sequence[float | None], digits: int = 1, with_n: bool = True) -> str:
+    """:func:`fmt` of fractions shown as percentages ('12.5 ± 3.0 (n = 3)' for 0.125 ± 0.030)."""
+    return fmt([None if v is None else 100 * float(v) for v in fractions], digits, with_n)
 
 
 def png(fig) -> bytes:

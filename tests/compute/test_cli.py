@@ -163,3 +163,63 @@ def test_describe_marks_missing_modules_unavailable(monkeypatch) -> None:
     entry = next(e for e in registry.describe() if e["name"] == "ghost")
     assert entry["available"] is False and "ghost" in entry["error"]
     assert "ghost" in registry.names()
+
+
+# --------------------------------------------------------------------------------------------
+# score: every 2-D metric of saved samples
+
+
+def _save(tmp_path, arr: np.ndarray, name: str = "s.npy") -> str:
+    path = tmp_path / name
+    np.save(path, arr)
+    return str(path)
+
+
+def _grid25(n: int = 1000, seed: int = 0) -> np.ndarray:
+    from compute import datasets
+
+    return datasets.load("grid25").sample(n, torch.Generator().manual_seed(seed)).numpy()
+
+
+def test_score_prints_every_metric_and_the_judgement(tmp_path, capsys) -> None:
+    assert main(["score", _save(tmp_path, _grid25()), "--dataset", "grid25"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"mmd2", "energy_distance", "sliced_wasserstein", "prdc", "mean_true_log_density"} <= set(out)
+    assert out["literature"]["modes_captured"] == 25 and out["judgement"]["meets"] is True
+
+
+def test_score_judges_noise_as_failing(tmp_path, capsys) -> None:
+    noise = np.random.default_rng(0).uniform(-5, 5, size=(1000, 2))
+    assert main(["score", _save(tmp_path, noise), "--dataset", "grid25"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["judgement"]["meets"] is False and out["judgement"]["diagnosis"] == "noise"
+
+
+def test_score_leaves_out_the_judgement_on_a_set_without_modes(tmp_path, capsys) -> None:
+    assert main(["score", _save(tmp_path, _grid25()), "--dataset", "moons"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "judgement" not in out and "mmd2" in out
+
+
+@pytest.mark.parametrize(
+    ("make", "dataset", "message"),
+    [
+        (lambda: np.zeros((100, 3)), "grid25", "(N, 2)"),
+        (lambda: np.zeros(100), "grid25", "(N, 2)"),
+        (lambda: np.full((100, 2), np.nan), "grid25", "NaN"),
+        (lambda: np.zeros((100, 2)), "nope", "unknown dataset"),
+        (lambda: np.zeros((100, 2)), "digits", "2-D sets"),
+    ],
+)
+def test_score_rejects_bad_input_with_one_line_and_exit_2(tmp_path, capsys, make, dataset, message) -> None:
+    assert main(["score", _save(tmp_path, make()), "--dataset", dataset]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_score_rejects_an_unreadable_file(tmp_path, capsys) -> None:
+    path = tmp_path / "junk.npy"
+    path.write_text("not an array")
+    assert main(["score", str(path), "--dataset", "grid25"]) == 2
+    assert main(["score", str(tmp_path / "missing.npy"), "--dataset", "grid25"]) == 2
+    assert capsys.readouterr().err.count("\n") == 2
