@@ -10,13 +10,13 @@ batches (:func:`compute.trainer.batches`), measures per seed, stores the per-see
 Evidence. Each experiment states a prediction that could fail and runs a *negative control* -- a
 configuration where the claim should not hold -- through the very same rule (one function applied
 to both arms, same thresholds). A verdict is "holds" only when the prediction passes *and* the
-control is rejected; a rule that passes its control proves nothing and caps the verdict at
-"partly-holds". Algebraic identities may be shown, labelled :data:`IDENTITY`, never as evidence.
+control is rejected; a rule that passes its control proves nothing and the verdict is withdrawn to
+"partly-holds" (:func:`compute.experiments.base.guard`). Algebraic identities may be shown, labelled
+:data:`IDENTITY`, never as evidence.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from compute.experiments.base import Experiment, ExperimentKind, ExperimentResult, Scale, Verdict, mean_std
+from compute.experiments.base import Evidence, Experiment, ExperimentKind, Scale, Verdict, guard, mean_std
 
 # shared with the failure-mode experiments; re-exported so that every experiment reads common.X
 from compute.experiments.base import build_model as build_model
@@ -57,73 +57,34 @@ class Check:
     text: str
 
 
-@dataclass(frozen=True)
-class Evidence:
-    """The claim, the prediction that could fail, the negative control and both outcomes.
-
-    ``outcome`` and ``control_outcome`` come from the same rule with the same thresholds;
-    ``identities`` are algebraic facts shown for orientation, each labelled :data:`IDENTITY`."""
-
-    claim: str
-    prediction: str
-    control: str
-    outcome: Check
-    control_outcome: Check
-    identities: tuple[str, ...] = ()
-
-    @property
-    def control_rejected(self) -> bool:
-        return not self.control_outcome.passed
-
-    def sentence(self) -> str:
-        """What the verdict text appends: both outcomes, in words."""
-        control = "rejected" if self.control_rejected else "NOT rejected -- the rule cannot tell"
-        return (
-            f" Prediction {'met' if self.outcome.passed else 'not met'} ({self.outcome.text}); "
-            f"negative control ({self.control}) {control} ({self.control_outcome.text})."
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "claim": self.claim,
-            "prediction": self.prediction,
-            "control": self.control,
-            "outcome": {"passed": self.outcome.passed, "text": self.outcome.text},
-            "control_outcome": {"passed": self.control_outcome.passed, "text": self.control_outcome.text},
-            "control_rejected": self.control_rejected,
-            "identities": [f"{line} -- {IDENTITY}" for line in self.identities],
-        }
+def evidence(
+    claim: str,
+    prediction: str,
+    control: str,
+    outcome: Check,
+    control_outcome: Check,
+    identities: Sequence[str] = (),
+) -> Evidence:
+    """The record of :class:`compute.experiments.base.Evidence` from one rule applied to both arms;
+    ``identities`` get the :data:`IDENTITY` label."""
+    return Evidence(
+        claim=claim,
+        prediction=prediction,
+        outcome=f"{'met' if outcome.passed else 'not met'}: {outcome.text}",
+        control=control,
+        control_outcome=f"{'passed' if control_outcome.passed else 'rejected'}: {control_outcome.text}",
+        control_rejected=not control_outcome.passed,
+        identities=tuple(f"{line} -- {IDENTITY}" for line in identities),
+    )
 
 
 def judged(ev: Evidence, code: str, text: str) -> Verdict:
-    """The verdict of an experiment whose own rule gave ``code``: "holds" needs the prediction met
-    and the control rejected (else at most "partly-holds"); the text carries both outcomes."""
-    if code == "holds" and not (ev.outcome.passed and ev.control_rejected):
-        code = "partly-holds"
-    return Verdict(code, text.rstrip(".") + "." + ev.sentence())  # type: ignore[arg-type]
-
-
-def attach(result: ExperimentResult, ev: Evidence) -> ExperimentResult:
-    """Record the evidence on the result: in ``measurements["evidence"]`` (and the flat keys
-    prediction / control / control_outcome), and in the result's own evidence fields where
-    :class:`ExperimentResult` has them."""
-    record = ev.as_dict()
-    result.measurements["evidence"] = record
-    result.measurements.update(
-        prediction=ev.prediction, control=ev.control, control_outcome=record["control_outcome"]
+    """The verdict ``code`` an experiment's rule gave, with both outcomes in its text, through
+    :func:`compute.experiments.base.guard` (a control that passes the rule withdraws "holds")."""
+    sentence = (
+        f"{text.rstrip('.')}. Prediction {ev.outcome}; negative control ({ev.control}) {ev.control_outcome}."
     )
-    names = {f.name for f in dataclasses.fields(result)}
-    for name, value in (
-        ("claim", ev.claim),
-        ("prediction", ev.prediction),
-        ("control", ev.control),
-        ("outcome", record["outcome"]),
-        ("control_outcome", record["control_outcome"]),
-        ("identities", record["identities"]),
-    ):
-        if name in names:
-            setattr(result, name, value)
-    return result
+    return guard(Verdict(code, sentence), ev)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------------
@@ -305,13 +266,6 @@ def num(x: float, digits: int = 3) -> str:
     if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
         return f"{x:.1e}"
     return f"{x:.{digits}g}"
-
-
-def fmt_or_dash(values: list[float], digits: int = 2) -> str:
-    """:func:`fmt` over the finite values, or "-" when there is none (e.g. a spread with no sharp sample)."""
-    from compute.experiments.base import fmt
-
-    return fmt(values, digits) if any(math.isfinite(v) for v in values) else "-"
 
 
 def finite(*values: float) -> bool:

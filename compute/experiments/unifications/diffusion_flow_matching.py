@@ -43,7 +43,7 @@ from typing import Any, ClassVar
 import torch
 
 from compute.experiments import figures as draw
-from compute.experiments.base import ExperimentResult, Scale, Table, Verdict, fmt
+from compute.experiments.base import Evidence, ExperimentResult, Scale, Table, Verdict, fmt
 from compute.experiments.unifications import common
 
 # --------------------------------------------------------------------------------------------
@@ -234,8 +234,8 @@ def agreement_rule(a: dict[str, float]) -> common.Check:
     return common.Check(ratio <= FIELD_RATIO_MAX and lands, text)
 
 
-def evidence(s: dict[str, Any]) -> common.Evidence:
-    return common.Evidence(
+def evidence(s: dict[str, Any]) -> Evidence:
+    return common.evidence(
         claim="diffusion and Gaussian-path flow matching learn the same field: an eps-prediction model is a "
         "velocity field after reparameterisation",
         prediction=f"separately trained eps and flow-matching networks: the converted velocity agrees with "
@@ -256,16 +256,16 @@ def verdict(s: dict[str, Any]) -> Verdict:
     """holds: the prediction (:func:`agreement_rule`) is met, the non-Gaussian control rejected and the
     directly trained flow samples as well as DDIM (:func:`common.as_good_as`); partly-holds: the fields
     agree but the directly trained flow's samples lag (or the control is not rejected); fails otherwise."""
-    ev = evidence(s)
+    ev, outcome = evidence(s), agreement_rule(s["agreement"])
     ddim, fm = s["ddim"], s["fm_direct"]
     text = (
         "A separately trained flow-matching network and an eps-prediction diffusion model read as a "
-        f"velocity agree ({ev.outcome.text}); flow matching trained directly reaches MMD^2 "
+        f"velocity agree ({outcome.text}); flow matching trained directly reaches MMD^2 "
         f"{common.num(fm['mmd2_e3'])}e-3 "
         f"vs DDIM {common.num(ddim['mmd2_e3'])}e-3 (verdict-grade 2-D criterion met on "
         f"{100 * fm.get('judge', 0.0):.0f} % vs {100 * ddim.get('judge', 0.0):.0f} % of seeds)"
     )
-    if not ev.outcome.passed:
+    if not outcome.passed:
         return common.judged(ev, "fails", text)
     if common.as_good_as(fm, ddim):
         return common.judged(ev, "holds", text)
@@ -323,8 +323,7 @@ class DiffusionFlowMatching(common.Unification):
             {"role": "diffusion (DDIM)", "recipe": "ddim-2d", "config": {"dataset": "ring8", "steps": steps}}
         ]
         measurements = {"summary": summary, "per_seed": per_seed}
-        result = self.result(verdict(summary), tables, measurements, params, figs, recipes)
-        return common.attach(result, ev)
+        return self.result(verdict(summary), tables, measurements, params, figs, recipes, evidence=ev)
 
     @staticmethod
     def _train_arms(ring: Any, steps: int, seed: int) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import torch
 
 from compute.experiments import figures as draw
-from compute.experiments.base import ExperimentResult, Scale, Table, Verdict, fmt
+from compute.experiments.base import Evidence, ExperimentResult, Scale, Table, Verdict, fmt
 from compute.experiments.unifications import common
 
 LOG_2PI = math.log(2 * math.pi)
@@ -112,9 +112,9 @@ def agreement(delta: float, se: float, gap_true: float, gap_se: float) -> common
     return common.Check(within and sharp and valid, text)
 
 
-def evidence(s: dict[str, Any]) -> common.Evidence:
+def evidence(s: dict[str, Any]) -> Evidence:
     a, c = s["agreement"], s["control"]
-    return common.Evidence(
+    return common.evidence(
         claim="DDPM is a hierarchical VAE: its bound is the VAE ELBO of a fixed Gaussian encoder chain",
         prediction=(
             "the closed-form per-layer KL sum and a generic VAE ELBO estimator over latent chains sampled "
@@ -135,7 +135,10 @@ def verdict(s: dict[str, Any]) -> Verdict:
     """holds: the two independent computations of the bound agree (:func:`agreement`) and the mismatched
     encoder is rejected by the same rule; fails: they disagree; partly-holds: the control is not
     rejected (the comparison has no power)."""
-    ev = evidence(s)
+    ev, outcome = (
+        evidence(s),
+        agreement(s["agreement"]["delta"], s["agreement"]["se"], s["gap_true"], s["gap_se"]),
+    )
     d = s["diffusion"]
     text = (
         f"The DDPM bound computed from closed-form per-layer KLs ({d['nll']:.3f} nats) and by a generic "
@@ -147,7 +150,7 @@ def verdict(s: dict[str, Any]) -> Verdict:
         f"top layer, weighted {s.get('top_weight_ratio', math.nan):.0f}x the mean by the ELBO, alone costs "
         f"{d.get('kl_last', math.nan):.2f} nats of the bound"
     )
-    return common.judged(ev, "holds" if ev.outcome.passed else "fails", text)
+    return common.judged(ev, "holds" if outcome.passed else "fails", text)
 
 
 def pooled(per_seed: list[dict[str, Any]], key: str) -> dict[str, float]:
@@ -213,8 +216,7 @@ class DiffusionHierarchicalVAE(common.Unification):
             {"role": "VAE", "recipe": "vae-2d", "config": {"dataset": "ring8", "steps": steps}},
         ]
         measurements = {"summary": summary, "per_seed": per_seed}
-        result = self.result(verdict(summary), tables, measurements, params, figs, recipes)
-        return common.attach(result, ev)
+        return self.result(verdict(summary), tables, measurements, params, figs, recipes, evidence=ev)
 
     @staticmethod
     def _diffusion_arm(
