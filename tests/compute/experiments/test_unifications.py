@@ -459,7 +459,7 @@ def test_verdict_adversarial_distillation():
     assert (
         add.verdict(_add(student_add={k: _q(2.0, judge=0.0) for k in ("1", "2", "4")})).code == "partly-holds"
     )
-    assert add.verdict(_add(student_add={**_add()["student_add"], "4": _q(30.0)})).code == "fails"
+    assert add.verdict(_add(student_add={**_add()["student_add"], "4": _q(40.0)})).code == "fails"
     passing_control = {k: _q(2.0) for k in ("1", "2", "4")}
     assert add.verdict(_add(student_distill=passing_control)).code == "partly-holds"
 
