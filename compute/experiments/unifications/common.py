@@ -197,10 +197,11 @@ MMD_NOISE_E3 = 0.5  # MMD^2 x 1e3 allowed for sampling noise in "as good as" (2,
 
 
 def as_good_as(arm: dict[str, float], ref: dict[str, float]) -> bool:
-    """ "``arm`` samples as well as ``ref``" for two :func:`quality_2d` dicts: ``arm`` meets the
-    verdict-grade criterion on every seed (width-sensitive: blurred samplers fail) and its MMD^2 is
-    within 2 max(ref, 0) + :data:`MMD_NOISE_E3`."""
-    return arm.get("judge", 0.0) >= 1.0 and arm["mmd2_e3"] <= 2 * max(ref["mmd2_e3"], 0.0) + MMD_NOISE_E3
+    """ "``arm`` samples as well as ``ref``" for two :func:`quality_2d` dicts (means over seeds): ``arm``
+    meets the verdict-grade 2-D criterion on at least the share of seeds ``ref`` does, and its MMD^2 --
+    at the data's own scale, so blurred or collapsed samples score worse than exact ones -- is within
+    2 max(ref, 0) + :data:`MMD_NOISE_E3`."""
+    return arm["judge"] >= ref["judge"] and arm["mmd2_e3"] <= 2 * max(ref["mmd2_e3"], 0.0) + MMD_NOISE_E3
 
 
 # --------------------------------------------------------------------------------------------

@@ -613,3 +613,16 @@ def test_one_seed_is_never_printed_as_plus_minus_zero():
     from compute.experiments.base import fmt
 
     assert "±" not in fmt([2.162], 3) and "n = 1" in fmt([2.162], 3)
+
+
+def test_as_good_as_accepts_exact_samples_and_rejects_samples_twice_too_wide():
+    from compute.experiments.unifications import common
+
+    ring = datasets.load("ring8")
+    g = torch.Generator().manual_seed(5)
+    exact, other = ring.sample(2000, g), ring.sample(2000, g)
+    centre = ring.modes[torch.cdist(other, ring.modes).argmin(1)]
+    wide = centre + 2 * (other - centre)
+    ref = common.quality_2d(exact, ring, seed=1)
+    assert common.as_good_as(common.quality_2d(other, ring, seed=1), ref)
+    assert not common.as_good_as(common.quality_2d(wide, ring, seed=1), ref)
