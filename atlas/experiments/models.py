@@ -15,6 +15,9 @@ class ExperimentRecord(models.Model):
     measurements = models.JSONField(default=dict)
     params = models.JSONField(default=dict)
     recipes = models.JSONField(default=list)  # "run it yourself": [{role, recipe, config}]
+    # {claim, prediction, outcome, control, control_outcome, control_rejected, identities}; {} for
+    # records measured before experiments carried a negative control (issue 13)
+    evidence = models.JSONField(default=dict, blank=True)
     figures = models.JSONField(default=list)  # [{name, path}] in the default storage
     scale = models.CharField(max_length=10)
     code_version = models.CharField(max_length=64)
@@ -26,6 +29,10 @@ class ExperimentRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.slug}: {self.verdict}"
+
+    @property
+    def has_evidence(self) -> bool:
+        return bool(self.evidence and self.evidence.get("prediction"))
 
     @property
     def verdict_label(self) -> str:

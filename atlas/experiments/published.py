@@ -43,6 +43,8 @@ FIELDS = (
     "wall_time_s",
     "produced_at",
 )
+# Written by publish, optional on load: records published before issue 13 have no evidence.
+OPTIONAL_FIELDS = {"evidence": dict}
 
 
 class PublishedError(ValueError):
@@ -74,7 +76,7 @@ def publish(record: ExperimentRecord, directory: Path | None = None) -> Path:
         with default_storage.open(figure["path"], "rb") as handle:
             (folder / name).write_bytes(handle.read())
         figures.append({"name": figure["name"], "file": name})
-    payload: dict[str, Any] = {name: getattr(record, name) for name in FIELDS}
+    payload: dict[str, Any] = {name: getattr(record, name) for name in (*FIELDS, *OPTIONAL_FIELDS)}
     payload["produced_at"] = record.produced_at.isoformat()
     payload["figures"] = figures
     (folder / RECORD_FILE).write_text(
@@ -117,6 +119,10 @@ def read(path: Path) -> tuple[Path, dict[str, Any]]:
         raise PublishedError(f"{path}: produced_at is not an ISO 8601 time") from exc
     if payload["produced_at"].tzinfo is None:
         raise PublishedError(f"{path}: produced_at needs a time zone")
+    for name, kind in OPTIONAL_FIELDS.items():
+        payload.setdefault(name, kind())
+        if not isinstance(payload[name], kind):
+            raise PublishedError(f"{path}: {name} must be a JSON {kind.__name__}")
     for figure in payload["figures"]:
         if not isinstance(figure, dict) or not (path.parent / str(figure.get("file", ""))).is_file():
             raise PublishedError(f"{path}: figure {figure!r} has no file beside it")
@@ -137,6 +143,9 @@ def _load_one(path: Path, payload: dict[str, Any]) -> bool:
     with transaction.atomic():
         ExperimentRecord.objects.update_or_create(
             slug=payload["slug"],
-            defaults={**{name: payload[name] for name in FIELDS if name != "slug"}, "figures": figures},
+            defaults={
+                **{name: payload[name] for name in (*FIELDS, *OPTIONAL_FIELDS) if name != "slug"},
+                "figures": figures,
+            },
         )
     return True

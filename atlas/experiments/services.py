@@ -42,6 +42,7 @@ def store(result: ExperimentResult) -> ExperimentRecord:
                 "measurements": payload["measurements"],
                 "params": payload["params"],
                 "recipes": result.recipes,
+                "evidence": payload["evidence"] or {},
                 "figures": figures,
                 "scale": result.scale,
                 "code_version": code_version(),

@@ -220,11 +220,13 @@ class Summary:
     std: float
     n: int
 
-    def text(self, digits: int = 2, with_n: bool = True) -> str:
-        """'3.10 ± 1.20 (n = 3)'; one value prints as '3.10 (n = 1)', never '± 0.00'; 'n/a' for none."""
+    def text(self, digits: int = 2, with_n: bool = True, unit: str = "") -> str:
+        """'3.10 ± 1.20 (n = 3)'; one value prints as '3.10 (n = 1)', never '± 0.00'; 'n/a' for none.
+        ``unit`` goes before the n ('12.5 ± 3.0 % (n = 3)')."""
         if self.n == 0:
             return "n/a"
         core = f"{self.mean:.{digits}f}" if self.n == 1 else f"{self.mean:.{digits}f} ± {self.std:.{digits}f}"
+        core += unit
         return f"{core} (n = {self.n})" if with_n else core
 
 
@@ -250,8 +252,8 @@ def fmt(values: Sequence[float | None], digits: int = 2, with_n: bool = True) ->
 
 
 def fmt_pct(fractions: Sequence[float | None], digits: int = 1, with_n: bool = True) -> str:
-    """:func:`fmt` of fractions shown as percentages ('12.5 ± 3.0 (n = 3)' for 0.125 ± 0.030)."""
-    return fmt([None if v is None else 100 * float(v) for v in fractions], digits, with_n)
+    """Fractions shown as percentages, sign included: '12.5 ± 3.0 % (n = 3)' for 0.125 ± 0.030."""
+    return summarise([None if v is None else 100 * float(v) for v in fractions]).text(digits, with_n, " %")
 
 
 def png(fig) -> bytes:

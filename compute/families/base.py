@@ -15,7 +15,33 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import nn
 
-LikelihoodKind = Literal["exact", "bound", "estimate", "unavailable"]
+# One rule for every family (issue 13). A log-likelihood number is
+# - "exact":    log p(x) of the model itself, up to float rounding;
+# - "bound":    a deterministic lower bound on log p(x), computed without sampling;
+# - "mc-bound": a Monte-Carlo estimate of a lower bound: an average over sampled latents, timesteps or
+#               dequantisation noise whose *expectation* is a bound (ELBO with sampled z or x_t, IWAE,
+#               E_u over dequantisation noise); one value may exceed log p(x);
+# - "estimate": a numerical or stochastic approximation with no bound guarantee (quadrature of log Z,
+#               an ODE solve, a Hutchinson trace);
+# - "unavailable": no likelihood (GAN).
+# When approximations compound, the weakest guarantee names the number: exact > bound > mc-bound >
+# estimate (a dequantisation bound evaluated by an ODE solve is an "estimate").
+LikelihoodKind = Literal["exact", "bound", "mc-bound", "estimate", "unavailable"]
+LIKELIHOOD_KINDS: tuple[str, ...] = ("exact", "bound", "mc-bound", "estimate", "unavailable")
+LIKELIHOOD_KIND_LABELS: dict[str, str] = {
+    "exact": "exact",
+    "bound": "bound",
+    "mc-bound": "Monte-Carlo estimate of a bound",
+    "estimate": "estimate",
+    "unavailable": "none",
+}
+
+
+def is_lower_bound(kind: str) -> bool:
+    """True for kinds whose (expected) value is a lower bound on log p(x): -value over-states the NLL."""
+    return kind in ("bound", "mc-bound")
+
+
 DataKind = Literal["points2d", "image", "tokens"]
 
 
@@ -50,9 +76,9 @@ class DataSpec:
 class LogLikelihood:
     """log p(x) per example in nats, shape (N,), and what kind of number it is.
 
-    ``exact``: the model's exact log-likelihood; ``bound``: a lower bound (ELBO);
-    ``estimate``: a stochastic or numerical estimate (IWAE, ODE trace, quadrature);
-    ``unavailable``: the family has no likelihood (GAN) and ``values`` is None.
+    ``kind`` follows the one rule above ``LikelihoodKind``: ``exact``, ``bound`` (deterministic lower
+    bound), ``mc-bound`` (Monte-Carlo estimate of a lower bound: ELBO, IWAE, dequantisation),
+    ``estimate`` (quadrature, ODE solve, Hutchinson trace), or ``unavailable`` (GAN; ``values`` None).
     """
 
     values: torch.Tensor | None

@@ -388,7 +388,9 @@ class FlowMatching(Family):
 
         Heun from t = 1 back to 0 on the sampling grid; exact divergence for 2-D, one Rademacher
         Hutchinson probe per solve for images (whose values bound log P of the discrete levels).
-        Noise (dequantisation, probes) comes from a fixed seed, so repeated calls agree.
+        Noise (dequantisation, probes) comes from a fixed seed, so repeated calls agree. The ODE
+        solve has no sign guarantee, so even the image numbers (a dequantisation bound) stay an
+        "estimate" under the one rule in compute.families.base.
         """
         self.eval()
         gen = torch.Generator().manual_seed(self.seed + 1)

@@ -388,7 +388,8 @@ class VAE(Family):
     # ------------------------------------------------------------------ likelihoods
     @torch.no_grad()
     def log_likelihood(self, x: torch.Tensor, samples: int | None = None) -> LogLikelihood:
-        """ELBO per example (nats), averaged over ``samples`` z draws (fixed seed): a lower bound."""
+        """ELBO per example (nats), averaged over ``samples`` z draws (fixed seed): a Monte-Carlo
+        estimate of a lower bound (kind "mc-bound")."""
         self.eval()
         s = samples or self.config.eval_samples
         noise = Noise(torch.Generator().manual_seed(self.seed + 1), self.device)
@@ -399,13 +400,14 @@ class VAE(Family):
                 t = self.elbo_terms(xb, noise)
                 acc += t.recon - t.kl_per_dim.sum(-1)
             out.append(acc / s)
-        return LogLikelihood(values=torch.cat(out).cpu(), kind="bound")
+        return LogLikelihood(values=torch.cat(out).cpu(), kind="mc-bound")
 
     @torch.no_grad()
     def log_likelihood_iwae(self, x: torch.Tensor, k: int = 64) -> LogLikelihood:
         """IWAE estimate log 1/k sum_i p(x, z_i)/q(z_i|x) (Burda et al. 2016, eq. 8), nats/example.
 
-        A stochastic lower bound in expectation, ELBO <= E[IWAE_k] <= log p(x), tight as k -> inf.
+        A stochastic lower bound in expectation, ELBO <= E[IWAE_k] <= log p(x), tight as k -> inf:
+        kind "mc-bound".
         """
         self.eval()
         noise = Noise(torch.Generator().manual_seed(self.seed + 2), self.device)
@@ -422,7 +424,7 @@ class VAE(Family):
             log_px_z = self.decoder.log_prob(u_rep, z.reshape(k * len(u), -1)).view(k, len(u))
             log_w = log_px_z + log_pz - log_q  # (k, B)
             out.append(torch.logsumexp(log_w, dim=0) - math.log(k) + self._log_jacobian)
-        return LogLikelihood(values=torch.cat(out).cpu(), kind="estimate")
+        return LogLikelihood(values=torch.cat(out).cpu(), kind="mc-bound")
 
     @torch.no_grad()
     def encode_mean(self, x: torch.Tensor) -> torch.Tensor:

@@ -145,7 +145,7 @@ def test_log_likelihood_reports_a_bound_in_x_coordinates():
     model = Diffusion(small(T=100), RING_SPEC, seed=0)
     x = torch.randn(16, 2)
     ll = model.log_likelihood(x)
-    assert ll.kind == "bound" and ll.values.shape == (16,)
+    assert ll.kind == "mc-bound" and ll.values.shape == (16,)
     terms = model.elbo_terms(x)
     # z = x / 1.5, so log p(x) = log p(z) - 2 log 1.5
     assert terms.log_det[0].item() == pytest.approx(-2 * math.log(1.5))
@@ -165,7 +165,7 @@ def test_digits_elbo_is_a_bound_on_discrete_data():
     model = Diffusion(small(T=50), DIGITS, seed=0)
     x = torch.randint(0, 17, (4, 1, 8, 8)).float() / 16
     ll = model.log_likelihood(x)
-    assert ll.kind == "bound"
+    assert ll.kind == "mc-bound"
     assert torch.all(ll.values < 0)  # log P of discrete data is <= 0, and so is any bound on it
 
 

@@ -44,6 +44,7 @@ def _wrong_weights(d: datasets.Dataset, g: torch.Generator) -> Tensor:
     w = torch.tensor([3.0 if i % 8 == 0 else 1.0 for i in range(len(d.modes))])
     counts = (N * w / w.sum()).round().long()
     k = torch.repeat_interleave(torch.arange(len(d.modes)), counts)
+    k = k[torch.randperm(len(k), generator=g)]  # so that any prefix has the same (wrong) weights
     return d.modes[k] + d.mode_std * torch.randn(len(k), 2, generator=g)
 
 

@@ -12,8 +12,10 @@ temperature 0.7 it *amplifies* it (the minority share falls below 20 %). Fix: cu
 
 Metric: the minority share of 4,000 samples and the amplification factor = (majority:minority odds in
 the samples) / (odds in the training data), 1 = mirrored. Verdict per seed: the failure shows when the
-reproduce arm's amplification at temperature 0.7 is at least 1.25; the fix beats it when its minority
-share at temperature 0.7 is at least the data's 20 %.
+reproduce arm's amplification at temperature 0.7 is at least 1.25; the fix beats it when, sampled at
+the same temperature, its own amplification (against its rebalanced 50/50 training split) stays below
+1.25 -- the effect the failure names, not the minority share, which rebalancing alone lifts past 20 %.
+Negative control: the 80/20 model at temperature 1 must not read as amplified.
 """
 
 from __future__ import annotations
@@ -97,6 +99,29 @@ class BiasAmplification(common.FailureMode):
     slug = "bias-amplification"
     title = "Bias amplification: 80/20 classes sampled at temperature 1 and 0.7, with and without curation"
 
+    claim = (
+        "Sampling that sharpens a model's distribution (low temperature) amplifies the imbalance of its "
+        "training data; curating the data to balance the classes removes the amplification."
+    )
+    prediction = (
+        "At temperature 0.7 the model trained on 80/20 data amplifies the majority:minority odds at least "
+        "1.25x on every seed; trained on rebalanced data and sampled at the same temperature, its odds "
+        "stay within 1.25x of its own training split's."
+    )
+    control_text = (
+        "The same amplification detector (odds >= 1.25x the training data's) on the 80/20 model sampled at "
+        "temperature 1, where a well-fitted model mirrors its data: it must not fire."
+    )
+
+    @staticmethod
+    def control(m: dict[str, Any]) -> tuple[bool, str]:
+        amps = [
+            amplification(s, m["data_minority_share"]) for s in common.per_seed(m, "reproduce", "minority_t1")
+        ]
+        return common.control_over_seeds(
+            [a >= AMP_FAIL for a in amps], f"at temperature 1 the amplification was {common.pm(amps, 2)}x"
+        )
+
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
         data_min = m["data_minority_share"]
@@ -107,15 +132,18 @@ class BiasAmplification(common.FailureMode):
         r_one = common.per_seed(m, "reproduce", "minority_t1")
         amps = [amplification(s, data_min) for s in r_low]
         failure = [a >= AMP_FAIL for a in amps]
-        fixed = [f >= data_min for f in f_low]
+        fix_min = m.get("fix_data_minority_share", 0.5)
+        fix_amps = [amplification(s, fix_min) for s in f_low]
+        fixed = [a < AMP_FAIL for a in fix_amps]
         t = m["temperatures"][-1]
         summary = (
-            f"trained on {100 * data_min:.0f} % minority data the model drew {common.pm_pct(r_one, 1)} % "
+            f"trained on {100 * data_min:.0f} % minority data the model drew {common.pm_pct(r_one, 1)} "
             "minority "
-            f"samples at temperature 1 and {common.pm_pct(r_low, 1)} % at temperature {t:g} (amplification "
+            f"samples at temperature 1 and {common.pm_pct(r_low, 1)} at temperature {t:g} (amplification "
             f"{common.pm(amps, 2)}x); after rebalancing the data: "
-            f"{common.pm_pct(m['fix']['minority_t1'], 1)} % and "
-            f"{common.pm_pct(f_low, 1)} %"
+            f"{common.pm_pct(m['fix']['minority_t1'], 1)} and "
+            f"{common.pm_pct(f_low, 1)} (amplification at temperature {t:g} against its own "
+            f"{100 * fix_min:.0f} % split: {common.pm(fix_amps, 2)}x)"
         )
         return common.verdict_over_seeds(m, failure, fixed, summary, "amplification")
 
@@ -126,6 +154,7 @@ class BiasAmplification(common.FailureMode):
             "seeds": seeds,
             "temperatures": list(TEMPERATURES),
             "data_minority_share": data_min,
+            "fix_data_minority_share": 0.5,
         }
         shown: dict[Any, Any] = {}
         for arm, balanced in (("reproduce", False), ("fix", True)):
@@ -150,6 +179,12 @@ class BiasAmplification(common.FailureMode):
             m[arm] = out
 
         t = TEMPERATURES[-1]
+        return self.report(t=t, m=m, seeds=seeds, data_min=data_min, shown=shown, steps=steps)
+
+    def report(
+        self, *, t: Any, m: Any, seeds: Any, data_min: Any, shown: Any, steps: Any
+    ) -> ExperimentResult:
+        """Tables, figures and the verdict from the measurements (the template's last steps)."""
         rows = [
             ("minority share, temperature 1", "minority_t1", 3),
             (f"minority share, temperature {t:g}", "minority_low", 3),
@@ -200,4 +235,4 @@ class BiasAmplification(common.FailureMode):
             "recipe_note": "the site's datasets are balanced, so the recipe runs the fix arm "
             "(balanced ring8); the imbalanced data exists only here",
         }
-        return self.result(self.verdict(m), tables, m, params, figures, recipes)
+        return self.finish(m, tables, params, figures, recipes)

@@ -70,6 +70,28 @@ class CFGOversaturation(common.FailureMode):
     slug = "cfg-oversaturation"
     title = "CFG over-saturation: a guidance sweep with static clipping vs capped guidance (digits)"
 
+    claim = (
+        "Classifier-free guidance far above 1 with a static clip of x0_hat saturates pixels and loses "
+        "diversity; capping the guidance scale avoids it."
+    )
+    prediction = (
+        "At the largest w, static clipping saturates at least 1.25x as many pixels as the test digits have, "
+        "on every seed; capped at w = 2 the saturation is closer to the digits' and recall is higher."
+    )
+    control_text = (
+        "The same saturation detector (>= 1.25x the digits' share) on the same model sampled at w = 1 (no "
+        "extra guidance), where the claim says nothing saturates: it must not fire."
+    )
+
+    @staticmethod
+    def control(m: dict[str, Any]) -> tuple[bool, str]:
+        at_one = [row[m["guidance"].index(1.0)] for row in m["reproduce"]["saturation_by_w"]]
+        return common.control_over_seeds(
+            [s >= SAT_FACTOR * m["data_saturation"] for s in at_one],
+            f"at w = 1 the model saturated {common.pm_pct(at_one, 1)} of pixels "
+            f"(test digits {100 * m['data_saturation']:.1f} %)",
+        )
+
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
         w = m["guidance"][-1]
@@ -82,16 +104,16 @@ class CFGOversaturation(common.FailureMode):
         ]
         dyn = m.get("dynamic", {})
         summary = (
-            f"at w = {w:g} static clipping saturated {common.pm_pct(rs, 1)} % of pixels (test digits: "
+            f"at w = {w:g} static clipping saturated {common.pm_pct(rs, 1)} of pixels (test digits: "
             f"{100 * data_sat:.1f} %) with recall {common.pm(rr, 3)} and precision "
             f"{common.pm(m['reproduce'].get('precision_high', []), 3)}; capped at w = "
             f"{m.get('w_cap', W_CAP):g}: "
-            f"{common.pm_pct(fs, 1)} % saturated, recall {common.pm(fr, 3)}, precision "
+            f"{common.pm_pct(fs, 1)} saturated, recall {common.pm(fr, 3)}, precision "
             f"{common.pm(m['fix'].get('precision_high', []), 3)}"
         )
         if dyn.get("sat_high"):
             summary += (
-                f" (dynamic thresholding at w = {w:g}: {common.pm_pct(dyn['sat_high'], 1)} % saturated, "
+                f" (dynamic thresholding at w = {w:g}: {common.pm_pct(dyn['sat_high'], 1)} saturated, "
                 f"recall {common.pm(dyn.get('recall_high', []), 3)})"
             )
         return common.verdict_over_seeds(m, failure, fixed, summary, "over-saturation")
@@ -132,17 +154,9 @@ class CFGOversaturation(common.FailureMode):
                     w_used = min(w, W_CAP) if arm == "fix" else w
                     dynamic = arm == "dynamic"
                     if (w_used, dynamic) not in cache:
-                        x = guided_samples(model, labels, w_used, dynamic, seed=40_000 + seed).clamp(0, 1)
-                        img = x.reshape(-1, 1, 8, 8)
-                        f = features.features(img)
-                        pr = _prdc(ref_feats, f)
-                        cache[(w_used, dynamic)] = {
-                            "saturation": saturation(x),
-                            "precision": pr["precision"],
-                            "recall": pr["recall"],
-                            "accuracy": float((features.predict(img) == labels).double().mean()),
-                            "diversity": class_diversity(f, labels) / data_div,
-                        }
+                        cache[(w_used, dynamic)], img = score_guided(
+                            model, labels, w_used, dynamic, 40_000 + seed, ref_feats, data_div
+                        )
                         if seed == seeds[0]:
                             shown[(w_used, dynamic)] = img[torch.arange(0, len(img), max(1, per_class // 8))][
                                 :64
@@ -179,6 +193,20 @@ class CFGOversaturation(common.FailureMode):
                         *[common.pm([run[i] for run in m[a][f"{key}_by_w"]], digits) for a, _ in ARMS],
                     ]
                 )
+        return self.report(
+            table_rows=table_rows,
+            m=m,
+            seeds=seeds,
+            per_class=per_class,
+            guidance=guidance,
+            shown=shown,
+            steps=steps,
+        )
+
+    def report(
+        self, *, table_rows: Any, m: Any, seeds: Any, per_class: Any, guidance: Any, shown: Any, steps: Any
+    ) -> ExperimentResult:
+        """Tables, figures and the verdict from the measurements (the template's last steps)."""
         tables = [
             Table(
                 f"Mean ± std over {len(seeds)} seeds, {10 * per_class} samples per w "
@@ -260,7 +288,7 @@ class CFGOversaturation(common.FailureMode):
             "recipe_note": "the site's cfg-digits recipe trains the 2-level U-Net; the numbers here come "
             "from the MLP denoiser",
         }
-        return self.result(self.verdict(m), tables, m, params, figures, recipes)
+        return self.finish(m, tables, params, figures, recipes)
 
 
 def _prdc(real: Any, fake: Any) -> dict[str, float]:
@@ -279,6 +307,27 @@ def class_diversity(feats: Any, labels: Any) -> float:
         if len(f) > 1:
             out.append(float(torch.pdist(f).mean()))
     return sum(out) / max(len(out), 1)
+
+
+def score_guided(
+    model: Any, labels: Any, w: float, dynamic: bool, seed: int, ref_feats: Any, data_div: float
+) -> tuple[dict[str, float], Any]:
+    """Sample at guidance ``w`` and score the samples against the test digits' features: saturation,
+    precision, recall, class accuracy and within-class diversity (data = 1). Returns (scores, images)."""
+    from compute import features
+
+    x = guided_samples(model, labels, w, dynamic, seed=seed).clamp(0, 1)
+    img = x.reshape(-1, 1, 8, 8)
+    f = features.features(img)
+    pr = _prdc(ref_feats, f)
+    scores = {
+        "saturation": saturation(x),
+        "precision": pr["precision"],
+        "recall": pr["recall"],
+        "accuracy": float((features.predict(img) == labels).double().mean()),
+        "diversity": class_diversity(f, labels) / data_div,
+    }
+    return scores, img
 
 
 def guided_samples(model: Any, labels: Any, w: float, dynamic: bool, seed: int) -> Any:

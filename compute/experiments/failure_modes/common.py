@@ -4,6 +4,12 @@ generic reproduce-vs-fix verdict rule, tables and side-by-side figures.
 Every experiment here trains a *reproduce* arm and a *fix* arm on the same data, seeds and step
 budget, stores the per-seed numbers under ``measurements["reproduce"]`` / ``["fix"]`` (lists
 indexed like ``measurements["seeds"]``) and maps them to a verdict with :func:`pair_verdict`.
+
+One template (issue 13): arms per seed -> measurements -> tables -> figures -> verdict. Each
+experiment also states its claim and a prediction that could fail, and runs a *negative control*:
+the same failure detector, with the same thresholds, on a case where the failure should not show
+(exact samples, real data, a decoder that cannot ignore z, ...). ``control(m)`` says whether the
+detector rejected it; if it did not, :func:`compute.experiments.base.guard` withdraws the verdict.
 """
 
 from __future__ import annotations
@@ -14,7 +20,18 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from compute.experiments import figures as draw
-from compute.experiments.base import Experiment, ExperimentKind, Scale, Table, Verdict, fmt, mean_std
+from compute.experiments.base import (
+    Evidence,
+    Experiment,
+    ExperimentKind,
+    ExperimentResult,
+    Scale,
+    Table,
+    Verdict,
+    fmt,
+    fmt_pct,
+    mean_std,
+)
 
 # shared with the unification experiments; re-exported so that every experiment reads common.X
 from compute.experiments.base import build_model as build_model
@@ -23,9 +40,46 @@ from compute.experiments.base import seeds_of as seeds_of
 
 
 class FailureMode(Experiment):
-    """An experiment that pits a *reproduce* configuration against a *fix*."""
+    """An experiment that pits a *reproduce* configuration against a *fix*, with a negative control.
+
+    Subclasses set ``claim`` (what the node says), ``prediction`` (what the measurement must show,
+    a statement that could fail) and ``control_text`` (the negative control), and implement
+    ``control(m) -> (rejected, sentence)``: did the failure detector, with the verdict's own
+    thresholds, reject the control case in the measurements ``m``?"""
 
     kind: ClassVar[ExperimentKind] = "failure-mode"
+    claim: ClassVar[str] = ""
+    prediction: ClassVar[str] = ""
+    control_text: ClassVar[str] = ""
+
+    @staticmethod
+    def control(m: dict[str, Any]) -> tuple[bool, str]:
+        raise NotImplementedError
+
+    def evidence(self, m: dict[str, Any], verdict: Verdict) -> Evidence:
+        rejected, outcome = self.control(m)
+        return Evidence(self.claim, self.prediction, verdict.text, self.control_text, outcome, rejected)
+
+    def finish(
+        self,
+        m: dict[str, Any],
+        tables: list[Table],
+        params: dict[str, Any],
+        figures: dict[str, bytes],
+        recipes: list[dict[str, Any]],
+    ) -> ExperimentResult:
+        """The last step of the template: verdict from ``m``, the evidence record, the result."""
+        verdict = self.verdict(m)  # type: ignore[attr-defined]
+        return self.result(verdict, tables, m, params, figures, recipes, evidence=self.evidence(m, verdict))
+
+
+def control_over_seeds(flagged: Sequence[bool], what: str) -> tuple[bool, str]:
+    """(rejected, sentence) for a control judged per seed: rejected when the detector fired on no seed."""
+    fired = sum(bool(f) for f in flagged)
+    n = len(flagged)
+    if fired == 0:
+        return True, f"rejected on all {n} seed{_s(list(range(n)))}: {what}"
+    return False, f"NOT rejected (the detector fired on {fired} of {n} seeds): {what}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -106,14 +160,15 @@ def finite(values: Sequence[float | None]) -> list[float]:
 
 
 def pm(values: Sequence[float | None], digits: int = 2) -> str:
-    """'3.10 ± 1.20' over the finite values ('n/a' when there are none)."""
-    vals = finite(values)
-    return fmt(vals, digits) if vals else "n/a"
+    """'3.10 ± 1.20' over the finite values; '3.10' for one value (never '± 0'); 'n/a' for none
+    (:func:`compute.experiments.base.fmt`, the one formatter). The n is stated once per sentence
+    by :func:`pair_verdict` and once per table by :func:`metric_table`."""
+    return fmt(values, digits, with_n=False)
 
 
 def pm_pct(fractions: Sequence[float | None], digits: int = 1) -> str:
-    """:func:`pm` of fractions shown as percentages ('12.5 ± 3.0' for 0.125 ± 0.030)."""
-    return pm([None if v is None else 100 * float(v) for v in fractions], digits)
+    """:func:`pm` of fractions shown as percentages ('12.5 ± 3.0 %' for 0.125 ± 0.030)."""
+    return fmt_pct(fractions, digits, with_n=False)
 
 
 @dataclass(frozen=True)
@@ -125,7 +180,9 @@ class PairOutcome:
     fixed: list[bool]
 
 
-def pair_verdict(outcome: PairOutcome, summary: str, failure_word: str = "the failure") -> Verdict:
+def pair_verdict(
+    outcome: PairOutcome, summary: str, failure_word: str = "the failure", per_mean: int | None = None
+) -> Verdict:
     """The generic rule of every reproduce-vs-fix experiment.
 
     - ``reproduced``: the failure showed on every seed and the fix beat it on every seed;
@@ -133,25 +190,28 @@ def pair_verdict(outcome: PairOutcome, summary: str, failure_word: str = "the fa
     - ``partly-reproduced``: anything in between; the text names the seeds where the failure did not
       show or where the fix did not beat it, so a page never hides a losing seed.
 
-    ``summary`` carries the measured numbers ("GAN captured 3.1 ± 1.2 of 25 modes; fix ...").
+    ``summary`` carries the measured numbers ("GAN captured 3.1 ± 1.2 of 25 modes; fix ..."); the
+    sentence states n once: ``per_mean`` seeds (default: one per outcome).
     """
     n = len(outcome.seeds)
     shown = [s for s, f in zip(outcome.seeds, outcome.failure, strict=True) if f]
     beaten = [s for s, f, x in zip(outcome.seeds, outcome.failure, outcome.fixed, strict=True) if x]
     not_shown = [s for s in outcome.seeds if s not in shown]
     not_beaten = [s for s in outcome.seeds if s not in beaten]
+    k = n if per_mean is None else per_mean  # seeds behind each mean in ``summary``
+    over = f"n = {k} seed{'s' if k != 1 else ''} per mean"
     if n == 0 or not shown:
         return Verdict(
-            "not-reproduced", f"not reproduced: {failure_word} did not show on any seed; {summary}"
+            "not-reproduced", f"not reproduced: {failure_word} did not show on any seed ({over}); {summary}"
         )
     if len(shown) == n and len(beaten) == n:
-        return Verdict("reproduced", f"reproduced on all {n} seeds: {summary}")
+        return Verdict("reproduced", f"reproduced on all {n} seeds ({over}): {summary}")
     notes = []
     if not_shown:
         notes.append(f"{failure_word} did not show on seed{_s(not_shown)} {_list(not_shown)}")
     if not_beaten:
         notes.append(f"the fix did not beat it on seed{_s(not_beaten)} {_list(not_beaten)}")
-    return Verdict("partly-reproduced", f"partly reproduced ({'; '.join(notes)}): {summary}")
+    return Verdict("partly-reproduced", f"partly reproduced ({'; '.join(notes)}; {over}): {summary}")
 
 
 def verdict_over_seeds(
@@ -208,7 +268,8 @@ def metric_table(
     out = []
     for label, key, digits in rows:
         out.append([label, *[pm(per_seed(m, arm, key), digits) for arm in arms]])
-    return Table(caption, ["metric", *labels], out)
+    n = len(m.get("seeds", []))
+    return Table(f"{caption} (n = {n} seed{'s' if n != 1 else ''} per mean)", ["metric", *labels], out)
 
 
 def seed_table(

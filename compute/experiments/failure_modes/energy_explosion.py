@@ -35,6 +35,25 @@ class EnergyExplosion(common.FailureMode):
     slug = "energy-explosion"
     title = "Energy explosion: contrastive divergence without vs with an L2 energy penalty (8-Gaussian ring)"
 
+    claim = (
+        "Contrastive divergence with no regulariser lets the energies' scale grow without bound until "
+        "Langevin steps and energies overflow; an L2 penalty on the energies keeps them bounded."
+    )
+    prediction = (
+        "Without the penalty the peak |E| passes 1,000 or the run hits a NaN on every seed; with alpha = 0.1 "
+        "it stays finite, below 1,000, with at least as many modes captured."
+    )
+    control_text = (
+        "The same explosion detector (peak |E| > 1,000 or a NaN) on the penalised runs, which differ in "
+        "nothing but alpha: it must not fire. (This control is the fix arm read by the failure rule.)"
+    )
+
+    @staticmethod
+    def control(m: dict[str, Any]) -> tuple[bool, str]:
+        fp, fn = common.per_seed(m, "fix", "peak_abs_energy"), common.per_seed(m, "fix", "nan_step")
+        flagged = [not (p <= EXPLODED) or math.isfinite(n) for p, n in zip(fp, fn, strict=True)]
+        return common.control_over_seeds(flagged, f"the penalised runs peaked at |E| {_sci(fp)}")
+
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
         rp, rn = (
@@ -107,6 +126,12 @@ class EnergyExplosion(common.FailureMode):
                 )
             m[arm] = out
 
+        return self.report(seeds=seeds, m=m, steps=steps, curves=curves, samples=samples)
+
+    def report(self, *, seeds: Any, m: Any, steps: Any, curves: Any, samples: Any) -> ExperimentResult:
+        """Tables, figures and the verdict from the measurements (the template's last steps)."""
+        from compute import datasets
+
         rows = [
             ("peak |E| on a training batch", "peak_abs_energy", 1),
             ("final |E| on a training batch", "final_abs_energy", 1),
@@ -164,7 +189,7 @@ class EnergyExplosion(common.FailureMode):
             **common.arm_configs(SHARED, REPRODUCE, FIX),
             "exploded_above": EXPLODED,
         }
-        return self.result(self.verdict(m), tables, m, params, figures, recipes)
+        return self.finish(m, tables, params, figures, recipes)
 
 
 def _sci(values: list[float]) -> str:

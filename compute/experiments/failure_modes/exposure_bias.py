@@ -21,7 +21,10 @@ model's own sample with probability rising linearly from 0 to 0.1), an objective
 inconsistent (Huszar 2015): here it makes both divergences worse.
 
 Verdict per seed: the failure shows when the small model's mean free-running D exceeds its teacher-
-forced D by at least 10 %; the fix beats it when its free-running D (mean over positions) is lower.
+forced D by at least 10 %; the fix beats it when its gap -- free-running minus teacher-forced D, in
+nats/token, the effect itself -- is smaller than the small model's (a lower free-running D alone could
+come from a better fit everywhere). Negative control: the same gap test on two independent sets of true
+prefixes must not fire.
 """
 
 from __future__ import annotations
@@ -172,29 +175,56 @@ class ExposureBias(common.FailureMode):
     slug = "exposure-bias"
     title = "Exposure bias: free-running vs teacher-forced divergence on a known second-order Markov process"
 
+    claim = (
+        "A teacher-forced autoregressive model is worse on its own free-running prefixes than on true ones "
+        "(exposure bias); a larger model, making fewer early mistakes, narrows that gap."
+    )
+    prediction = (
+        "The small model's KL to the true conditionals on its own samples is at least 1.1x its KL on true "
+        "prefixes on every seed; the default-size model's gap (free-running minus teacher-forced KL, in "
+        "nats/token) is smaller than the small model's."
+    )
+    control_text = (
+        "The same gap detector (KL on the second set >= 1.1x KL on the first) with the small model on two "
+        "independent sets of *true* prefixes, where no exposure can arise: it must not fire."
+    )
+
+    @staticmethod
+    def control(m: dict[str, Any]) -> tuple[bool, str]:
+        a, b = common.per_seed(m, "control", "kl_true_a"), common.per_seed(m, "control", "kl_true_b")
+        return common.control_over_seeds(
+            [y >= GAP_FACTOR * x for x, y in zip(a, b, strict=True)],
+            f"the small model's KL on two sets of true prefixes: {common.pm(a, 4)} and "
+            f"{common.pm(b, 4)} nats/token",
+        )
+
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
         rf, rt = common.per_seed(m, "reproduce", "kl_free"), common.per_seed(m, "reproduce", "kl_tf")
         ff = common.per_seed(m, "fix", "kl_free")
         failure = [f >= GAP_FACTOR * t for f, t in zip(rf, rt, strict=True)]
-        fixed = [x < y for x, y in zip(ff, rf, strict=True)]
+        ft = common.per_seed(m, "fix", "kl_tf")
+        gap_r = [f - t for f, t in zip(rf, rt, strict=True)]
+        gap_f = [f - t for f, t in zip(ff, ft, strict=True)]
+        fixed = [x < y for x, y in zip(gap_f, gap_r, strict=True)]
         r = m["reproduce"]
         summary = (
             f"the small teacher-forced model's KL to the true conditionals was {common.pm(rt, 3)} nats/token "
             "on "
             f"true prefixes but {common.pm(rf, 3)} on its own samples, with "
-            f"{common.pm_pct(r['forbidden'], 2)} % forbidden tokens ({common.pm_pct(r['err_before'], 2)} "
-            "% "
-            f"before a sequence's first error, {common.pm_pct(r['err_after'], 2)} % after it); the "
+            f"{common.pm_pct(r['forbidden'], 2)} forbidden tokens ({common.pm_pct(r['err_before'], 2)} "
+            f"before a sequence's first error, {common.pm_pct(r['err_after'], 2)} after it); the "
             "default-size "
             f"model: {common.pm(m['fix']['kl_tf'], 3)} and {common.pm(ff, 3)}, "
-            f"{common.pm_pct(m['fix']['forbidden'], 2)} % forbidden"
+            f"{common.pm_pct(m['fix']['forbidden'], 2)} forbidden; the gap (free-running minus "
+            f"teacher-forced) {common.pm(gap_r, 4)} nats/token for the small model vs "
+            f"{common.pm(gap_f, 4)} for the default-size one"
         )
         ss = m.get("scheduled", {})
         if ss.get("kl_free"):
             summary += (
                 f"; scheduled sampling: {common.pm(ss['kl_tf'], 3)} and {common.pm(ss['kl_free'], 3)}, "
-                f"{common.pm_pct(ss['forbidden'], 2)} % forbidden"
+                f"{common.pm_pct(ss['forbidden'], 2)} forbidden"
             )
         return common.verdict_over_seeds(m, failure, fixed, summary, "exposure bias")
 
@@ -204,7 +234,12 @@ class ExposureBias(common.FailureMode):
         steps, seeds = common.budget(scale, FULL_STEPS)
         n_eval = N_EVAL if scale.name == "full" else 200
         process = MarkovProcess(0)
-        m: dict[str, Any] = {"seeds": seeds, "vocab": V, "seq_len": SEQ_LEN}
+        m: dict[str, Any] = {
+            "seeds": seeds,
+            "vocab": V,
+            "seq_len": SEQ_LEN,
+            "control": {"kl_true_a": [], "kl_true_b": []},
+        }
         keys = (
             "kl_tf",
             "kl_free",
@@ -244,12 +279,21 @@ class ExposureBias(common.FailureMode):
                 out["kl_tf_by_pos"].append(kl_tf)
                 out["kl_free_by_pos"].append(kl_fr)
                 out["valid_by_pos"].append(rates["valid_by_pos"])
+                if arm == "reproduce":
+                    true_b = process.sample(n_eval, torch.Generator().manual_seed(65_000 + seed))
+                    kl_b, _ = divergence_by_position(model, process, true_b)
+                    m["control"]["kl_true_a"].append(out["kl_tf"][-1])
+                    m["control"]["kl_true_b"].append(sum(kl_b[2:]) / (SEQ_LEN - 2))
                 log(
                     f"seed {seed} {arm}: KL true prefixes {out['kl_tf'][-1]:.4f}, own prefixes "
                     f"{out['kl_free'][-1]:.4f}, forbidden {out['forbidden'][-1]:.4f} (before a first error "
                     f"{rates['err_before']:.4f}, after {rates['err_after']:.4f})"
                 )
 
+        return self.report(m=m, steps=steps, n_eval=n_eval, seeds=seeds)
+
+    def report(self, *, m: Any, steps: Any, n_eval: Any, seeds: Any) -> ExperimentResult:
+        """Tables, figures and the verdict from the measurements (the template's last steps)."""
         rows = [
             ("KL(p_true || p_model) on true prefixes (teacher forced), nats/token", "kl_tf", 4),
             ("same on the model's own samples (free running)", "kl_free", 4),
@@ -320,7 +364,7 @@ class ExposureBias(common.FailureMode):
             "recipe_note": "the synthetic process is not a site dataset; the recipe trains the family's "
             "default transformer, teacher forced, on the site's text",
         }
-        return self.result(self.verdict(m), tables, m, params, figures, recipes)
+        return self.finish(m, tables, params, figures, recipes)
 
 
 def _smooth(values: list[float], k: int = 4) -> list[tuple[float, float]]:

@@ -58,6 +58,24 @@ class Memorisation(common.FailureMode):
     slug = "memorisation"
     title = "Memorisation: a MADE trained long on 32 digits copies them; on 1,437 it does not"
 
+    claim = "A model trained long on a tiny dataset reproduces its training examples; more data prevents it."
+    prediction = (
+        "More than 25 % of the tiny model's samples are copies (d_train < d_held / 3) on every seed; the "
+        "model trained on all digits has a lower copy share and a higher median d_train / d_held."
+    )
+    control_text = (
+        "Unseen real digits (from the test split, not among the 32 held-out references) in place of the "
+        "tiny model's samples, scored by the same copy detector against the same 32 training and 32 "
+        "held-out digits: real digits are not copies, so the share must stay at or below 25 %."
+    )
+
+    @staticmethod
+    def control(m: dict[str, Any]) -> tuple[bool, str]:
+        c = common.per_seed(m, "control", "copy_share")
+        return common.control_over_seeds(
+            [x > COPY_FAIL for x in c], f"{common.pm_pct(c, 1)} of unseen real digits read as copies"
+        )
+
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
         rc, fc = common.both_arms(m, "copy_share")
@@ -65,9 +83,9 @@ class Memorisation(common.FailureMode):
         failure = [c > COPY_FAIL for c in rc]
         fixed = [f < r and fx > rx for f, r, fx, rx in zip(fc, rc, fr, rr, strict=True)]
         summary = (
-            f"trained on {m.get('tiny', TINY)} digits, {common.pm_pct(rc, 1)} % of samples were copies "
+            f"trained on {m.get('tiny', TINY)} digits, {common.pm_pct(rc, 1)} of samples were copies "
             f"(d_train < d_held / 3; median d_train / d_held {common.pm(rr, 2)}); trained on all "
-            f"{m.get('full_n', 1437)}: {common.pm_pct(fc, 1)} % copies, median ratio {common.pm(fr, 2)}"
+            f"{m.get('full_n', 1437)}: {common.pm_pct(fc, 1)} copies, median ratio {common.pm(fr, 2)}"
         )
         return common.verdict_over_seeds(m, failure, fixed, summary, "memorisation")
 
@@ -77,7 +95,7 @@ class Memorisation(common.FailureMode):
         steps, seeds = common.budget(scale, FULL_STEPS)
         n_samples = N_SAMPLES if scale.name == "full" else 100
         full_n = len(digits_subset(None, 0).train)
-        m: dict[str, Any] = {"seeds": seeds, "tiny": TINY, "full_n": full_n}
+        m: dict[str, Any] = {"seeds": seeds, "tiny": TINY, "full_n": full_n, "control": {"copy_share": []}}
         shown: dict[str, Any] = {}
         for arm, n in (("reproduce", TINY), ("fix", None)):
             out: dict[str, list[Any]] = {
@@ -97,7 +115,14 @@ class Memorisation(common.FailureMode):
                     data.test.reshape(len(data.test), -1),
                 )
                 train_ref = train_flat[torch.randperm(len(train_flat), generator=g)[:k]]
-                held_ref = test_flat[torch.randperm(len(test_flat), generator=g)[:k]]
+                held_perm = torch.randperm(len(test_flat), generator=g)
+                held_ref = test_flat[held_perm[:k]]
+                if n is not None:  # the control: unseen real digits (not among held_ref) as "samples"
+                    real = test_flat[held_perm[k : k + n_samples]]
+                    c_ratio = nn_distances(real, train_ref)[0] / nn_distances(real, held_ref)[0].clamp_min(
+                        1e-9
+                    )
+                    m["control"]["copy_share"].append(float((c_ratio < COPY_RATIO).double().mean()))
                 d_train, nn_idx = nn_distances(x, train_ref)
                 d_held, _ = nn_distances(x, held_ref)
                 ratio = d_train / d_held.clamp_min(1e-9)
@@ -114,6 +139,14 @@ class Memorisation(common.FailureMode):
                 )
             m[arm] = out
 
+        return self.report(m=m, n_samples=n_samples, steps=steps, seeds=seeds, full_n=full_n, shown=shown)
+
+    def report(
+        self, *, m: Any, n_samples: Any, steps: Any, seeds: Any, full_n: Any, shown: Any
+    ) -> ExperimentResult:
+        """Tables, figures and the verdict from the measurements (the template's last steps)."""
+        import torch
+
         rows = [
             ("share of samples that copy a training digit (d_train < d_held / 3)", "copy_share", 3),
             ("median d_train / d_held", "median_ratio", 3),
@@ -128,6 +161,13 @@ class Memorisation(common.FailureMode):
                 (f"{TINY} training digits (reproduce)", f"all {full_n} training digits (fix)"),
             ),
             common.seed_table("Per seed", m, [("copies", "copy_share"), ("median ratio", "median_ratio")]),
+            common.metric_table(
+                "Negative control: unseen real digits scored as if they were the tiny model's samples",
+                m,
+                [("share read as copies", "copy_share", 3)],
+                ("unseen real digits (control)",),
+                ("control",),
+            ),
         ]
         panels = []
         for arm, lab in (("reproduce", f"{TINY} digits"), ("fix", f"{full_n} digits")):
@@ -154,4 +194,4 @@ class Memorisation(common.FailureMode):
             "recipe_note": "the site's runs train on the whole digits split, so the recipe runs the "
             "fix arm; the 32-digit subset exists only here",
         }
-        return self.result(self.verdict(m), tables, m, params, figures, recipes)
+        return self.finish(m, tables, params, figures, recipes)

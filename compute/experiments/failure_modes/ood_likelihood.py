@@ -23,7 +23,9 @@ inverted test digits (1 - x), uniform noise over the 17 levels, natural-image pa
 each score for test-vs-OOD (1 = perfect, 0.5 = chance, < 0.5 = the OOD set looks *more* in-distribution
 than the test digits).
 
-Verdict per seed: the failure shows when the raw likelihood gives AUROC < 0.5 on at least one OOD set;
+Verdict per seed: the failure shows when the raw likelihood gives AUROC below 0.5 - 2 SD on at least one
+OOD set, SD being the spread of the batch AUROC between two samples of one distribution of these sizes
+(``fail_below``: 0.38 for 360 vs 360 inputs in batches of 8), so that chance alone does not pass;
 the fix beats it when the typicality test gets AUROC > 0.5 and above the raw score's on every such set.
 """
 
@@ -53,13 +55,37 @@ class OODLikelihood(common.FailureMode):
     slug = "ood-likelihood"
     title = "Higher likelihood on OOD inputs: MADE on digits, raw likelihood vs a typicality test"
 
+    claim = (
+        "An exact-likelihood model can give out-of-distribution inputs a higher likelihood than its own "
+        "test data; a typicality test does not fall for it."
+    )
+    prediction = (
+        "On at least one OOD set the raw likelihood's batch AUROC lies below chance by more than twice its "
+        "null spread (0.5 - 2 SD, SD from the set sizes), on every seed; the typicality test's AUROC "
+        "is above 0.5 and above the raw score's on each such set."
+    )
+    control_text = (
+        "200 training digits held out of training (in-distribution, unseen) in place of an OOD set, scored "
+        "by the same batched raw likelihood: the detector (AUROC below 0.5 - 2 SD) must not fire."
+    )
+
+    @staticmethod
+    def control(m: dict[str, Any]) -> tuple[bool, str]:
+        a = common.per_seed(m, "control", "auroc_heldout")
+        bar = fail_below(m.get("n_test", 360), m.get("n_heldout", N_VAL), m.get("batch_size", BATCH_M))
+        return common.control_over_seeds(
+            [x < bar for x in a],
+            f"test vs held-out training digits: raw AUROC {common.pm(a, 3)} (detector fires below {bar:.3f})",
+        )
+
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
         labels, failure, fixed = [], [], []
         for i, seed in enumerate(m["seeds"]):
             raw = {s: m["reproduce"][f"auroc_{s}"][i] for s in m["ood_sets"]}
             typ = {s: m["fix"][f"auroc_{s}"][i] for s in m["ood_sets"]}
-            bad = [s for s, a in raw.items() if a is not None and a < 0.5]
+            bar = fail_below(m.get("n_test", 360), m.get("n_ood", 360), m.get("batch_size", BATCH_M))
+            bad = [s for s, a in raw.items() if a is not None and a < bar]
             labels.append(seed)
             failure.append(bool(bad))
             fixed.append(
@@ -102,6 +128,10 @@ class OODLikelihood(common.FailureMode):
             "raw_single": {f"auroc_{s}": [] for s in OOD_SETS},
             "typicality_single": {f"auroc_{s}": [] for s in OOD_SETS},
             "batch_size": BATCH_M,
+            "n_test": len(test),
+            "n_ood": len(test),
+            "n_heldout": len(val),
+            "control": {"auroc_heldout": []},
             "nll_bpd": {"test": [], **{s: [] for s in OOD_SETS}},
         }
         hist: dict[str, Any] = {}
@@ -115,6 +145,7 @@ class OODLikelihood(common.FailureMode):
             m["nll_bpd"]["test"].append(_bpd(nll_test))
             g = torch.Generator().manual_seed(80_000 + seed)
             batch_test = batch_means(nll_test, g)
+            m["control"]["auroc_heldout"].append(auroc(batch_test, batch_means(nll_val, g)))
             for s in OOD_SETS:
                 m["nll_bpd"][s].append(_bpd(nll_ood[s]))
                 batch_ood = batch_means(nll_ood[s], g)
@@ -136,6 +167,10 @@ class OODLikelihood(common.FailureMode):
                 + ", ".join(f"{m['fix'][f'auroc_{s}'][-1]:.3f}" for s in OOD_SETS)
             )
 
+        return self.report(m=m, seeds=seeds, hist=hist, test=test, ood=ood, steps=steps)
+
+    def report(self, *, m: Any, seeds: Any, hist: Any, test: Any, ood: Any, steps: Any) -> ExperimentResult:
+        """Tables, figures and the verdict from the measurements (the template's last steps)."""
         rows = []
         for s in OOD_SETS:
             key = f"auroc_{s}"
@@ -199,7 +234,17 @@ class OODLikelihood(common.FailureMode):
             "ood_sets": list(OOD_SETS),
             "recipe_note": "both roles train the same model; the fix is a different score of its likelihood",
         }
-        return self.result(self.verdict(m), tables, m, params, figures, recipes)
+        return self.finish(m, tables, params, figures, recipes)
+
+
+def fail_below(n_in: int, n_out: int, batch: int) -> float:
+    """The raw score's failure bar: 0.5 - 2 SD of the batch AUROC when both sets come from one
+    distribution. Batch means of ``batch`` draws from finite sets of n_in and n_out items shift apart by
+    about sigma sqrt(1/n_in + 1/n_out) by chance, which the batch AUROC reads at the scale of the batch
+    means' std sigma / sqrt(batch): AUROC ~ Phi(delta sqrt(batch / 2) / sigma), so
+    SD ~ phi(0) sqrt(batch / 2) sqrt(1/n_in + 1/n_out) (delta method; 0.060 for 360 vs 360, batch 8)."""
+    sd = (1 / math.sqrt(2 * math.pi)) * math.sqrt(batch / 2) * math.sqrt(1 / n_in + 1 / n_out)
+    return 0.5 - 2 * sd
 
 
 def batch_means(values: Any, g: Any, n_batches: int = 300) -> Any:

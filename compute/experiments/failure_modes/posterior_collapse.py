@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from compute.experiments.base import ExperimentResult, Scale, Verdict
+from compute.experiments.base import ExperimentResult, Scale, Table, Verdict
 from compute.experiments.failure_modes import common
 
 DATASET = "grid25"
@@ -27,12 +27,31 @@ REPRODUCE: dict[str, Any] = {"variant": "gaussian"}
 FIX: dict[str, Any] = {"variant": "free-bits", "free_bits": 0.5}
 FULL_STEPS = 3000
 N_TEST = 2000
+# Negative control: one change from the reproduce arm, a factorised Gaussian decoder with a fixed std
+# of 1 (standardised units) that cannot model x without z (see compute.families.vae).
+CONTROL: dict[str, Any] = {"variant": "gaussian", "decoder": "mlp", "decoder_std": 1.0}
+ARMS = (
+    ("reproduce", "Gaussian VAE (reproduce)", REPRODUCE),
+    ("fix", "free bits λ=0.5 (fix)", FIX),
+    ("control", "factorised decoder (control)", CONTROL),
+)
+KEYS = ("kl", "active_units", "recon", "elbo", "recon_mode_match")
 KL_COLLAPSED = 0.05  # nats
 
 
 class PosteriorCollapse(common.FailureMode):
     slug = "posterior-collapse"
     title = "Posterior collapse: autoregressive-decoder VAE without vs with free bits (25-Gaussian grid)"
+    claim = "A VAE whose decoder can model the data alone ignores its latent code; free bits keep it in use."
+    prediction = (
+        "With the autoregressive decoder, no latent unit stays active and KL(q(z|x) || p(z)) < 0.05 nats on "
+        "every seed; with free bits, more active units and more reconstructions on the input's mode."
+    )
+    control_text = (
+        "The same VAE, data, seeds and steps with one change: a factorised Gaussian decoder (fixed std 1) "
+        "that cannot model x without z. The same collapse detector (0 active units and KL < 0.05) "
+        "must not fire."
+    )
 
     @staticmethod
     def verdict(m: dict[str, Any]) -> Verdict:
@@ -47,101 +66,134 @@ class PosteriorCollapse(common.FailureMode):
         r, f = m["reproduce"], m["fix"]
         summary = (
             f"the plain VAE kept KL {common.pm(r['kl'], 3)} nats with {common.pm(r['active_units'], 1)} of 2 "
-            f"active units (reconstructions on the input's mode: {common.pm_pct(r['recon_mode_match'], 1)} "
-            "%, "
+            f"active units (reconstructions on the input's mode: {common.pm_pct(r['recon_mode_match'], 1)}, "
             f"chance 4 %); free bits: KL {common.pm(f['kl'], 3)} nats, {common.pm(f['active_units'], 1)} "
             "active "
-            f"units, {common.pm_pct(f['recon_mode_match'], 1)} % on the input's mode"
+            f"units, {common.pm_pct(f['recon_mode_match'], 1)} on the input's mode"
         )
         return common.verdict_over_seeds(m, failure, fixed, summary, "collapse")
 
+    @staticmethod
+    def control(m: dict[str, Any]) -> tuple[bool, str]:
+        kl, au = common.per_seed(m, "control", "kl"), common.per_seed(m, "control", "active_units")
+        flagged = [a == 0 and k < KL_COLLAPSED for a, k in zip(au, kl, strict=True)]
+        return common.control_over_seeds(
+            flagged,
+            f"the same VAE with a factorised Gaussian decoder kept KL {common.pm(kl, 3)} nats and "
+            f"{common.pm(au, 1)} of 2 active units",
+        )
+
     def measure(self, scale: Scale, log: Callable[[str], None]) -> ExperimentResult:
-        import torch
-
-        from compute import datasets, metrics
-
         steps, seeds = common.budget(scale, FULL_STEPS)
         m: dict[str, Any] = {"seeds": seeds}
         recon_examples: dict[str, Any] = {}
-        curves: dict[str, list[list[tuple[float, float]]]] = {"reproduce": [], "fix": []}
-        for arm, cfg in (("reproduce", REPRODUCE), ("fix", FIX)):
-            out: dict[str, list[Any]] = {
-                k: [] for k in ("kl", "active_units", "recon", "elbo", "recon_mode_match")
-            }
+        curves: dict[str, list[list[tuple[float, float]]]] = {arm: [] for arm, _, _ in ARMS}
+        for arm, _, cfg in ARMS:
+            m[arm] = {k: [] for k in KEYS}
             for seed in seeds:
-                data = datasets.load(DATASET, seed)
-                rec = common.Recorder(["kl"], every=max(1, steps // 100))
-                model, _ = common.train_model(
-                    "vae", data, seed=seed, steps=steps, callbacks=[rec], **cfg, **SHARED
-                )
-                curves[arm].append(rec.points["kl"])
-                x = data.test[:N_TEST]
-                with torch.no_grad():
-                    terms = model.elbo_terms(x)
-                    kl = float(terms.kl_per_dim.sum(-1).mean())
-                    recon = float(-terms.recon.mean())
-                    xr = reconstruct(model, x[:500], seed)
-                idx_x, _ = metrics.nearest_mode(x[:500], data.modes)
-                idx_r, _ = metrics.nearest_mode(xr, data.modes)
-                out["kl"].append(kl)
-                out["recon"].append(recon)
-                out["elbo"].append(-(recon + kl))
-                out["active_units"].append(model.active_units(x))
-                out["recon_mode_match"].append(float((idx_x == idx_r).double().mean()))
-                if seed == seeds[0]:
-                    recon_examples[arm] = reconstruction_panel(model, data, seed)
-                log(
-                    f"{arm} seed {seed}: KL {kl:.3f} AU {out['active_units'][-1]} recon {recon:.3f} "
-                    f"match {out['recon_mode_match'][-1]:.2f}"
-                )
-            m[arm] = out
+                numbers, curve, panel = measure_seed(cfg, seed, steps, panel=seed == seeds[0])
+                for k in KEYS:
+                    m[arm][k].append(numbers[k])
+                curves[arm].append(curve)
+                if panel is not None:
+                    recon_examples[arm] = panel
+                log(f"{arm} seed {seed}: " + ", ".join(f"{k} {numbers[k]:.3f}" for k in KEYS))
+        return self.finish(
+            m, tables(m, seeds), params(steps, seeds), figures(recon_examples, curves, seeds), recipes(steps)
+        )
 
-        rows = [
-            ("KL(q(z|x) || p(z)), nats", "kl", 3),
-            ("active units (of 2)", "active_units", 1),
-            ("reconstruction -E log p(x|z), nats", "recon", 3),
-            ("ELBO, nats", "elbo", 3),
-            ("reconstruction on the input's mode (chance 0.04)", "recon_mode_match", 3),
-        ]
-        tables = [
-            common.metric_table(
-                f"Mean ± std over {len(seeds)} seeds, {N_TEST} test points",
-                m,
-                rows,
-                ("Gaussian VAE (reproduce)", "free bits λ=0.5 (fix)"),
-            ),
-            common.seed_table(
-                "Per seed",
-                m,
-                [
-                    ("KL", "kl"),
-                    ("active units", "active_units"),
-                    ("recon", "recon"),
-                    ("mode match", "recon_mode_match"),
-                ],
-            ),
-        ]
-        data0 = datasets.load(DATASET, seeds[0])
-        figures = {
-            "reconstructions": reconstruction_figure(recon_examples, data0),
-            "kl_curve": common.curve_figure(
-                {"plain VAE": curves["reproduce"], "free bits": curves["fix"]},
-                "step",
-                "KL(q(z|x) || p(z)), nats (train batch)",
-                "KL term during training (one line per seed)",
-            ),
-        }
-        base = {"dataset": DATASET, "steps": steps, "seed": 0}
-        recipes = common.arm_recipes("vae-2d", {**base, **REPRODUCE, **SHARED}, {**base, **FIX, **SHARED})
-        params = {
-            "dataset": DATASET,
-            "steps": steps,
-            "seeds": seeds,
-            **common.arm_configs(SHARED, REPRODUCE, FIX),
-            "kl_collapsed_below": KL_COLLAPSED,
-            "test_points": N_TEST,
-        }
-        return self.result(self.verdict(m), tables, m, params, figures, recipes)
+
+def measure_seed(
+    cfg: dict[str, Any], seed: int, steps: int, panel: bool
+) -> tuple[dict[str, float], list[tuple[float, float]], Any]:
+    """Train one arm's VAE on one seed; its numbers on the test points, its KL curve, its panel."""
+    import torch
+
+    from compute import datasets, metrics
+
+    data = datasets.load(DATASET, seed)
+    rec = common.Recorder(["kl"], every=max(1, steps // 100))
+    model, _ = common.train_model("vae", data, seed=seed, steps=steps, callbacks=[rec], **{**SHARED, **cfg})
+    x = data.test[:N_TEST]
+    with torch.no_grad():
+        terms = model.elbo_terms(x)
+        kl = float(terms.kl_per_dim.sum(-1).mean())
+        recon = float(-terms.recon.mean())
+        xr = reconstruct(model, x[:500], seed)
+    idx_x, _ = metrics.nearest_mode(x[:500], data.modes)
+    idx_r, _ = metrics.nearest_mode(xr, data.modes)
+    numbers = {
+        "kl": kl,
+        "recon": recon,
+        "elbo": -(recon + kl),
+        "active_units": float(model.active_units(x)),
+        "recon_mode_match": float((idx_x == idx_r).double().mean()),
+    }
+    return numbers, rec.points["kl"], reconstruction_panel(model, data, seed) if panel else None
+
+
+def tables(m: dict[str, Any], seeds: list[int]) -> list[Table]:
+    rows = [
+        ("KL(q(z|x) || p(z)), nats", "kl", 3),
+        ("active units (of 2)", "active_units", 1),
+        ("reconstruction -E log p(x|z), nats", "recon", 3),
+        ("ELBO, nats", "elbo", 3),
+        ("reconstruction on the input's mode (chance 0.04)", "recon_mode_match", 3),
+    ]
+    arms = tuple(arm for arm, _, _ in ARMS)
+    return [
+        common.metric_table(
+            f"Mean ± std over seeds, {N_TEST} test points",
+            m,
+            rows,
+            tuple(label for _, label, _ in ARMS),
+            arms,
+        ),
+        common.seed_table(
+            "Per seed",
+            m,
+            [
+                ("KL", "kl"),
+                ("active units", "active_units"),
+                ("recon", "recon"),
+                ("mode match", "recon_mode_match"),
+            ],
+            arms,
+        ),
+    ]
+
+
+def figures(
+    recon_examples: dict[str, Any], curves: dict[str, list[list[tuple[float, float]]]], seeds: list[int]
+) -> dict[str, bytes]:
+    from compute import datasets
+
+    return {
+        "reconstructions": reconstruction_figure(recon_examples, datasets.load(DATASET, seeds[0])),
+        "kl_curve": common.curve_figure(
+            {label: curves[arm] for arm, label, _ in ARMS},
+            "step",
+            "KL(q(z|x) || p(z)), nats (train batch)",
+            "KL term during training (one line per seed)",
+        ),
+    }
+
+
+def params(steps: int, seeds: list[int]) -> dict[str, Any]:
+    return {
+        "dataset": DATASET,
+        "steps": steps,
+        "seeds": seeds,
+        **common.arm_configs(SHARED, REPRODUCE, FIX),
+        "control": CONTROL,
+        "kl_collapsed_below": KL_COLLAPSED,
+        "test_points": N_TEST,
+    }
+
+
+def recipes(steps: int) -> list[dict[str, Any]]:
+    base = {"dataset": DATASET, "steps": steps, "seed": 0}
+    return common.arm_recipes("vae-2d", {**base, **REPRODUCE, **SHARED}, {**base, **FIX, **SHARED})
 
 
 def reconstruct(model: Any, x: Any, seed: int) -> Any:
@@ -178,10 +230,16 @@ def reconstruction_figure(examples: dict[str, list[tuple[Any, Any]]], data: Any)
     from compute.experiments.base import png
 
     colours = ["#d62728", "#2ca02c", "#1f77b4", "#ff7f0e", "#9467bd"]
-    fig, axes = plt.subplots(1, 2, figsize=(7.4, 3.9))
+    fig, axes = plt.subplots(1, 3, figsize=(11.1, 3.9))
     lo, hi = data.spec.bounds
     for ax, (arm, title) in zip(
-        axes, (("reproduce", "plain VAE (reproduce)"), ("fix", "free bits (fix)")), strict=True
+        axes,
+        (
+            ("reproduce", "plain VAE (reproduce)"),
+            ("fix", "free bits (fix)"),
+            ("control", "factorised decoder (control)"),
+        ),
+        strict=True,
     ):
         modes = data.modes.numpy()
         ax.scatter(modes[:, 0], modes[:, 1], s=60, facecolors="none", edgecolors="#999999", lw=0.8)

@@ -6,9 +6,17 @@ import pytest
 from django.template import Context, Template
 
 from compute import experiments
-from compute.experiments.base import Experiment, ExperimentResult, Table, Verdict
+from compute.experiments.base import Evidence, Experiment, ExperimentResult, Table, Verdict
 
 PNG = b"\x89PNG\r\n\x1a\nfake"
+EVIDENCE = Evidence(
+    claim="The minimax GAN collapses.",
+    prediction="judge_2d calls its samples collapse on every seed.",
+    outcome="collapse on 3 of 3 seeds",
+    control="Exact mixture samples judged by the same rule.",
+    control_outcome="exact samples -> meets",
+    control_rejected=True,
+)
 
 
 class Toy(Experiment):
@@ -33,6 +41,7 @@ class Toy(Experiment):
                     "config": {"variant": "minimax", "dataset": "grid25"},
                 }
             ],
+            evidence=EVIDENCE,
         )
 
 

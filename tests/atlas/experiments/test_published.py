@@ -113,3 +113,36 @@ def test_a_partial_verdict_reads_as_words(results_dir):
 
     html = render_panel("mode-collapse")
     assert "<strong>PARTLY REPRODUCED</strong>" in html
+
+
+def test_the_published_record_keeps_the_prediction_and_the_control(results_dir):
+    stored_and_published(results_dir)
+    payload = json.loads((results_dir / "mode-collapse" / "record.json").read_text())
+    assert payload["evidence"]["control_rejected"] is True
+    ExperimentRecord.objects.all().delete()
+    call_command("experiments", "load")
+    loaded = ExperimentRecord.objects.get(slug="mode-collapse")
+    assert loaded.evidence["prediction"] == "judge_2d calls its samples collapse on every seed."
+
+
+def test_it_loads_a_record_published_before_records_had_evidence(results_dir):
+    stored_and_published(results_dir)
+    path = results_dir / "mode-collapse" / "record.json"
+    payload = json.loads(path.read_text())
+    del payload["evidence"]
+    path.write_text(json.dumps(payload))
+    ExperimentRecord.objects.all().delete()
+    call_command("experiments", "load")
+    loaded = ExperimentRecord.objects.get(slug="mode-collapse")
+    assert loaded.evidence == {} and not loaded.has_evidence
+    assert "predates negative controls" in render_panel("mode-collapse")
+
+
+def test_it_rejects_evidence_that_is_not_an_object(results_dir):
+    stored_and_published(results_dir)
+    path = results_dir / "mode-collapse" / "record.json"
+    payload = json.loads(path.read_text())
+    payload["evidence"] = "trust me"
+    path.write_text(json.dumps(payload))
+    with pytest.raises(CommandError, match="evidence must be a JSON dict"):
+        call_command("experiments", "load")

@@ -51,3 +51,27 @@ def test_the_panel_shows_the_verdict_and_a_runnable_preset():
     assert "REPRODUCED" in html and "3.0 of 25" in html
     assert 'data-recipe="gan-2d"' in html and "Reproduce: GAN on 2-D data" in html
     assert '<option value="minimax" selected>' in html and '<option value="grid25" selected>' in html
+
+
+def test_the_panel_shows_the_claim_the_prediction_the_control_and_both_outcomes():
+    services.run_and_store("mode-collapse", "smoke", log=lambda _: None)
+
+    html = render_panel("mode-collapse")
+    for text in (
+        "The minimax GAN collapses.",
+        "judge_2d calls its samples collapse on every seed.",
+        "collapse on 3 of 3 seeds",
+        "Exact mixture samples judged by the same rule.",
+        "exact samples -&gt; meets",
+        "Rejected by the verdict rule",
+    ):
+        assert text in html, text
+
+
+def test_the_panel_says_when_the_control_was_not_rejected():
+    services.run_and_store("mode-collapse", "smoke", log=lambda _: None)
+    record = ExperimentRecord.objects.get(slug="mode-collapse")
+    record.evidence = {**record.evidence, "control_rejected": False}
+    record.save()
+
+    assert "Not rejected" in render_panel("mode-collapse")

@@ -34,7 +34,8 @@ def test_fmt_counts_only_finite_values() -> None:
 
 
 def test_fmt_pct_scales_fractions() -> None:
-    assert fmt_pct([0.1, 0.2], with_n=False) == "15.0 ± 7.1"
+    assert fmt_pct([0.1, 0.2], with_n=False) == "15.0 ± 7.1 %"
+    assert fmt_pct([0.1]) == "10.0 % (n = 1)"
 
 
 def test_summarise_gives_nan_std_for_one_value_and_mean_std_keeps_zero() -> None:

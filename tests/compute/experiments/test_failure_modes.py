@@ -102,6 +102,13 @@ def test_pair_verdict_rule():
     assert common.pair_verdict(common.PairOutcome([], [], []), "n").code == "not-reproduced"
 
 
+def test_pair_verdict_states_n_once_and_never_plus_minus_zero():
+    one = common.pair_verdict(common.PairOutcome([0], [True], [True]), f"KL {common.pm([0.5], 3)}")
+    assert "n = 1 seed per mean" in one.text and "± 0" not in one.text and "KL 0.500" in one.text
+    grid = common.pair_verdict(common.PairOutcome(["a/0", "b/0"], [True] * 2, [True] * 2), "x", per_mean=1)
+    assert "n = 1 seed per mean" in grid.text
+
+
 # --------------------------------------------------------------------------------------------
 # Hand-made measurements per experiment: (builder of measurements for per-seed failure/fix flags).
 # Each builder returns measurements in which seed i shows the failure iff fail[i] and the fix beats
@@ -112,16 +119,40 @@ def _mode_collapse(fail, fix):
     m = {
         "seeds": [0, 1, 2],
         "datasets": ["grid25", "ring8"],
-        "fix_name": "WGAN-GP",
+        "fix_name": "the non-saturating GAN",
         "reproduce": {},
         "fix": {},
+        "control": {},
     }
     for ds, k in (("grid25", 25), ("ring8", 8)):
-        m["reproduce"][f"{ds}_modes"] = [3 if f else k for f in fail]
-        m["reproduce"][f"{ds}_hq"] = [0.2 if f else 0.95 for f in fail]
-        m["fix"][f"{ds}_modes"] = [k if x else 2 for x in fix]
+        m["reproduce"][f"{ds}_counted"] = [3 if f else k for f in fail]
+        m["reproduce"][f"{ds}_hq"] = [0.95] * 3
+        m["reproduce"][f"{ds}_diagnosis"] = ["collapse" if f else "meets" for f in fail]
+        m["fix"][f"{ds}_counted"] = [k if x else 2 for x in fix]
         m["fix"][f"{ds}_hq"] = [0.9 if x else 0.1 for x in fix]
+        m["fix"][f"{ds}_diagnosis"] = ["meets" if x else "collapse" for x in fix]
+        m["control"][f"{ds}_exact"] = ["meets"] * 3
+        m["control"][f"{ds}_noise"] = ["noise"] * 3
     return m
+
+
+def test_mode_collapse_does_not_call_divergence_collapse():
+    from compute.experiments.failure_modes.mode_collapse import ModeCollapse
+
+    m = _mode_collapse([True] * 3, [True] * 3)
+    for ds in m["datasets"]:
+        m["reproduce"][f"{ds}_diagnosis"] = ["divergence", "noise", "divergence"]
+        m["reproduce"][f"{ds}_counted"] = [0] * 3
+    assert ModeCollapse.verdict(m).code == "not-reproduced"
+
+
+def test_mode_collapse_control_fails_when_the_judge_calls_exact_samples_collapse():
+    from compute.experiments.failure_modes.mode_collapse import ModeCollapse
+
+    m = _mode_collapse([True] * 3, [True] * 3)
+    assert ModeCollapse.control(m)[0]
+    m["control"]["ring8_exact"] = ["meets", "collapse", "meets"]
+    assert not ModeCollapse.control(m)[0]
 
 
 def _posterior(fail, fix):
@@ -137,6 +168,7 @@ def _posterior(fail, fix):
             "active_units": [2 if x else 0 for x in fix],
             "recon_mode_match": [0.3 if x else 0.02 for x in fix],
         },
+        "control": {"kl": [2.0] * 3, "active_units": [2] * 3, "recon_mode_match": [0.5] * 3},
     }
 
 
@@ -145,6 +177,7 @@ def _pfb(fail, fix):
         "seeds": [0, 1, 2],
         "reproduce": {"negatives_tv": [0.4 if f else 0.05 for f in fail], "kl": [0.5] * 3},
         "fix": {"negatives_tv": [0.1] * 3, "kl": [0.25 if x else 0.7 for x in fix]},
+        "control": {"negatives_tv": [0.03] * 3},
     }
 
 
@@ -168,7 +201,7 @@ def _explosion(fail, fix):
 def _lvq(fail, fix):
     return {
         "seeds": [0, 1, 2],
-        "base": {"nll_bpd": [2.1] * 3},
+        "base": {"nll_bpd": [2.1] * 3, "fd": [1.5] * 3, "precision": [0.85] * 3},
         "reproduce": {
             "nll_bpd": [2.2 if f else 4.5 for f in fail],
             "fd": [80.0 if x else 1.0 for x in fix],
@@ -185,6 +218,7 @@ def _ood(fail, fix):
     m["reproduce"]["auroc_noise"] = [1.0] * 3
     m["fix"]["auroc_constant"] = [0.95 if x else 0.3 for x in fix]
     m["fix"]["auroc_noise"] = [1.0] * 3
+    m["control"] = {"auroc_heldout": [0.48, 0.55, 0.5]}
     return m
 
 
@@ -205,7 +239,9 @@ def _schedule(fail, fix):
             "centre_share": [0.05] * 3,
             "modes": [25] * 3,
             "hq": [0.8] * 3,
+            "diagnosis": ["meets"] * 3,
         },
+        "control": {"tv": [0.04] * 3},
     }
 
 
@@ -219,6 +255,7 @@ def _cfg(fail, fix):
             "sat_high": [0.4 if f else 0.1 for f in fail],
             "recall_high": [0.1] * 3,
             "precision_high": [0.8] * 3,
+            "saturation_by_w": [[0.1, 0.4]] * 3,
         },
         "fix": {
             "sat_high": [0.11 if x else 0.6 for x in fix],
@@ -241,6 +278,7 @@ def _exposure(fail, fix):
         },
         "fix": {"kl_tf": [0.01] * 3, "kl_free": [0.005 if x else 0.2 for x in fix], "forbidden": [0.005] * 3},
         "scheduled": {"kl_tf": [0.1] * 3, "kl_free": [0.2] * 3, "forbidden": [0.1] * 3},
+        "control": {"kl_true_a": [0.01] * 3, "kl_true_b": [0.0102] * 3},
     }
 
 
@@ -277,6 +315,7 @@ def _memorisation(fail, fix):
             "copy_share": [0.0 if x else 0.95 for x in fix],
             "median_ratio": [1.0 if x else 0.05 for x in fix],
         },
+        "control": {"copy_share": [0.0] * 3},
     }
 
 
@@ -317,6 +356,56 @@ def test_verdict_rule_on_hand_made_measurements(slug):
     assert "did not beat it on seed" in one_fails.text
     # the sentence carries the measured numbers
     assert any(ch.isdigit() for ch in reproduced.text) and "±" in reproduced.text
+
+
+@pytest.mark.parametrize("slug", sorted(BUILDERS))
+def test_negative_control_is_rejected_on_hand_made_measurements(slug):
+    rejected, text = type(experiments.get(slug)).control(BUILDERS[slug]([True] * 3, [True] * 3))
+    assert rejected and text.startswith("rejected"), text
+
+
+@pytest.mark.parametrize("slug", sorted(BUILDERS))
+def test_smoke_record_carries_claim_prediction_control_and_both_outcomes(slug):
+    evidence = smoke(slug).as_dict()["evidence"]
+    for key in ("claim", "prediction", "outcome", "control", "control_outcome"):
+        assert isinstance(evidence[key], str) and len(evidence[key]) > 20, (key, evidence)
+    assert isinstance(evidence["control_rejected"], bool)
+
+
+def test_a_control_that_passes_the_rule_withdraws_the_verdict():
+    from compute.experiments.failure_modes.schedule_mismatch import ScheduleMismatch
+
+    exp = experiments.get("schedule-mismatch")
+    m = _schedule([True] * 3, [True] * 3)
+    assert exp.evidence(m, ScheduleMismatch.verdict(m)).control_rejected
+    m["control"]["tv"] = [0.04, 0.3, 0.04]  # the detector fires on exact samples: no evidence
+    result = exp.finish(m, [], {}, {}, [])
+    assert result.verdict.code == "not-reproduced" and "Withdrawn" in result.verdict.text
+
+
+def test_bias_fix_is_judged_on_amplification_not_on_the_minority_share():
+    from compute.experiments.failure_modes.bias_amplification import BiasAmplification
+
+    m = _bias([True] * 3, [True] * 3)
+    m["fix"]["minority_low"] = [0.3] * 3  # above the data's 20 %, yet 50/50 data sharpened to 70/30
+    assert BiasAmplification.verdict(m).code == "partly-reproduced"
+
+
+def test_exposure_fix_is_judged_on_the_gap_not_on_free_running_kl():
+    from compute.experiments.failure_modes.exposure_bias import ExposureBias
+
+    m = _exposure([True] * 3, [True] * 3)
+    m["fix"]["kl_tf"] = [0.001] * 3
+    m["fix"]["kl_free"] = [0.045] * 3  # lower free-running KL than the small model's 0.05, larger gap
+    assert ExposureBias.verdict(m).code == "partly-reproduced"
+
+
+def test_ood_rule_ignores_an_auroc_within_chance_of_one_half():
+    from compute.experiments.failure_modes.ood_likelihood import OODLikelihood
+
+    m = _ood([True] * 3, [True] * 3)
+    m["reproduce"]["auroc_constant"] = [0.45] * 3  # below 0.5, but within 2 SD of chance
+    assert OODLikelihood.verdict(m).code == "not-reproduced"
 
 
 def test_hallucination_verdict_is_not_reproducible_with_the_nodes_reason():
