@@ -24,6 +24,10 @@ tokens per evaluation. Sample quality is judged by the AR model (bits/char of th
 the unigram TV to the corpus. The caveat -- competitiveness only in selected settings -- is the gap
 between the bound and the AR likelihood at equal compute, and the quality lost when decoding many
 tokens per evaluation.
+
+Prediction (could fail): the masked-diffusion LM is a sequence model of the text -- its bound, 3
+standard errors included, lies below the unigram entropy. Negative control: the same masked-diffusion
+network at its initial weights, its bound computed by the same code and judged by the same rule.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from compute.experiments import figures as draw
-from compute.experiments.base import ExperimentResult, Scale, Table, Verdict, fmt
+from compute.experiments.base import Evidence, ExperimentResult, Scale, Table, Verdict, fmt
 from compute.experiments.unifications import common
 from compute.families.char_transformer import (
     Block,
@@ -48,6 +52,7 @@ from compute.families.char_transformer import (
 )
 
 LN2 = math.log(2)
+SIZE = {"n_layer": 2, "n_head": 4, "n_embd": 64, "lr": 3e-3}  # both transformers
 
 
 class MaskedDiffusionLM(nn.Module):
@@ -148,30 +153,55 @@ class MaskedDiffusionLM(nn.Module):
         return x.cpu()
 
 
+def sequence_model_rule(bound_bpc: float, se_bpc: float, unigram_bpc: float) -> common.Check:
+    """The prediction, for the trained masked-diffusion LM and the control alike: its bound + 3 SE is
+    below the unigram entropy (bits/char)."""
+    text = f"bound {bound_bpc:.3f} + 3 x {se_bpc:.3f} bits/char vs unigram entropy {unigram_bpc:.3f}"
+    return common.Check(bound_bpc + 3 * se_bpc < unigram_bpc, text)
+
+
+def evidence(s: dict[str, Any]) -> Evidence:
+    return common.evidence(
+        claim="masked diffusion is a sequence model like autoregression: the same transformer trained with "
+        "the MDLM bound models the text",
+        prediction="the masked-diffusion bound (+ 3 SE) lies below the unigram entropy",
+        control="the same masked-diffusion network at its initial weights (untrained)",
+        outcome=sequence_model_rule(s["mdlm_bound_bpc"], s["mdlm_bound_se_bpc"], s["unigram_bpc"]),
+        control_outcome=sequence_model_rule(
+            s["control_bound_bpc"], s["control_bound_se_bpc"], s["unigram_bpc"]
+        ),
+        identities=(
+            f"the left-to-right reading of the diffusion model's conditionals is a normalised AR model "
+            f"(exact likelihood {s['mdlm_l2r_bpc']:.3f} bits/char)",
+        ),
+    )
+
+
 def verdict(s: dict[str, Any]) -> Verdict:
-    """fails: the masked-diffusion bound is no better than the unigram entropy; holds: it is within 10 % of
-    the AR model's exact bits/char and decoding 4 tokens per evaluation costs at most 10 % in the AR judge's
-    bits/char vs one token per evaluation; partly-holds otherwise."""
+    """fails: the masked-diffusion LM does not meet :func:`sequence_model_rule`; holds: in addition its
+    bound is within 10 % of the AR model's exact bits/char and decoding 4 tokens per evaluation costs at
+    most 10 % in the AR judge's bits/char vs one token per evaluation; partly-holds otherwise."""
     ar, md = s["ar_bpc"], s["mdlm_bound_bpc"]
     par, one = s["judge_bpc"][s["k_parallel"]], s["judge_bpc"][s["k_one"]]
+    ev, outcome = evidence(s), sequence_model_rule(md, s["mdlm_bound_se_bpc"], s["unigram_bpc"])
     text = (
         f"On the Atlas's text the same transformer gets {ar:.3f} bits/char as an exact AR likelihood and a "
-        f"masked-diffusion bound of {md:.3f} (+- {s['mdlm_bound_se_bpc']:.3f}; its left-to-right AR "
-        "reading, also "
-        f"exact: {s['mdlm_l2r_bpc']:.3f}; unigram entropy {s['unigram_bpc']:.3f}); decoding "
-        f"{s['tokens_per_nfe_parallel']:.0f} tokens per network evaluation gives samples the AR judge "
-        "scores at "
-        f"{par:.3f} bits/char vs {one:.3f} at one token per evaluation (AR's own samples: "
-        f"{s['judge_bpc_ar']:.3f})"
+        f"masked-diffusion bound of {md:.3f} (+- {s['mdlm_bound_se_bpc']:.3f} over test windows; its "
+        f"left-to-right AR reading, also exact: {s['mdlm_l2r_bpc']:.3f}; unigram entropy "
+        f"{s['unigram_bpc']:.3f}; untrained: {s['control_bound_bpc']:.3f}); decoding "
+        f"{s['tokens_per_nfe_parallel']:.0f} tokens per network evaluation gives samples the AR judge scores "
+        f"at {par:.3f} bits/char vs {one:.3f} at one token per evaluation (AR's own samples: "
+        f"{s['judge_bpc_ar']:.3f}; {s['seeds']:.0f} seed(s))"
     )
-    if md >= s["unigram_bpc"]:
-        return Verdict("fails", text + ".")
+    if not outcome.passed:
+        return common.judged(ev, "fails", text)
     if md <= 1.10 * ar and par <= 1.10 * one:
-        return Verdict("holds", text + ".")
-    return Verdict(
+        return common.judged(ev, "holds", text)
+    return common.judged(
+        ev,
         "partly-holds",
-        text + ": the caveat bites -- at this budget the diffusion LM trails the AR "
-        "model (bound gap or parallel-decoding cost above 10 %).",
+        text + ": the caveat bites -- at this budget the diffusion LM trails the AR model (bound gap or "
+        "parallel-decoding cost above 10 %)",
     )
 
 
@@ -185,18 +215,16 @@ class ArDiffusionSequences(common.Unification):
         from compute import datasets
 
         text = datasets.load("text")
-        dev = common.device()
         L, V = text.spec.shape[0], text.spec.vocab_size
         # one seed at 3,000 steps: the masked-diffusion LM sits on a plateau (it must first learn to attend to
         # its neighbours; the AR model reads the previous character from its own input) until ~750 steps
-        steps = scale.steps(3000, 20)
-        size = {"n_layer": 2, "n_head": 4, "n_embd": 64, "lr": 3e-3}
-        cfg = Config(**size)
-        n_test = common.pick(scale, 32, 256)
-        n_samples = common.pick(scale, 8, 64)
-        k_mc = common.pick(scale, 4, 16)
-        ks = common.pick(scale, [L, L // 4], [L, L // 4, L // 8, L // 16])
-        test = text.test[:n_test]
+        budget = {
+            "steps": scale.steps(3000, 20),
+            "n_test": common.pick(scale, 32, 256),
+            "n_samples": common.pick(scale, 8, 64),
+            "k_mc": common.pick(scale, 4, 16),
+            "ks": common.pick(scale, [L, L // 4], [L, L // 4, L // 8, L // 16]),
+        }
         counts = torch.bincount(text.train.flatten(), minlength=V).double()
         p_uni = counts / counts.sum()
         unigram_bpc = float(-(p_uni * p_uni.clamp_min(1e-300).log()).sum() / LN2)
@@ -204,51 +232,28 @@ class ArDiffusionSequences(common.Unification):
         per_seed: list[dict[str, Any]] = []
         keep: dict[str, Any] = {}
         for seed in common.seeds_of(scale, cap=1):
-            log(f"seed {seed}: AR and masked-diffusion transformers ({steps} steps each)")
-            ar = common.build_model("char-transformer", text, seed=seed, **size)
-            info_ar = common.train(ar, text, steps, seed, batch_size=32)
-            md = MaskedDiffusionLM(cfg, V, L, seed, dev)
-            info_md = common.train(md, text, steps, seed, batch_size=32)
+            log(f"seed {seed}: AR and masked-diffusion transformers ({budget['steps']} steps each)")
+            ar = common.build_model("char-transformer", text, seed=seed, **SIZE)
+            info_ar = common.train(ar, text, budget["steps"], seed, batch_size=32)
+            md = MaskedDiffusionLM(Config(**SIZE), V, L, seed, common.device())
+            info_md = common.train(md, text, budget["steps"], seed, batch_size=32)
             m: dict[str, Any] = {
                 "params_ar": float(sum(p.numel() for p in ar.parameters())),
                 "params_md": float(sum(p.numel() for p in md.parameters())),
                 "train_s_ar": info_ar["seconds"],
                 "train_s_md": info_md["seconds"],
             }
-            nll_ar = -ar.log_likelihood(test).values.double()
-            bound, se = md.nelbo(test, k_mc, seed)
-            m["ar_bpc"] = float(nll_ar.mean() / (L * LN2))
-            m["mdlm_bound_bpc"] = float(bound.mean() / (L * LN2))
-            m["mdlm_bound_se_bpc"] = float(bound.std() / math.sqrt(len(bound)) / (L * LN2))
-            m["mdlm_bound_mc_se_bpc"] = float(se.mean() / (L * LN2))
-            m["mdlm_l2r_bpc"] = float(md.l2r_nll(test).mean() / (L * LN2))
-
-            def judge(x: torch.Tensor, ar: Any = ar) -> dict[str, float]:
-                nll = -ar.log_likelihood(x).values.double()
-                fake = torch.bincount(x.flatten(), minlength=V).double()
-                return {
-                    "bpc": float(nll.mean() / (L * LN2)),
-                    "unigram_tv": 0.5 * float((p_uni - fake / fake.sum()).abs().sum()),
-                }
-
-            x_ar, t_ar = common.timed(lambda ar=ar, seed=seed: ar.sample(n_samples, seed=seed))
-            m["ar_samples"] = {**judge(x_ar), "ms_per_token": 1e3 * t_ar / (n_samples * L)}
-            m["mdlm_samples"] = {}
-            for k in ks:
-                x_md, t_md = common.timed(lambda k=k, md=md, seed=seed: md.sample(n_samples, k, seed))
-                m["mdlm_samples"][str(k)] = {
-                    **judge(x_md),
-                    "ms_per_token": 1e3 * t_md / (n_samples * L),
-                    "tokens_per_nfe": L / k,
-                }
-                if seed == 0:
-                    keep[f"md_{k}"] = text.decode(x_md[0])
+            untrained = MaskedDiffusionLM(Config(**SIZE), V, L, seed, common.device())  # the negative control
+            m.update(
+                self._likelihoods(ar, md, untrained, text.test[: budget["n_test"]], budget["k_mc"], seed)
+            )
+            decoded, texts = self._decoding(ar, md, text, p_uni, budget, seed)
+            m.update(decoded)
             per_seed.append(m)
-            if seed == 0:
-                keep["ar"] = text.decode(x_ar[0])
+            keep = keep or texts
 
         summary = common.summarise(per_seed)
-        k_par = str(L // 4 if (L // 4) in ks else ks[-1])
+        k_par = str(L // 4 if (L // 4) in budget["ks"] else budget["ks"][-1])
         summary.update(
             unigram_bpc=unigram_bpc,
             k_parallel=k_par,
@@ -256,74 +261,153 @@ class ArDiffusionSequences(common.Unification):
             judge_bpc={k: summary["mdlm_samples"][k]["bpc"] for k in summary["mdlm_samples"]},
             judge_bpc_ar=summary["ar_samples"]["bpc"],
             tokens_per_nfe_parallel=summary["mdlm_samples"][k_par]["tokens_per_nfe"],
+            seeds=float(len(per_seed)),
         )
-        v = verdict(summary)
-        test_judge = summary["ar_bpc"]
-        tables = [
+        ev = evidence(summary)
+        tables = self._tables(per_seed, summary, budget, L, unigram_bpc)
+        figs = {"ar_diffusion_sequences": self._figure(summary, budget["ks"], L, keep)}
+        params = {
+            "data": f"text (Atlas content), windows of {L} characters, vocabulary {V}",
+            "steps": budget["steps"],
+            "batch": 32,
+            "network": SIZE,
+            "parameters": int(summary["params_ar"]),
+            "parameters_diffusion": int(summary["params_md"]),
+            "test_windows": budget["n_test"],
+            "bound_samples": budget["k_mc"],
+            "samples": budget["n_samples"],
+            "diffusion_steps": budget["ks"],
+            "control": "masked-diffusion network at its initial weights",
+            "seeds": len(per_seed),
+        }
+        recipes = [
+            {
+                "role": "autoregressive model",
+                "recipe": "char-transformer-text",
+                "config": {"steps": budget["steps"]},
+            }
+        ]
+        measurements = {"summary": summary, "per_seed": per_seed, "samples_text": keep}
+        return self.result(verdict(summary), tables, measurements, params, figs, recipes, evidence=ev)
+
+    @staticmethod
+    def _likelihoods(
+        ar: Any, md: MaskedDiffusionLM, untrained: MaskedDiffusionLM, test: torch.Tensor, k_mc: int, seed: int
+    ) -> dict[str, float]:
+        """Bits/char on held-out windows: AR exact, the MDLM bound (and its SEs), its exact left-to-right
+        reading, and the control's bound by the same code."""
+        L = test.shape[1]
+        per_char = L * LN2
+        nll_ar = -ar.log_likelihood(test).values.double()
+        bound, se = md.nelbo(test, k_mc, seed)
+        control, _ = untrained.nelbo(test, k_mc, seed)
+        return {
+            "ar_bpc": float(nll_ar.mean() / per_char),
+            "mdlm_bound_bpc": float(bound.mean() / per_char),
+            "mdlm_bound_se_bpc": float(bound.std() / math.sqrt(len(bound)) / per_char),
+            "mdlm_bound_mc_se_bpc": float(se.mean() / per_char),
+            "mdlm_l2r_bpc": float(md.l2r_nll(test).mean() / per_char),
+            "control_bound_bpc": float(control.mean() / per_char),
+            "control_bound_se_bpc": float(control.std() / math.sqrt(len(control)) / per_char),
+        }
+
+    @staticmethod
+    def _decoding(
+        ar: Any, md: MaskedDiffusionLM, text: Any, p_uni: torch.Tensor, budget: dict[str, Any], seed: int
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """Samples of the AR model and of masked diffusion at each number of steps, judged by the AR model."""
+        L, V = text.spec.shape[0], text.spec.vocab_size
+        n = budget["n_samples"]
+
+        def judge(x: torch.Tensor) -> dict[str, float]:
+            nll = -ar.log_likelihood(x).values.double()
+            fake = torch.bincount(x.flatten(), minlength=V).double()
+            return {
+                "bpc": float(nll.mean() / (L * LN2)),
+                "unigram_tv": 0.5 * float((p_uni - fake / fake.sum()).abs().sum()),
+            }
+
+        x_ar, t_ar = common.timed(lambda: ar.sample(n, seed=seed))
+        out: dict[str, Any] = {
+            "ar_samples": {**judge(x_ar), "ms_per_token": 1e3 * t_ar / (n * L)},
+            "mdlm_samples": {},
+        }
+        texts = {"ar": text.decode(x_ar[0])}
+        for k in budget["ks"]:
+            x_md, t_md = common.timed(lambda k=k: md.sample(n, k, seed))
+            out["mdlm_samples"][str(k)] = {
+                **judge(x_md),
+                "ms_per_token": 1e3 * t_md / (n * L),
+                "tokens_per_nfe": L / k,
+            }
+            texts[f"md_{k}"] = text.decode(x_md[0])
+        return out, texts
+
+    @staticmethod
+    def _tables(
+        per_seed: list[dict[str, Any]],
+        summary: dict[str, Any],
+        budget: dict[str, Any],
+        L: int,
+        unigram_bpc: float,
+    ) -> list[Table]:
+        def col(*path: str) -> str:
+            return fmt(common.collect(per_seed, *path), 3)
+
+        k_mc = budget["k_mc"]
+        return [
             Table(
-                "Likelihood on held-out text, bits per character (lower is better)",
+                "Likelihood on held-out text, bits per character (lower is better; the prediction: the "
+                "diffusion bound + 3 SE below the unigram entropy, the untrained control not)",
                 ["model", "kind", "bits/char", "network evaluations / sequence"],
                 [
-                    ["autoregressive transformer", "exact", fmt([d["ar_bpc"] for d in per_seed], 3), 1],
+                    ["autoregressive transformer", "exact", col("ar_bpc"), 1],
                     [
                         "masked diffusion, MDLM bound",
-                        f"bound (upper, {k_mc} stratified t per sequence)",
-                        fmt([d["mdlm_bound_bpc"] for d in per_seed], 3),
+                        f"Monte-Carlo estimate of a bound ({k_mc} stratified t per sequence)",
+                        col("mdlm_bound_bpc"),
                         k_mc,
                     ],
                     [
                         "masked diffusion read left to right",
                         "exact (a normalised AR model from its conditionals)",
-                        fmt([d["mdlm_l2r_bpc"] for d in per_seed], 3),
+                        col("mdlm_l2r_bpc"),
                         L,
+                    ],
+                    [
+                        "control: masked diffusion, untrained, MDLM bound",
+                        f"Monte-Carlo estimate of a bound ({k_mc} stratified t per sequence)",
+                        col("control_bound_bpc"),
+                        k_mc,
                     ],
                     ["unigram (corpus frequencies)", "exact", f"{unigram_bpc:.3f}", 0],
                 ],
             ),
             Table(
                 f"Decoding: tokens per network evaluation and sample quality (AR judge; test text scores "
-                f"{test_judge:.3f})",
+                f"{summary['ar_bpc']:.3f})",
                 ["sampler", "tokens / NFE", "judge bits/char", "unigram TV", "ms / token"],
                 [
                     [
                         "AR, ancestral",
                         1,
-                        fmt(common.collect(per_seed, "ar_samples", "bpc"), 3),
-                        fmt(common.collect(per_seed, "ar_samples", "unigram_tv"), 3),
-                        fmt(common.collect(per_seed, "ar_samples", "ms_per_token"), 3),
+                        col("ar_samples", "bpc"),
+                        col("ar_samples", "unigram_tv"),
+                        col("ar_samples", "ms_per_token"),
                     ]
                 ]
                 + [
                     [
                         f"masked diffusion, {k} steps",
                         f"{L / k:g}",
-                        fmt(common.collect(per_seed, "mdlm_samples", str(k), "bpc"), 3),
-                        fmt(common.collect(per_seed, "mdlm_samples", str(k), "unigram_tv"), 3),
-                        fmt(common.collect(per_seed, "mdlm_samples", str(k), "ms_per_token"), 3),
+                        col("mdlm_samples", str(k), "bpc"),
+                        col("mdlm_samples", str(k), "unigram_tv"),
+                        col("mdlm_samples", str(k), "ms_per_token"),
                     ]
-                    for k in ks
+                    for k in budget["ks"]
                 ],
             ),
         ]
-        figs = {"ar_diffusion_sequences": self._figure(summary, ks, L, keep)}
-        params = {
-            "data": f"text (Atlas content), windows of {L} characters, vocabulary {V}",
-            "steps": steps,
-            "batch": 32,
-            "network": size,
-            "parameters": int(summary["params_ar"]),
-            "parameters_diffusion": int(summary["params_md"]),
-            "test_windows": n_test,
-            "bound_samples": k_mc,
-            "samples": n_samples,
-            "diffusion_steps": ks,
-            "seeds": len(per_seed),
-        }
-        recipes = [
-            {"role": "autoregressive model", "recipe": "char-transformer-text", "config": {"steps": steps}}
-        ]
-        measurements = {"summary": summary, "per_seed": per_seed, "samples_text": keep}
-        return self.result(v, tables, measurements, params, figs, recipes)
 
     @staticmethod
     def _figure(summary: dict[str, Any], ks: list[int], L: int, keep: dict[str, Any]) -> bytes:

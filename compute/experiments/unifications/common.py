@@ -1,10 +1,18 @@
 """Shared pieces of the unification experiments: budgets, training loops, 2-D sample quality,
 and the small bookkeeping every experiment repeats (figures: compute/experiments/figures.py).
 
-Conventions. Every experiment trains its models through the families' own ``train_step`` on
-reproducible batches (:func:`compute.trainer.batches`), measures per seed, stores the per-seed
-numbers in ``measurements`` and the mean over seeds in ``measurements["summary"]``; its verdict
-function reads only ``summary`` so that it can be unit-tested on hand-made numbers.
+Conventions. Every experiment follows one template: arms per seed -> measurements -> tables ->
+figures -> verdict. It trains its models through the families' own ``train_step`` on reproducible
+batches (:func:`compute.trainer.batches`), measures per seed, stores the per-seed numbers in
+``measurements`` and the mean over seeds in ``measurements["summary"]``; its ``evidence`` and
+``verdict`` functions read only ``summary`` so that they can be unit-tested on hand-made numbers.
+
+Evidence. Each experiment states a prediction that could fail and runs a *negative control* -- a
+configuration where the claim should not hold -- through the very same rule (one function applied
+to both arms, same thresholds). A verdict is "holds" only when the prediction passes *and* the
+control is rejected; a rule that passes its control proves nothing and the verdict is withdrawn to
+"partly-holds" (:func:`compute.experiments.base.guard`). Algebraic identities may be shown, labelled
+:data:`IDENTITY`, never as evidence.
 """
 
 from __future__ import annotations
@@ -12,11 +20,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 
-from compute.experiments.base import Experiment, ExperimentKind, Scale, mean_std
+from compute.experiments.base import Evidence, Experiment, ExperimentKind, Scale, Verdict, guard, mean_std
 
 # shared with the failure-mode experiments; re-exported so that every experiment reads common.X
 from compute.experiments.base import build_model as build_model
@@ -32,6 +41,50 @@ class Unification(Experiment):
     """An experiment that measures in what sense two families agree and where the caveat bites."""
 
     kind: ClassVar[ExperimentKind] = "unification"
+
+
+# --------------------------------------------------------------------------------------------
+# Evidence: a prediction, a negative control, one rule for both
+
+IDENTITY = "identity (holds by construction)"  # the label of algebra shown next to the evidence
+
+
+@dataclass(frozen=True)
+class Check:
+    """One arm judged by an experiment's prediction rule: passed or not, and the numbers why."""
+
+    passed: bool
+    text: str
+
+
+def evidence(
+    claim: str,
+    prediction: str,
+    control: str,
+    outcome: Check,
+    control_outcome: Check,
+    identities: Sequence[str] = (),
+) -> Evidence:
+    """The record of :class:`compute.experiments.base.Evidence` from one rule applied to both arms;
+    ``identities`` get the :data:`IDENTITY` label."""
+    return Evidence(
+        claim=claim,
+        prediction=prediction,
+        outcome=f"{'met' if outcome.passed else 'not met'}: {outcome.text}",
+        control=control,
+        control_outcome=f"{'passed' if control_outcome.passed else 'rejected'}: {control_outcome.text}",
+        control_rejected=not control_outcome.passed,
+        identities=tuple(f"{line} -- {IDENTITY}" for line in identities),
+    )
+
+
+def judged(ev: Evidence, code: str, text: str) -> Verdict:
+    """The verdict ``code`` an experiment's rule gave, with both outcomes in its text, through
+    :func:`compute.experiments.base.guard` (a control that passes the rule withdraws "holds")."""
+    sentence = (
+        f"{text.rstrip('.')}. Prediction {ev.outcome}; negative control ({ev.control}) {ev.control_outcome}."
+    )
+    return guard(Verdict(code, sentence), ev)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------------
@@ -101,8 +154,8 @@ def quality_2d(
 ) -> dict[str, float]:
     """PacGAN mode statistics (mixtures), MMD^2 and energy distance to fresh data, PRDC recall.
 
-    ``mmd2_e3`` is MMD^2 x 1000 (multi-bandwidth RBF, unbiased; ~0 +- 0.1 for two sets of true
-    samples of 2,000 points)."""
+    ``mmd2_e3`` is MMD^2 x 1000 (multi-bandwidth RBF at the data's own scale, unbiased); ``judge``
+    and ``modes_counted`` come from the verdict-grade 2-D criterion (:func:`judge`)."""
     from compute import metrics
 
     samples = samples.detach().cpu().float()
@@ -119,6 +172,7 @@ def quality_2d(
             tv=st["mode_weight_tv"],
             spread=st["spread_ratio"],
         )
+        out.update(judge(samples, dataset))
     if len(fake) >= 10:
         out["mmd2_e3"] = 1e3 * metrics.mmd(ref, fake)
         out["energy_distance"] = metrics.energy_distance(ref, fake)
@@ -127,6 +181,27 @@ def quality_2d(
     else:
         out.update(mmd2_e3=float("nan"), energy_distance=float("nan"), precision=0.0, recall=0.0)
     return out
+
+
+def judge(samples: torch.Tensor, dataset: Any) -> dict[str, float]:
+    """The verdict-grade 2-D criterion (:func:`compute.metrics.judge_2d`) as numbers: ``judge`` 1.0 when
+    the samples meet it, else 0.0 (a float, so that the mean over seeds is the share of seeds that meet
+    it) and ``modes_counted``, the modes holding a real share of their expected high-quality mass."""
+    from compute import metrics
+
+    j = metrics.judge_2d(samples.detach().cpu().float(), dataset)
+    return {"judge": float(j.meets), "modes_counted": float(j.modes_counted)}
+
+
+MMD_NOISE_E3 = 0.5  # MMD^2 x 1e3 allowed for sampling noise in "as good as" (2,000 points)
+
+
+def as_good_as(arm: dict[str, float], ref: dict[str, float]) -> bool:
+    """ "``arm`` samples as well as ``ref``" for two :func:`quality_2d` dicts (means over seeds): ``arm``
+    meets the verdict-grade 2-D criterion on at least the share of seeds ``ref`` does, and its MMD^2 --
+    at the data's own scale, so blurred or collapsed samples score worse than exact ones -- is within
+    2 max(ref, 0) + :data:`MMD_NOISE_E3`."""
+    return arm["judge"] >= ref["judge"] and arm["mmd2_e3"] <= 2 * max(ref["mmd2_e3"], 0.0) + MMD_NOISE_E3
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,7 +241,8 @@ def cell(per_seed: Sequence[dict[str, Any]], *path: str, digits: int = 2, factor
     return fmt([factor * x for x in collect(per_seed, *path)], digits)
 
 
-QUALITY_COLUMNS = ["modes", "high-quality %", "MMD^2 x 1e3", "recall"]  # the headers of quality_cells
+# the headers of quality_cells; the first two are the PacGAN / VEEGAN literature numbers, shown as such
+QUALITY_COLUMNS = ["modes (PacGAN)", "high-quality % (PacGAN)", "MMD^2 x 1e3", "recall"]
 
 
 def quality_cells(per_seed: Sequence[dict[str, Any]], *path: str) -> list[str]:
@@ -186,13 +262,6 @@ def num(x: float, digits: int = 3) -> str:
     if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
         return f"{x:.1e}"
     return f"{x:.{digits}g}"
-
-
-def fmt_or_dash(values: list[float], digits: int = 2) -> str:
-    """:func:`fmt` over the finite values, or "-" when there is none (e.g. a spread with no sharp sample)."""
-    from compute.experiments.base import fmt
-
-    return fmt(values, digits) if any(math.isfinite(v) for v in values) else "-"
 
 
 def finite(*values: float) -> bool:

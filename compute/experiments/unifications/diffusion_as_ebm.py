@@ -11,11 +11,17 @@ Two diffusion models on ring8 with the same DDPM training loss, schedule, sample
   unit-Gaussian data, the MLP learns the rest (its Fourier features are half as fast as the eps-net's,
   see ``ENERGY_FOURIER_SCALE``).
 
-Measured: (i) both sample the data (PacGAN mode statistics, MMD^2 to fresh data); (ii) the energy's
-p_theta,t integrates (log Z_t by quadrature on a grid) and is compared with the true p_t of the
-noised mixture (closed form: a mixture with means alpha_t mu_k and variance alpha_t^2 s^2 + sigma_t^2)
-through KL(p_t || p_theta,t) = E_{p_t}[log p_t - log p_theta,t] at several sigma_t; (iii) the caveat --
-how far the unconstrained field is from conservative: the antisymmetric share of its Jacobian,
+Identity (holds by construction, shown, never the evidence): the energy network's Jacobian is
+symmetric (it is a Hessian), so its antisymmetric share is ~0 whatever it learned.
+
+The evidence -- something that could fail: the trained energy is a *density* of the noised data at
+every level. exp(-E_theta(z, t)) / Z_t (log Z_t by quadrature on a grid) is compared with the true p_t
+of the noised mixture (closed form: a mixture with means alpha_t mu_k and variance alpha_t^2 s^2 +
+sigma_t^2) through KL(p_t || p_theta,t) = E_{p_t}[log p_t - log p_theta,t] at several sigma_t.
+Prediction: KL <= :data:`KL_MAX` nats at every level. Negative control: the same energy network at its
+initial weights (untrained), scored by the same code and threshold. Also measured: both models sample
+the data (the verdict-grade 2-D criterion and MMD^2 to fresh data), and the caveat -- how far the
+unconstrained field is from conservative: the antisymmetric share of its Jacobian,
 E||J - J^T||_F / E||J + J^T||_F at points of p_t (0 for any gradient field).
 """
 
@@ -29,7 +35,7 @@ import torch
 from torch import nn
 
 from compute.experiments import figures as draw
-from compute.experiments.base import ExperimentResult, Scale, Table, Verdict, fmt
+from compute.experiments.base import Evidence, ExperimentResult, Scale, Table, Verdict, fmt
 from compute.experiments.unifications import common
 from compute.families.denoising import SinusoidalEmbedding, silu_mlp
 
@@ -38,6 +44,7 @@ SIGMA_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.95)  # noise levels sigma_t = sqrt(1 - a
 # energy, so every feature's frequency multiplies it once more and the field gets rougher at equal scale.
 # On seed 0 (3,000 steps) scale 3 / 2 / 1.5 gave 62 / 89 / 95 % high-quality samples; 1.5 is used.
 ENERGY_FOURIER_SCALE = 1.5
+KL_MAX = 0.1  # nats: the energy's density must be this close to the true p_t at every level
 
 
 class EnergyEpsNet(nn.Module):
@@ -127,29 +134,53 @@ def jacobian_asymmetry(field: Callable[[torch.Tensor], torch.Tensor], z: torch.T
     return float(anti / sym.clamp_min(1e-30))
 
 
+def density_rule(kls: dict[str, float]) -> common.Check:
+    """The prediction, for the trained energy and the control alike: KL(p_t || exp(-E)/Z_t) <= KL_MAX
+    at every noise level (``kls``: level -> KL in nats; a non-finite KL fails)."""
+    worst = max(kls, key=lambda k: kls[k] if math.isfinite(kls[k]) else math.inf)
+    ok = all(math.isfinite(v) and v <= KL_MAX for v in kls.values())
+    return common.Check(
+        ok, f"KL(p_t || exp(-E)/Z_t) at most {common.num(kls[worst])} nats (sigma_t = {worst})"
+    )
+
+
+def evidence(s: dict[str, Any]) -> Evidence:
+    return common.evidence(
+        claim="a diffusion model is a time-indexed EBM: with a scalar energy network its score is -grad E "
+        "and exp(-E(x, t))/Z_t is a density of the noised data",
+        prediction=f"the trained energy's exp(-E)/Z_t is within {KL_MAX} nats (KL) of the true p_t at every "
+        "noise level",
+        control="the same energy network at its initial weights (untrained)",
+        outcome=density_rule(s["kl"]),
+        control_outcome=density_rule(s["kl_control"]),
+        identities=(
+            "Jacobian antisymmetry of the energy network's field "
+            f"{common.num(max(s['asym_energy'].values()))} (a Hessian is symmetric)",
+        ),
+    )
+
+
 def verdict(s: dict[str, Any]) -> Verdict:
-    """fails: the energy model misses modes, is not conservative (asymmetry > 1e-3) or has no finite log Z;
-    holds: it samples as well as the unconstrained one (MMD^2 x 1e3 <= 2 max(x, 0) + 0.5) and its p_t is
-    within
-    0.1 nats (KL) of the true p_t at every level; partly-holds otherwise."""
+    """fails: the energy's density misses the true p_t (:func:`density_rule`) or has no finite log Z;
+    holds: the prediction is met, the untrained control rejected and the energy model samples as well as
+    the unconstrained one (:func:`common.as_good_as`, width-sensitive); partly-holds otherwise."""
     e, u = s["energy"], s["unconstrained"]
-    kl_max = max(s["kl"].values())
+    ev, outcome = evidence(s), density_rule(s["kl"])
     asym_u = max(s["asym_unconstrained"].values())
     text = (
-        f"Both sample the data (energy-parameterised: {e['modes']:.0f}/{e['num_modes']:.0f} modes, "
-        f"MMD^2 {common.num(e['mmd2_e3'])}e-3; unconstrained: {u['modes']:.0f}/{u['num_modes']:.0f}, "
-        f"{common.num(u['mmd2_e3'])}e-3); the energy version's exp(-E(x,t))/Z_t is a density at every "
-        f"noise level, {common.num(kl_max)} nats (KL) or less from the true p_t; the caveat: the "
-        f"unconstrained field is not a gradient -- up to {100 * asym_u:.1f} % of its Jacobian is "
-        f"antisymmetric, vs {common.num(max(s['asym_energy'].values()))} for the energy version"
+        f"The energy-parameterised model's exp(-E(x,t))/Z_t against the true noised density p_t "
+        f"({outcome.text}); it samples {e['modes']:.0f}/{e['num_modes']:.0f} modes, MMD^2 "
+        f"{common.num(e['mmd2_e3'])}e-3 (2-D criterion met on {100 * e['judge']:.0f} % of seeds) vs the "
+        f"unconstrained {u['modes']:.0f}/{u['num_modes']:.0f}, {common.num(u['mmd2_e3'])}e-3 "
+        f"({100 * u['judge']:.0f} %); the caveat: the unconstrained field is not a gradient -- up to "
+        f"{100 * asym_u:.1f} % of its Jacobian is antisymmetric"
     )
-    if e["modes"] < e["num_modes"] or max(s["asym_energy"].values()) > 1e-3 or not s["log_z_finite"]:
-        return Verdict("fails", text + ".")
-    if e["mmd2_e3"] <= 2 * max(u["mmd2_e3"], 0.0) + 0.5 and kl_max <= 0.1:
-        return Verdict("holds", text + ".")
-    return Verdict(
-        "partly-holds",
-        text + " (the energy model lags the unconstrained one or its density is more than 0.1 nats off).",
+    if not outcome.passed or not s["log_z_finite"]:
+        return common.judged(ev, "fails", text)
+    if common.as_good_as(e, u):
+        return common.judged(ev, "holds", text)
+    return common.judged(
+        ev, "partly-holds", text + " (the energy model's samples lag the unconstrained one's)"
     )
 
 
@@ -164,94 +195,49 @@ class DiffusionAsEBM(common.Unification):
 
         ring = datasets.load("ring8")
         steps = scale.steps(3000, 20)
-        n = common.pick(scale, 400, 2000)
-        nfe = common.pick(scale, 20, 100)
-        n_kl = common.pick(scale, 500, 4000)
-        grid_n = common.pick(scale, 120, 360)
-
+        budget = {
+            "n": common.pick(scale, 400, 2000),
+            "nfe": common.pick(scale, 20, 100),
+            "n_kl": common.pick(scale, 500, 4000),
+            "grid_n": common.pick(scale, 120, 360),
+        }
         per_seed: list[dict[str, Any]] = []
         keep: dict[str, Any] = {}
         for seed in common.seeds_of(scale):
             m: dict[str, Any] = {}
             models = {}
             for arm in ("unconstrained", "energy"):
-                model = common.build_model("diffusion", ring, seed=seed, **common.RING_NETWORK)
-                if arm == "energy":
-                    model.use_network(energy_network(model, seed))
                 log(f"seed {seed}: training the {arm} diffusion model ({steps} steps)")
-                info = common.train(model, ring, steps, seed)
-                samples, t_sample = common.timed(
-                    lambda model=model, seed=seed: model.sample(n, sampler="ancestral", nfe=nfe, seed=seed)
-                )
-                m[arm] = {
-                    **common.quality_2d(samples, ring, seed),
-                    "train_s_per_1k_steps": 1e3 * info["seconds"] / steps,
-                    "sample_ms_per_1k": 1e3 * t_sample * 1000 / n,
-                    "params": common.network_size(model),
-                }
-                models[arm] = model
-                if seed == 0:
-                    keep[arm] = samples
-            log(f"seed {seed}: densities and Jacobians at sigma_t in {SIGMA_LEVELS}")
-            m.update(self._levels(models, ring, seed, n_kl, grid_n))
+                models[arm], m[arm], samples = self._arm(ring, arm, steps, seed, budget)
+                keep.setdefault(arm, samples)
+            log(f"seed {seed}: densities (trained, untrained) and Jacobians at sigma_t in {SIGMA_LEVELS}")
+            control = common.build_model("diffusion", ring, seed=seed, **common.RING_NETWORK)
+            control.use_network(energy_network(control, seed))  # initial weights: the negative control
+            m.update(self._density(models["energy"], ring, seed, budget))
+            m["kl_control"] = self._density(control, ring, seed, budget)["kl"]
+            m.update(self._asymmetry(models, ring, seed))
             per_seed.append(m)
-            if seed == 0:
-                keep["energy_model"] = models["energy"]
-                keep["unc_model"] = models["unconstrained"]
+            keep.setdefault("energy_model", models["energy"])
+            keep.setdefault("unc_model", models["unconstrained"])
 
         summary = common.summarise(per_seed)
         summary["log_z_finite"] = all(common.finite(*d["log_z"].values()) for d in per_seed)
-        v = verdict(summary)
-        levels = list(per_seed[0]["kl"])
-        tables = [
-            Table(
-                "Samples (ancestral, same sampler and NFE for both)",
-                ["score network", *common.QUALITY_COLUMNS, "train s / 1k steps", "sampling ms / 1k samples"],
-                [
-                    [
-                        arm,
-                        *common.quality_cells(per_seed, arm),
-                        fmt(common.collect(per_seed, arm, "train_s_per_1k_steps"), 1),
-                        fmt(common.collect(per_seed, arm, "sample_ms_per_1k"), 0),
-                    ]
-                    for arm in ("unconstrained", "energy")
-                ],
-            ),
-            Table(
-                "Per noise level: the energy's density and how conservative each field is",
-                [
-                    "sigma_t",
-                    "step t",
-                    "log Z_t (energy)",
-                    "KL(p_t || exp(-E)/Z_t), nats",
-                    "Jacobian antisymmetry, unconstrained",
-                    "Jacobian antisymmetry, energy",
-                ],
-                [
-                    [
-                        lv,
-                        int(per_seed[0]["steps_at"][lv]),
-                        fmt(common.collect(per_seed, "log_z", lv), 3),
-                        fmt(common.collect(per_seed, "kl", lv), 3),
-                        fmt(common.collect(per_seed, "asym_unconstrained", lv), 4),
-                        common.num(max(common.collect(per_seed, "asym_energy", lv))),
-                    ]
-                    for lv in levels
-                ],
-            ),
-        ]
-        figs = {"diffusion_as_ebm": self._figure(keep, ring, levels[1])}
+        ev = evidence(summary)
+        tables = self._tables(per_seed)
+        figs = {"diffusion_as_ebm": self._figure(keep, ring, list(per_seed[0]["kl"])[1])}
         params = {
             "data": "ring8",
             "steps": steps,
-            "samples": n,
+            "samples": budget["n"],
             "sampler": "ancestral",
-            "nfe": nfe,
+            "nfe": budget["nfe"],
             "network": common.RING_NETWORK,
             "energy_fourier_scale": ENERGY_FOURIER_SCALE,
             "sigma_levels": list(SIGMA_LEVELS),
-            "kl_samples": n_kl,
-            "quadrature_grid": grid_n,
+            "kl_samples": budget["n_kl"],
+            "kl_max": KL_MAX,
+            "control": "energy network at its initial weights",
+            "quadrature_grid": budget["grid_n"],
             "seeds": len(per_seed),
         }
         recipes = [
@@ -263,48 +249,131 @@ class DiffusionAsEBM(common.Unification):
             {"role": "energy at one noise level", "recipe": "ebm-dsm-2d", "config": {"dataset": "ring8"}},
         ]
         measurements = {"summary": summary, "per_seed": per_seed}
-        return self.result(v, tables, measurements, params, figs, recipes)
+        return self.result(verdict(summary), tables, measurements, params, figs, recipes, evidence=ev)
 
     @staticmethod
-    def _levels(models: dict[str, Any], ring: Any, seed: int, n_kl: int, grid_n: int) -> dict[str, Any]:
-        """KL, log Z and Jacobian asymmetry at each sigma level (model z coordinates)."""
-        from compute.metrics import grid_log_mass
-
-        energy_model, unc = models["energy"], models["unconstrained"]
-        T = energy_model.config.T
-        sig = (1 - energy_model.schedule.alpha_bar.double()).sqrt()
-        modes_z = (ring.modes - energy_model.shift) / energy_model.scale
-        std_z = ring.mode_std / energy_model.scale
-        g = torch.Generator().manual_seed(500 + seed)
-        out: dict[str, dict[str, float]] = {
-            k: {} for k in ("kl", "log_z", "asym_unconstrained", "asym_energy", "steps_at")
+    def _arm(
+        ring: Any, arm: str, steps: int, seed: int, budget: dict[str, int]
+    ) -> tuple[Any, dict[str, float], torch.Tensor]:
+        """Train one arm (unconstrained eps-net or energy-parameterised), sample it, score the samples."""
+        model = common.build_model("diffusion", ring, seed=seed, **common.RING_NETWORK)
+        if arm == "energy":
+            model.use_network(energy_network(model, seed))
+        info = common.train(model, ring, steps, seed)
+        n = budget["n"]
+        samples, t_sample = common.timed(
+            lambda: model.sample(n, sampler="ancestral", nfe=budget["nfe"], seed=seed)
+        )
+        scores = {
+            **common.quality_2d(samples, ring, seed),
+            "train_s_per_1k_steps": 1e3 * info["seconds"] / steps,
+            "sample_ms_per_1k": 1e3 * t_sample * 1000 / n,
+            "params": common.network_size(model),
         }
+        return model, scores, samples
+
+    @staticmethod
+    def _levels(model: Any) -> list[tuple[str, int, float, float]]:
+        """(key, step, alpha_t, sigma_t) of each level in SIGMA_LEVELS on ``model``'s schedule."""
+        sig = (1 - model.schedule.alpha_bar.double()).sqrt()
+        out = []
         for level in SIGMA_LEVELS:
             step = int((sig[1:] - level).abs().argmin()) + 1
-            a, s = float(energy_model.alpha_bar(step).sqrt()), float(sig[step])
-            key = f"{level:g}"
-            z0 = (ring.sample(n_kl, g) - energy_model.shift) / energy_model.scale
+            out.append((f"{level:g}", step, float(model.alpha_bar(step).sqrt()), float(sig[step])))
+        return out
+
+    def _density(self, model: Any, ring: Any, seed: int, budget: dict[str, int]) -> dict[str, Any]:
+        """KL(p_t || exp(-E)/Z_t) and log Z_t at each level (model z coordinates) of an energy model."""
+        from compute.metrics import grid_log_mass
+
+        T = model.config.T
+        modes_z = (ring.modes - model.shift) / model.scale
+        std_z = ring.mode_std / model.scale
+        g = torch.Generator().manual_seed(500 + seed)  # the same draws for the model and its control
+        net = model.ema_network
+        out: dict[str, dict[str, float]] = {"kl": {}, "log_z": {}, "steps_at": {}}
+        for key, step, a, s in self._levels(model):
+            n_kl = budget["n_kl"]
+            z0 = (ring.sample(n_kl, g) - model.shift) / model.scale
             zt = a * z0 + s * torch.randn(n_kl, 2, generator=g)  # exact draws from p_t
-            t = torch.full((n_kl,), step / T)
-            net = energy_model.ema_network
 
-            def neg_energy(z: torch.Tensor, net: Any = net, step: int = step) -> torch.Tensor:
+            def neg_energy(z: torch.Tensor, step: int = step) -> torch.Tensor:
                 with torch.no_grad():
-                    return -net.energy(
-                        z.to(energy_model.device), torch.full((len(z),), step / T, device=energy_model.device)
-                    ).cpu()
+                    t = torch.full((len(z),), step / T, device=model.device)
+                    return -net.energy(z.to(model.device), t).cpu()
 
-            log_z = grid_log_mass(neg_energy, (-4.5, 4.5), grid_n)
-            log_model = neg_energy(zt).double() - log_z
+            log_z = grid_log_mass(neg_energy, (-4.5, 4.5), budget["grid_n"])
             log_true = mixture_log_density(zt, a * modes_z, a**2 * std_z**2 + s**2)
-            out["kl"][key] = float((log_true - log_model).mean())
+            out["kl"][key] = float((log_true - (neg_energy(zt).double() - log_z)).mean())
             out["log_z"][key] = log_z
             out["steps_at"][key] = float(step)
-            pts = zt[:500].to(energy_model.device)
-            tt = t[:500].to(energy_model.device)
+        return out
+
+    def _asymmetry(self, models: dict[str, Any], ring: Any, seed: int) -> dict[str, Any]:
+        """Jacobian antisymmetry of both fields at 500 points of each p_t (the energy's: an identity)."""
+        energy_model, unc = models["energy"], models["unconstrained"]
+        T = energy_model.config.T
+        g = torch.Generator().manual_seed(600 + seed)
+        out: dict[str, dict[str, float]] = {"asym_unconstrained": {}, "asym_energy": {}}
+        for key, step, a, s in self._levels(energy_model):
+            z0 = (ring.sample(500, g) - energy_model.shift) / energy_model.scale
+            pts = (a * z0 + s * torch.randn(500, 2, generator=g)).to(energy_model.device)
+            tt = torch.full((500,), step / T, device=energy_model.device)
             out["asym_unconstrained"][key] = jacobian_asymmetry(lambda z, tt=tt: unc.ema_network(z, tt), pts)
+            net = energy_model.ema_network
             out["asym_energy"][key] = jacobian_asymmetry(lambda z, tt=tt, net=net: net(z, tt), pts)
         return out
+
+    @staticmethod
+    def _tables(per_seed: list[dict[str, Any]]) -> list[Table]:
+        levels = list(per_seed[0]["kl"])
+        return [
+            Table(
+                "Samples (ancestral, same sampler and NFE for both)",
+                [
+                    "score network",
+                    *common.QUALITY_COLUMNS,
+                    "meets 2-D criterion (share of seeds)",
+                    "train s / 1k steps",
+                    "sampling ms / 1k samples",
+                ],
+                [
+                    [
+                        arm,
+                        *common.quality_cells(per_seed, arm),
+                        fmt(common.collect(per_seed, arm, "judge"), 2),
+                        fmt(common.collect(per_seed, arm, "train_s_per_1k_steps"), 1),
+                        fmt(common.collect(per_seed, arm, "sample_ms_per_1k"), 0),
+                    ]
+                    for arm in ("unconstrained", "energy")
+                ],
+            ),
+            Table(
+                f"Per noise level: the evidence (KL <= {KL_MAX} at every level) and the control; Jacobian "
+                f"antisymmetry (energy network: {common.IDENTITY})",
+                [
+                    "sigma_t",
+                    "step t",
+                    "log Z_t (energy)",
+                    "KL(p_t || exp(-E)/Z_t), nats",
+                    "KL, control (untrained energy)",
+                    "Jacobian antisymmetry, unconstrained",
+                    "Jacobian antisymmetry, energy",
+                ],
+                [
+                    [
+                        lv,
+                        int(per_seed[0]["steps_at"][lv]),
+                        fmt(common.collect(per_seed, "log_z", lv), 3),
+                        fmt(common.collect(per_seed, "kl", lv), 3),
+                        fmt(common.collect(per_seed, "kl_control", lv), 3),
+                        fmt(common.collect(per_seed, "asym_unconstrained", lv), 4),
+                        common.num(max(common.collect(per_seed, "asym_energy", lv))),
+                    ]
+                    for lv in levels
+                ],
+            ),
+        ]
 
     @staticmethod
     def _figure(keep: dict[str, Any], ring: Any, level: str) -> bytes:
