@@ -8,6 +8,7 @@ the cached graph in `services` (one query for the content hash).
 from __future__ import annotations
 
 import json
+import math
 import textwrap
 import threading
 from collections import defaultdict
@@ -23,6 +24,7 @@ from django.views.decorators.http import require_safe
 
 from atlas.graph import services
 from atlas.graph.models import ContentVersion, Edge, LensValue, Node, NodeKind, NodePaper
+from atlas.graph.services_runs import experiment_recipes
 from atlas.papers.models import Paper
 from atlas.runs.recipes import for_node
 
@@ -222,10 +224,46 @@ def _facet_groups(graph: Any) -> list[tuple[str, str, list[tuple[str, list[str]]
 
 @require_safe
 def node_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """The node's content (rendered once per content version) and its live-demo area."""
-    node, body = rendered.get(ContentVersion.current_hash(), ("node", slug), lambda: _node_body(slug))
-    context = {"node": node, "body": body, "recipes": for_node(node.slug)}
+    """The node's content (rendered once per content version) beside its live panel and its
+    neighbourhood map."""
+    version = ContentVersion.current_hash()
+    node, body = rendered.get(version, ("node", slug), lambda: _node_body(slug))
+    context = {
+        "node": node,
+        "body": body,
+        "recipes": for_node(node.slug) or experiment_recipes(node.slug),
+        "neighbourhood": rendered.get(version, ("hood", slug), lambda: _neighbourhood(slug)),
+    }
     return render(request, "graph/node.html", context)
+
+
+HOOD_W, HOOD_H, HOOD_RX, HOOD_RY, HOOD_MAX, HOOD_LABEL = 420, 300, 80, 118, 10, 20
+
+
+def _neighbourhood(slug: str) -> dict[str, Any]:
+    """A small radial map of the node's most specific relations (Connected Papers style): the node
+    in the middle, up to HOOD_MAX neighbours on an ellipse, labels outward so they never cross."""
+    found = services.neighbours(slug)
+    shown = found[:HOOD_MAX]
+    cx, cy = HOOD_W / 2, HOOD_H / 2
+    nodes = []
+    for i, item in enumerate(shown):
+        angle = -math.pi / 2 + 2 * math.pi * (i + 0.5) / max(len(shown), 1)
+        x, y = cx + HOOD_RX * math.cos(angle), cy + HOOD_RY * math.sin(angle)
+        right = math.cos(angle) >= 0
+        label = item["title"] if len(item["title"]) <= HOOD_LABEL else item["title"][: HOOD_LABEL - 1] + "…"
+        nodes.append(
+            {
+                **item,
+                "x": round(x, 1),
+                "y": round(y, 1),
+                "lx": round(x + (9 if right else -9), 1),
+                "ly": round(y + 4, 1),
+                "anchor": "start" if right else "end",
+                "label": label,
+            }
+        )
+    return {"nodes": nodes, "total": len(found), "width": HOOD_W, "height": HOOD_H, "cx": cx, "cy": cy}
 
 
 def _node_body(slug: str) -> tuple[Node, str]:

@@ -5,12 +5,22 @@
   const atlas = (window.atlas = window.atlas || {});
   let graphPromise = null;
   atlas.loadGraph = () => {
-    graphPromise = graphPromise || fetch("/graph.json", { credentials: "same-origin" }).then((r) => {
+    graphPromise = graphPromise || fetch(document.body.dataset.graphUrl, { credentials: "same-origin" }).then((r) => {
       if (!r.ok) throw new Error(`graph.json: HTTP ${r.status}`);
       return r.json();
     });
     return graphPromise;
   };
+
+  // The main navigation collapses into a menu on narrow screens (CSS); the button opens it.
+  const menu = document.getElementById("menu-button");
+  if (menu) {
+    menu.addEventListener("click", () => {
+      const open = menu.getAttribute("aria-expanded") !== "true";
+      menu.setAttribute("aria-expanded", String(open));
+      document.body.classList.toggle("nav-open", open);
+    });
+  }
 
   const input = document.getElementById("site-search");
   const list = document.getElementById("site-search-results");
