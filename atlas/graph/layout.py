@@ -44,14 +44,27 @@ class MapLayout:
     tiers: dict[str, int]
     regions: list[dict[str, object]] = field(default_factory=list)  # one band per family
     axis: list[dict[str, object]] = field(default_factory=list)  # year ticks: {x, year}
+    bands: dict[str, str] = field(default_factory=dict)  # node slug → the family whose band holds it
 
     def as_dict(self) -> dict[str, object]:
-        return {"positions": self.positions, "tiers": self.tiers, "regions": self.regions, "axis": self.axis}
+        return {
+            "positions": self.positions,
+            "tiers": self.tiers,
+            "regions": self.regions,
+            "axis": self.axis,
+            "bands": self.bands,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> MapLayout:
         positions = {slug: (float(x), float(y)) for slug, (x, y) in data["positions"].items()}  # type: ignore[union-attr]
-        return cls(positions, dict(data["tiers"]), list(data["regions"]), list(data["axis"]))  # type: ignore[arg-type]
+        return cls(
+            positions,
+            dict(data["tiers"]),  # type: ignore[arg-type]
+            list(data["regions"]),  # type: ignore[arg-type]
+            list(data["axis"]),  # type: ignore[arg-type]
+            dict(data.get("bands", {})),  # type: ignore[arg-type]
+        )
 
 
 def lineage_tree(graph: nx.MultiDiGraph) -> nx.DiGraph:
@@ -96,6 +109,7 @@ def compute(graph: nx.MultiDiGraph) -> MapLayout:
         tiers=_tiers(graph),
         regions=_regions(graph, bands),
         axis=_axis(graph, slots, left, widths),
+        bands=_band_families(graph, positions, bands),
     )
 
 
@@ -274,12 +288,21 @@ def _place_bridges(
         later = [y for y in years if year and y >= year]
         last = max(slots.values(), default=0)
         slot = first_slot_of_year.get(later[0], last) if later else last
-        x = left.get(slot, LEFT) + unit / 2
-        while any(abs(x - other) < 1.5 * unit for other in taken):
-            x += unit
+        x = _free_x(left.get(slot, LEFT) + unit / 2, taken, unit)
         taken.append(x)
-        placed[slug] = (min(x, RIGHT), _band_top(gap) + BAND_H + GAP_H / 2)
+        placed[slug] = (x, _band_top(gap) + BAND_H + GAP_H / 2)
     return placed
+
+
+def _free_x(start: float, taken: list[float], unit: float) -> float:
+    """The nearest x to `start` (right first) inside the year columns that keeps 1.5 units from
+    every taken x; `start` itself when the columns are full."""
+    for step in range(0, 4 * int((RIGHT - LEFT) / unit) + 1):
+        offset = (step + 1) // 2 * unit * (1 if step % 2 else -1)
+        x = start + offset
+        if LEFT <= x <= RIGHT and all(abs(x - other) >= 1.5 * unit for other in taken):
+            return x
+    return start
 
 
 def _place_rest(graph: nx.MultiDiGraph, placed: dict[str, Position]) -> dict[str, Position]:
@@ -329,6 +352,18 @@ def landmark_methods(graph: nx.MultiDiGraph) -> set[str]:
         members.sort(key=lambda n: (-score[n], graph.nodes[n]["year"] or 9999, n))
         chosen.update(members[:LANDMARKS_PER_FAMILY])
     return chosen
+
+
+def _band_families(
+    graph: nx.MultiDiGraph, positions: dict[str, Position], bands: dict[str, int]
+) -> dict[str, str]:
+    """Each node placed inside a family's band → that family (others are left out)."""
+    found = {}
+    for slug, (_, y) in positions.items():
+        for family, index in bands.items():
+            if _band_top(index) <= y <= _band_top(index) + BAND_H:
+                found[slug] = family
+    return found
 
 
 def _regions(graph: nx.MultiDiGraph, bands: dict[str, int]) -> list[dict[str, object]]:

@@ -33,7 +33,7 @@ from atlas.graph.models import ContentVersion, Edge, LensValue, Node
 Position = tuple[float, float]
 logger = logging.getLogger(__name__)
 
-LAYOUT_VERSION = "5"  # bump when the algorithm changes: it is part of the cache key
+LAYOUT_VERSION = "7"  # bump when the algorithm changes: it is part of the cache key
 # Cost of one hop in explained paths: typed relations first, loose ones only when needed.
 HOP_COST = {"related": 4.0, "cites": 4.0, "recommends": 6.0}
 NO_THROUGH_KINDS = frozenset({"guide", "tour"})  # hubs that explain nothing as intermediate hops
@@ -157,7 +157,8 @@ def node_link(graph: nx.MultiDiGraph) -> dict[str, Any]:
     meta = map_meta()
     for node in data["nodes"]:
         x, y = meta.positions.get(node["id"], (WIDTH / 2, HEIGHT / 2))
-        node.update(x=x, y=y, tier=meta.tiers.get(node["id"], 2))
+        band = meta.bands.get(node["id"])
+        node.update(x=x, y=y, tier=meta.tiers.get(node["id"], 2), band=band)
     data["nodes"].sort(key=lambda node: node["id"])
     data["links"].sort(key=lambda link: (link["source"], link["target"], link["kind"]))
     data["graph"] = {
@@ -187,7 +188,8 @@ NEIGHBOUR_RANK = {
 def neighbours(slug: str) -> list[dict[str, Any]]:
     """The node's direct relations, most specific first: `{slug, title, kind, style, family,
     relation}` once per neighbour (its most specific edge), guide and tour hubs left out."""
-    graph = get_graph()
+    built = _current()  # one look at the content hash for the graph and the layout together
+    graph, bands = built.graph, built.layout.bands
     if slug not in graph:
         raise KeyError(slug)
     best: dict[str, dict[str, Any]] = {}
@@ -206,11 +208,26 @@ def neighbours(slug: str) -> list[dict[str, Any]]:
             "title": node["title"],
             "kind": data["kind"],
             "style": data["style"],
-            "family": (node["families"] or ["none"])[0],
+            "family": bands.get(other) or (node["families"] or ["none"])[0],
+            "label": short_label(node["title"], node["aliases"]),
             "relation": phrase if direction == "out" else f"{phrase} (from)",
             "rank": rank,
         }
     return sorted(best.values(), key=lambda n: (n["rank"], n["title"].lower()))
+
+
+def short_label(title: str, aliases: list[str], limit: int = 22) -> str:
+    """A short name for crowded places: the title if short, else its abbreviation in brackets, its
+    shortest alias, or the part before a dash; cut with an ellipsis as the last resort."""
+    if len(title) <= limit:
+        return title
+    if title.endswith(")") and "(" in title and len(inner := title[title.rindex("(") + 1 : -1]) <= 14:
+        return inner
+    fitting = sorted((a for a in aliases if len(a) <= 16), key=len)
+    if fitting:
+        return fitting[0]
+    head = title.split(" — ")[0].split(": ")[0]
+    return head if len(head) <= limit + 2 else head[: limit - 2].rstrip() + "…"
 
 
 def explained_paths(source: str, target: str, k: int = 3) -> list[list[dict[str, str]]]:

@@ -226,18 +226,23 @@ def _facet_groups(graph: Any) -> list[tuple[str, str, list[tuple[str, list[str]]
 def node_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """The node's content (rendered once per content version) beside its live panel and its
     neighbourhood map."""
-    version = ContentVersion.current_hash()
-    node, body = rendered.get(version, ("node", slug), lambda: _node_body(slug))
+    node, body, hood = rendered.get(ContentVersion.current_hash(), ("node", slug), lambda: _node_body(slug))
     context = {
         "node": node,
         "body": body,
-        "recipes": for_node(node.slug) or experiment_recipes(node.slug),
-        "neighbourhood": rendered.get(version, ("hood", slug), lambda: _neighbourhood(slug)),
+        "hood": hood,
+        "recipes": for_node(node.slug) or _experiment_recipes(node),
     }
     return render(request, "graph/node.html", context)
 
 
-HOOD_W, HOOD_H, HOOD_RX, HOOD_RY, HOOD_MAX, HOOD_LABEL = 420, 300, 80, 118, 10, 20
+def _experiment_recipes(node: Node) -> list[Any]:
+    """A failure mode or unification without recipes of its own offers its experiment's presets."""
+    return experiment_recipes(node.slug) if node.kind in EXPERIMENT_KINDS else []
+
+
+EXPERIMENT_KINDS = frozenset({NodeKind.FAILURE_MODE, NodeKind.UNIFICATION})
+HOOD_W, HOOD_H, HOOD_RX, HOOD_RY, HOOD_MAX = 420, 300, 80, 118, 10
 
 
 def _neighbourhood(slug: str) -> dict[str, Any]:
@@ -251,7 +256,6 @@ def _neighbourhood(slug: str) -> dict[str, Any]:
         angle = -math.pi / 2 + 2 * math.pi * (i + 0.5) / max(len(shown), 1)
         x, y = cx + HOOD_RX * math.cos(angle), cy + HOOD_RY * math.sin(angle)
         right = math.cos(angle) >= 0
-        label = item["title"] if len(item["title"]) <= HOOD_LABEL else item["title"][: HOOD_LABEL - 1] + "…"
         nodes.append(
             {
                 **item,
@@ -260,19 +264,21 @@ def _neighbourhood(slug: str) -> dict[str, Any]:
                 "lx": round(x + (9 if right else -9), 1),
                 "ly": round(y + 4, 1),
                 "anchor": "start" if right else "end",
-                "label": label,
             }
         )
     return {"nodes": nodes, "total": len(found), "width": HOOD_W, "height": HOOD_H, "cx": cx, "cy": cy}
 
 
-def _node_body(slug: str) -> tuple[Node, str]:
+def _node_body(slug: str) -> tuple[Node, str, str]:
     node = get_object_or_404(Node, slug=slug)
     context = _node_context(node)
     context["papers"] = _papers(node)
     context["steps"] = _steps(node) if node.kind == NodeKind.TOUR else []
     context["diagram"] = _diagram(node) if node.kind == NodeKind.PIPELINE else None
-    return node, render_to_string("graph/_node_body.html", context)
+    hood = render_to_string(
+        "graph/_neighbourhood.html", {"node": node, "neighbourhood": _neighbourhood(slug)}
+    )
+    return node, render_to_string("graph/_node_body.html", context), hood
 
 
 @require_safe

@@ -87,7 +87,7 @@
     const nodes = el("g", { class: "nodes" }, svg);
     for (const n of G.nodes) {
       n.links = [];
-      n.band = (G.graph.regions || []).find((r) => n.y >= r.y && n.y <= r.y + r.h);
+      n.band = (G.graph.regions || []).find((r) => r.family === n.band) || null;
       n.short = shortLabel(n);
       byId.set(n.id, n);
     }
