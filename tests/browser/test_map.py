@@ -24,7 +24,7 @@ def card_slug(page) -> str:
     return page.locator("#card-body .card").get_attribute("data-slug")
 
 
-def test_search_a_node_with_the_keyboard_and_open_its_card(page, site):
+def test_search_a_node_with_the_keyboard_and_open_its_page(page, site):
     open_map(page, site)
     page.keyboard.press("/")
     assert page.evaluate("document.activeElement.id") == "site-search"
@@ -34,13 +34,32 @@ def test_search_a_node_with_the_keyboard_and_open_its_card(page, site):
     assert "Flow Matching" in options.first.inner_text()
     page.keyboard.press("ArrowDown")
     page.keyboard.press("ArrowUp")
-    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # Enter opens the page itself
+    page.wait_for_url(re.compile(r"/node/flow-matching/$"))
+    assert page.locator("h1").inner_text() == "Flow Matching"
+
+
+def test_search_on_the_map_with_alt_enter_opens_the_card(page, site):
+    open_map(page, site)
+    page.keyboard.press("/")
+    page.keyboard.type("flow match")
+    page.locator("#site-search-results [role=option]").first.wait_for()
+    page.keyboard.press("Alt+Enter")
     page.wait_for_selector("#card-body .card[data-slug=flow-matching]")
     assert "node=flow-matching" in page.url
     card = page.locator("#card-body .card")
     assert card.locator("h2").inner_text() == "Flow Matching"
     assert card.locator(".relation-group").count() > 0
     assert page.locator(".node.selected").get_attribute("href") == "/node/flow-matching/"
+
+
+def test_a_search_without_a_match_says_so(page, site):
+    open_map(page, site)
+    page.keyboard.press("/")
+    page.keyboard.type("zzqxj")
+    status = page.locator("#site-search-status")
+    status.get_by_text("No node matches").wait_for()
+    assert page.locator("#site-search-results").is_hidden()
 
 
 def test_click_a_node_open_its_card_and_follow_an_edge(page, site):
@@ -81,15 +100,18 @@ def test_filter_by_a_lens_facet(page, site):
 
 def test_show_only_lineage_edges(page, site):
     open_map(page, site)
+    page.click("#map-filters summary")
     page.click("[data-edge=lineage]")
     assert page.get_attribute("[data-edge=lineage]", "aria-pressed") == "true"
-    visible = page.locator("#map-canvas .edge:not(.hidden)")
+    visible = page.locator("#map-canvas .edge:not(.hidden):not(.lod-hidden)")
     assert visible.count() > 10
-    assert page.locator("#map-canvas .edge.e-lineage:not(.hidden)").count() == visible.count()
+    assert (
+        page.locator("#map-canvas .edge.e-lineage:not(.hidden):not(.lod-hidden)").count() == visible.count()
+    )
     assert page.locator("#map-canvas .node.k-glossary:not(.hidden)").count() == 0
     assert "edges=lineage" in page.url
     page.click("[data-kind=failure-mode]")  # only failure modes: no lineage edge left
-    assert page.locator("#map-canvas .edge:not(.hidden)").count() == 0
+    assert page.locator("#map-canvas .edge:not(.hidden):not(.lod-hidden)").count() == 0
 
 
 def test_find_a_path_between_two_families(page, site):
@@ -189,8 +211,11 @@ def test_the_map_on_a_phone(phone, site):
     phone.wait_for_selector("#card-body .card[data-slug=vae]")
     canvas = phone.locator("#map-canvas").bounding_box()
     card = phone.locator("#map-card").bounding_box()
-    assert card["y"] >= canvas["y"] + canvas["height"] - 1  # the card sits below the map
+    assert canvas["y"] < card["y"] < canvas["y"] + canvas["height"]  # the card opens over the map
+    assert card["y"] + card["height"] <= canvas["y"] + canvas["height"] + 1
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1  # no sideways scrolling
+    phone.locator("#card-close").tap()
+    assert phone.locator("#map-app").get_attribute("data-selected") is None
 
 
 def test_without_javascript_every_node_is_a_plain_link(no_js_page, site):

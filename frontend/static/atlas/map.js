@@ -240,6 +240,8 @@
           [n.sx - n.r - gap - w, n.sy - h / 2, "end"],
           [n.sx - w / 2, n.sy - n.r - gap - h, "middle"],
           [n.sx - w / 2, n.sy + n.r + gap, "middle"],
+          [n.sx - n.r, n.sy + n.r + gap, "start"],
+          [n.sx - n.r, n.sy - n.r - gap - h, "start"],
         ];
         for (const [x0, y0, anchor] of spots) {
           const box = { n, x0, y0, x1: x0 + w, y1: y0 + h };
