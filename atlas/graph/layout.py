@@ -27,7 +27,7 @@ from atlas.graph.families import ORDER as FAMILY_ORDER
 Position = tuple[float, float]
 
 WIDTH, HEIGHT = 1600.0, 1250.0
-LEFT, RIGHT = 190.0, 1430.0  # the year columns; family titles sit left of them, problems right
+LEFT, RIGHT = 250.0, 1430.0  # the year columns; family titles sit left of them, problems right
 PROBLEMS_X = (1460.0, 1580.0)
 TOP, BAND_H, GAP_H = 46.0, 128.0, 36.0  # bands and the gaps (bridges) between them
 ROWS = 5  # nodes stacked in one column of a band before a column splits

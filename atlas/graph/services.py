@@ -33,7 +33,7 @@ from atlas.graph.models import ContentVersion, Edge, LensValue, Node
 Position = tuple[float, float]
 logger = logging.getLogger(__name__)
 
-LAYOUT_VERSION = "7"  # bump when the algorithm changes: it is part of the cache key
+LAYOUT_VERSION = "8"  # bump when the algorithm changes: it is part of the cache key
 # Cost of one hop in explained paths: typed relations first, loose ones only when needed.
 HOP_COST = {"related": 4.0, "cites": 4.0, "recommends": 6.0}
 NO_THROUGH_KINDS = frozenset({"guide", "tour"})  # hubs that explain nothing as intermediate hops

@@ -112,7 +112,10 @@
     }
     for (const n of G.nodes) {
       const fam = n.band ? n.band.family : n.families[0] || "none";
-      n.el = el("a", { href: nodeUrl(n.id), class: `node k-${n.kind} fam fam-${fam}`, tabindex: -1, "aria-label": `${n.title} (${G.kinds[n.kind] || n.kind})`, transform: `translate(${n.x},${n.y})` }, nodes);
+      // The accessible name holds the visible label too (the short form when that is drawn).
+      // (axe compares whole words, so the short form stands apart: "EqM — Energy Matching = …").
+      const name = n.title.includes(n.short) ? n.title : `${n.short} — ${n.title}`;
+      n.el = el("a", { href: nodeUrl(n.id), class: `node k-${n.kind} fam fam-${fam}`, tabindex: -1, "aria-label": `${name} · ${G.kinds[n.kind] || n.kind}`, transform: `translate(${n.x},${n.y})` }, nodes);
       n.el.__node = n;
       el("path", { class: "shape", d: shape(n.kind) }, n.el);
       n.label = el("text", { class: "label" }, n.el);
