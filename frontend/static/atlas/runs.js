@@ -151,7 +151,7 @@
     const fmt = (v) => (Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : Number(v.toPrecision(3)).toString());
     const line = points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ");
     const yTicks = [y0, (y0 + y1) / 2, y1].map((v) => `<line x1="${L - 4}" x2="${L}" y1="${sy(v)}" y2="${sy(v)}" stroke="currentColor"/><text x="${L - 6}" y="${sy(v) + 3.5}" text-anchor="end">${fmt(v)}</text>`);
-    const xTicks = [0, x1 / 2, x1].map((v) => `<line x1="${sx(v)}" x2="${sx(v)}" y1="${B}" y2="${B + 4}" stroke="currentColor"/><text x="${sx(v)}" y="${B + 15}" text-anchor="middle">${Math.round(v)}</text>`);
+    const xTicks = [0, x1 / 2, x1].map((v, i) => `<line x1="${sx(v)}" x2="${sx(v)}" y1="${B}" y2="${B + 4}" stroke="currentColor"/><text x="${sx(v)}" y="${B + 15}" text-anchor="${["start", "middle", "end"][i]}">${Math.round(v)}</text>`);
     svg.innerHTML =
       `<g class="axes" font-size="10" fill="currentColor"><line x1="${L}" y1="${T}" x2="${L}" y2="${B}" stroke="currentColor"/>` +
       `<line x1="${L}" y1="${B}" x2="${R}" y2="${B}" stroke="currentColor"/>${yTicks.join("")}${xTicks.join("")}` +
@@ -215,8 +215,8 @@
   }
 
   // A finished run: the final samples replace the live preview, then the metrics a person reads
-  // (grouped, with units, a one-line meaning each and the quality bar's verdict in words), and the
-  // raw JSON one click away.
+  // (a short table grouped by what they say, with units, a one-line meaning each and the quality
+  // bar's verdict in words); every other number is in the raw JSON, one click away.
   function finish(state, run) {
     const panel = state.panel;
     const box = panel.querySelector(".run-result");
@@ -245,11 +245,8 @@
     ["quality", "mode_weight_tv", "Mode-weight TV", "", "distance between the samples' share per mode and the true weights (0 is perfect)"],
     ["quality", "spread_ratio", "Spread ratio", "", "spread of samples around their mode over the true spread (1 is perfect)"],
     ["quality", "mmd2", "MMD²", "", "kernel two-sample distance to fresh data (0 when the distributions match)"],
-    ["quality", "energy_distance", "Energy distance", "", "another two-sample distance to fresh data (0 when they match)"],
-    ["quality", "sliced_wasserstein", "Sliced Wasserstein", "", "average transport cost along random directions (0 when they match)"],
     ["quality", "prdc.precision", "Precision", "", "share of samples that look like data (fidelity)"],
     ["quality", "prdc.recall", "Recall", "", "share of data the samples reach (diversity)"],
-    ["quality", "prdc.density", "Density", "", "like precision, counting how many data neighbourhoods hold each sample"],
     ["quality", "prdc.coverage", "Coverage", "", "share of data neighbourhoods holding at least one sample"],
     ["quality", "frechet_distance", "Fréchet distance", "", "distance between feature statistics of samples and data (lower is better)", (v, m) => `${fmt(v)} (floor ${fmt(m.frechet_distance_test_vs_train)})`],
     ["quality", "kid", "KID", "", "kernel distance between features of samples and data (0 when they match)"],
