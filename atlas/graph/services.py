@@ -34,8 +34,9 @@ Position = tuple[float, float]
 logger = logging.getLogger(__name__)
 
 LAYOUT_VERSION = "8"  # bump when the algorithm changes: it is part of the cache key
-# Cost of one hop in explained paths: typed relations first, loose ones only when needed.
-HOP_COST = {"related": 4.0, "cites": 4.0, "recommends": 6.0}
+# Cost of one hop in explained paths: substantive relations (lineage, unification, variant, fix)
+# first, a shared failure mode only before loose links, which come last.
+HOP_COST = {"suffers_from": 2.5, "component_of": 1.5, "related": 4.0, "cites": 4.0, "recommends": 6.0}
 NO_THROUGH_KINDS = frozenset({"guide", "tour"})  # hubs that explain nothing as intermediate hops
 PHRASES = {
     "lineage": "leads to",

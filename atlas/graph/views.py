@@ -507,33 +507,59 @@ def tour_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_safe
 def related(request: HttpRequest) -> HttpResponse:
-    """How is X related to Y? Up to three explained paths between two nodes (?from=&to=)."""
+    """How is X related to Y? Up to three explained paths between two nodes (?from=&to=, each a
+    slug or a node's title as the searchable inputs send it)."""
     graph = services.get_graph()
-    source, target = request.GET.get("from", ""), request.GET.get("to", "")
-    unknown = [slug for slug in (source, target) if slug and slug not in graph]
+    by_title = {data["title"].lower(): slug for slug, data in graph.nodes(data=True)}
+    asked_for = [request.GET.get(name, "").strip() for name in ("from", "to")]
+    source, target = (_resolve(text, graph, by_title) for text in asked_for)
+    unknown = [text for text, slug in zip(asked_for, (source, target), strict=True) if text and not slug]
     paths: list[list[dict[str, Any]]] = []
-    if source and target and not unknown:
+    if source and target:
+        statements = _statements()
         paths = [
-            [_titled_hop(graph, hop) for hop in path] for path in services.explained_paths(source, target)
+            [_titled_hop(graph, hop, statements) for hop in path]
+            for path in services.explained_paths(source, target)
         ]
-    titles = {slug: graph.nodes[slug]["title"] for slug in (source, target) if slug in graph}
+    titles = {slug: graph.nodes[slug]["title"] for slug in (source, target) if slug}
     context = {
         "groups": _grouped_by_kind([data for _, data in graph.nodes(data=True)]),
-        "pickers": [("from", "From", source), ("to", "To", target)],
+        "pickers": [
+            ("from", "From", source, titles.get(source, asked_for[0])),
+            ("to", "To", target, titles.get(target, asked_for[1])),
+        ],
         "source": source,
         "target": target,
         "source_title": titles.get(source, source),
         "target_title": titles.get(target, target),
         "unknown": unknown,
-        "asked": bool(source and target and not unknown),
+        "asked": bool(source and target),
         "paths": paths,
     }
     return render(request, "graph/related.html", context, status=400 if unknown else 200)
 
 
-def _titled_hop(graph: Any, hop: dict[str, str]) -> dict[str, Any]:
+def _resolve(text: str, graph: Any, by_title: dict[str, str]) -> str:
+    """A slug, or the slug of the node with that title (any case); "" when neither."""
+    if text in graph:
+        return text
+    return by_title.get(text.lower(), "")
+
+
+def _statements() -> dict[str, str]:
+    """Each unification's precise claim (sanitized HTML with MathML, rendered at load time): the
+    sentence a unification hop is explained by."""
+    rows = Node.objects.filter(kind=NodeKind.UNIFICATION).values_list("slug", "data__statement_html")
+    return {slug: statement for slug, statement in rows if statement}
+
+
+def _titled_hop(graph: Any, hop: dict[str, str], statements: dict[str, str]) -> dict[str, Any]:
+    """The hop with titles; a unification hop quotes the unification's claim."""
+    source = hop["from"] if hop["direction"] == "forward" else hop["to"]
+    claim = statements.get(source, "") if hop["kind"] == "unifies" else ""  # its edges repeat its title
     return {
         **hop,
+        "text_html": claim,
         "from_title": graph.nodes[hop["from"]]["title"],
         "to_title": graph.nodes[hop["to"]]["title"],
         "kind_label": EDGE_LABELS.get(hop["kind"], hop["kind"]),

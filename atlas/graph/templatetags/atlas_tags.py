@@ -49,3 +49,40 @@ FIGURE_CAPTIONS = {
 def figure_caption(name: str, record_title: str) -> str:
     """A sentence for a published figure: its known caption, else the experiment's summary."""
     return FIGURE_CAPTIONS.get(name) or f"{record_title}: the measurement at a glance"
+
+
+# Facet tags are kebab-case slugs in content; these words are spelled otherwise when read.
+FACET_WORDS = {
+    "kl": "KL",
+    "mse": "MSE",
+    "elbo": "ELBO",
+    "nce": "NCE",
+    "mcmc": "MCMC",
+    "ode": "ODE",
+    "sde": "SDE",
+    "cfg": "CFG",
+    "ood": "OOD",
+    "ot": "OT",
+    "3d": "3-D",
+    "f": "f",
+    "jensen": "Jensen",
+    "shannon": "Shannon",
+    "fisher": "Fisher",
+    "wasserstein": "Wasserstein",
+    "markov": "Markov",
+    "chinchilla": "Chinchilla",
+}
+
+
+@register.filter
+def facet_words(tag: str) -> str:
+    """A facet tag as words: "forward-kl" → "forward KL", "jensen-shannon" → "Jensen–Shannon"."""
+    words = [FACET_WORDS.get(part, part) for part in tag.split("-")]
+    joiner = "–" if tag == "jensen-shannon" else " "
+    text = joiner.join(words)
+    return text.replace("f divergence", "f-divergence")
+
+
+@register.filter
+def family_names(slugs: list[str]) -> str:
+    return ", ".join(families.NAMES.get(slug, slug) for slug in slugs)

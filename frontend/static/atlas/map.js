@@ -520,7 +520,9 @@
     if (state.edges.size) parts.push("edges: " + [...state.edges].map((k) => G.edge_kinds[k] || k).join(", "));
     if (state.facet) {
       const [lens, tag] = state.facet.split(":");
-      parts.push(`facet “${tag}” of ${G.lenses[lens] || lens}: ${[...families].map(title).join(", ") || "no family"}`);
+      const option = $("facet-filter").selectedOptions[0];
+      const words = (option && option.dataset.words) || tag;
+      parts.push(`facet “${words}” of ${G.lenses[lens] || lens}: ${[...families].map(title).join(", ") || "no family"}`);
     }
     $("active-filters").textContent = parts.length ? `Showing ${shown.size} of ${G.nodes.length} nodes — ${parts.join(" · ")}` : "";
   }
