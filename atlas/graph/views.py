@@ -24,7 +24,6 @@ from django.views.decorators.http import require_safe
 
 from atlas.graph import services
 from atlas.graph.models import ContentVersion, Edge, LensValue, Node, NodeKind, NodePaper
-from atlas.graph.services_runs import experiment_recipes
 from atlas.papers.models import Paper
 from atlas.runs.recipes import for_node
 
@@ -231,17 +230,12 @@ def node_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "node": node,
         "body": body,
         "hood": hood,
-        "recipes": for_node(node.slug) or _experiment_recipes(node),
+        # A failure mode's or unification's presets run inside its experiment panel instead.
+        "recipes": for_node(node.slug),
     }
     return render(request, "graph/node.html", context)
 
 
-def _experiment_recipes(node: Node) -> list[Any]:
-    """A failure mode or unification without recipes of its own offers its experiment's presets."""
-    return experiment_recipes(node.slug) if node.kind in EXPERIMENT_KINDS else []
-
-
-EXPERIMENT_KINDS = frozenset({NodeKind.FAILURE_MODE, NodeKind.UNIFICATION})
 HOOD_W, HOOD_H, HOOD_RX, HOOD_RY, HOOD_MAX = 420, 300, 80, 118, 10
 
 

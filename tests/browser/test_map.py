@@ -239,8 +239,8 @@ def test_a_failure_mode_page_shows_its_published_measurement(page, site):
     assert page.evaluate(
         "[...document.querySelectorAll('.experiment-figures img')].every(i => i.naturalWidth > 0)"
     )
-    # its presets run in the page's one live panel, beside the text
-    assert page.locator(".node-side #live-demos [data-recipe='ddpm-2d']").count() >= 1
+    # its presets run in the page's one live panel, under the measurement they reproduce
+    assert page.locator(".experiment [data-recipe='ddpm-2d']").count() >= 1
     assert page.get_by_role("heading", name="Run it live").count() == 1
     captions = page.locator(".experiment-figures figcaption").all_inner_texts()
     assert all(" " in c and "_" not in c for c in captions)  # sentences, not file names
