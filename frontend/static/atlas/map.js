@@ -25,6 +25,7 @@
   const shown = new Set(); // passes the filters
   const visible = new Set(); // passes the filters and the level of detail: drawn now
   let axisGroup = null;
+  let tagGroup = null; // each band's name, pinned to the left edge while its family node is off screen
   let hovered = null;
   let intro = "";
 
@@ -76,6 +77,7 @@
     for (const r of G.graph.regions || []) {
       el("rect", { class: `region fam fam-${r.family}`, x: 0, y: r.y, width: G.graph.width, height: r.h, rx: 10 }, regions);
     }
+    tagGroup = el("g", { class: "region-tags", "aria-hidden": "true" }, svg);
     axisGroup = el("g", { class: "axis", "aria-hidden": "true" }, svg);
     for (const t of G.graph.axis || []) {
       const tick = el("text", { x: t.x, y: 0, "text-anchor": "middle" }, axisGroup);
@@ -85,6 +87,7 @@
     const bridges = el("g", { class: "bridges", "aria-hidden": "true" }, svg);
     const edges = el("g", { class: "edges" }, svg);
     const nodes = el("g", { class: "nodes" }, svg);
+    svg.append(tagGroup);
     for (const n of G.nodes) {
       n.links = [];
       n.band = (G.graph.regions || []).find((r) => r.family === n.band) || null;
@@ -226,7 +229,7 @@
       marks.push({ n, x0: n.sx - n.r, y0: n.sy - n.r, x1: n.sx + n.r, y1: n.sy + n.r });
     }
     order.sort((a, b) => priority(a) - priority(b) || a.id.localeCompare(b.id));
-    const placed = [];
+    const placed = pinRegionTags(scale, width, height);
     const hits = (box) => placed.some((p) => box.x0 < p.x1 && box.x1 > p.x0 && box.y0 < p.y1 && box.y1 > p.y0)
       || marks.some((m) => m.n !== box.n && box.x0 < m.x1 && box.x1 > m.x0 && box.y0 < m.y1 && box.y1 > m.y0);
     for (const n of G.nodes) if (!visible.has(n.id)) n.label.classList.add("off");
@@ -265,6 +268,34 @@
     }
     placeTicks(scale, width);
   }
+  // While a band's family node is off screen, its short name is pinned at the left edge of the band
+  // (placed first, so node labels make way for it).
+  function pinRegionTags(scale, width, height) {
+    const boxes = [];
+    const font = `700 12px ${getComputedStyle(svg).fontFamily}`;
+    if (!tagGroup.children.length) {
+      for (const r of G.graph.regions || []) {
+        const tag = el("text", { class: `region-tag fam fam-${r.family}` }, tagGroup);
+        tag.textContent = byId.get(r.family) ? byId.get(r.family).short : r.family;
+        tag.__region = r;
+      }
+    }
+    for (const tag of tagGroup.children) {
+      const r = tag.__region, family = byId.get(r.family);
+      const top = (r.y - view.y) * scale, bottom = (r.y + r.h - view.y) * scale;
+      const onScreen = family && visible.has(family.id) && family.sx >= 0 && family.sx <= width && family.sy >= 0 && family.sy <= height;
+      const y0 = Math.max(top + 3, 3);
+      const show = !onScreen && bottom - y0 > 20 && y0 < height - 18;
+      tag.classList.toggle("off", !show);
+      if (!show) continue;
+      const w = measure(tag.textContent, font) + 4;
+      boxes.push({ n: null, x0: 4, y0, x1: 4 + w, y1: y0 + 16 });
+      tag.setAttribute("x", (view.x + 6 / scale).toFixed(2));
+      tag.setAttribute("y", (view.y + (y0 + 12) / scale).toFixed(2));
+    }
+    return boxes;
+  }
+
   // Year ticks along the top edge, left to right, each skipped if it would touch the one before.
   function placeTicks(scale, width) {
     let right = -Infinity;
