@@ -337,10 +337,12 @@
     const f = w / view.w;
     setView({ x: at.x - (at.x - view.x) * f, y: at.y - (at.y - view.y) * f, w, h: view.h * f });
   }
+  // On narrow screens the card opens over the lower half of the map: keep the node above it.
+  const cardCovers = window.matchMedia("(max-width: 900px)");
   function centerOn(n) {
     const w = Math.min(view.w, home.w * 0.6);
     const h = (w * view.h) / view.w;
-    setView({ x: n.x - w / 2, y: n.y - h / 2, w, h });
+    setView({ x: n.x - w / 2, y: n.y - h * (cardCovers.matches ? 0.25 : 0.5), w, h });
   }
 
   function wirePanZoom() {
