@@ -19,7 +19,7 @@ AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 WIDE_HEIGHT = 900  # conftest.WIDE
 
 # The boxes of every label drawn now, in screen pixels, with the text they show.
-VISIBLE_LABELS = """() => [...document.querySelectorAll('#map-canvas .node text.label, #map-canvas .region-tag')]
+VISIBLE_LABELS = """() => [...document.querySelectorAll('#map-canvas text.label, #map-canvas .region-tag')]
   .filter((t) => t.getClientRects().length && getComputedStyle(t).display !== 'none')
   .map((t) => { const b = t.getBoundingClientRect();
                 return {text: t.textContent, x0: b.left, y0: b.top, x1: b.right, y1: b.bottom}; })"""
