@@ -22,12 +22,12 @@ from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_safe
 
-from atlas.graph import services
+from atlas.graph import families, services
 from atlas.graph.models import ContentVersion, Edge, LensValue, Node, NodeKind, NodePaper
 from atlas.papers.models import Paper
 from atlas.runs.recipes import for_node
 
-FAMILY_ORDER = ["vae", "gan", "diffusion", "flow", "ebm", "autoregressive"]
+FAMILY_ORDER = list(families.ORDER)
 KIND_LABELS = {
     "family": "Families",
     "method": "Methods and models",
