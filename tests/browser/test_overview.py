@@ -19,10 +19,13 @@ AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 WIDE_HEIGHT = 900  # conftest.WIDE
 
 # The boxes of every label drawn now, in screen pixels, with the text they show.
-VISIBLE_LABELS = """() => [...document.querySelectorAll('#map-canvas text.label, #map-canvas .region-tag')]
+LABEL_SELECTOR = "#map-canvas text.label, #map-canvas .region-tag, #map-canvas .axis text"
+VISIBLE_LABELS = """() => [...document.querySelectorAll('SELECTOR')]
   .filter((t) => t.getClientRects().length && getComputedStyle(t).display !== 'none')
   .map((t) => { const b = t.getBoundingClientRect();
-                return {text: t.textContent, x0: b.left, y0: b.top, x1: b.right, y1: b.bottom}; })"""
+                return {text: t.textContent, x0: b.left, y0: b.top, x1: b.right, y1: b.bottom}; })""".replace(
+    "SELECTOR", LABEL_SELECTOR
+)
 
 
 def open_map(page, site) -> None:

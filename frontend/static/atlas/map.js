@@ -128,7 +128,7 @@
     if (first) first.el.setAttribute("tabindex", 0);
     canvas.append(svg);
     home = bounds();
-    setView({ ...home });
+    setView(startView());
   }
 
   const nodeUrl = (id) => app.dataset.nodeUrl.replace("__slug__", encodeURIComponent(id));
@@ -167,9 +167,16 @@
   // Zoomed out: tier 0 (families, unifications, landmark methods). Zooming in adds tier 1 (the
   // other methods, failure modes, open problems), then tier 2. Selecting a family expands its band;
   // hovering or selecting a node shows its neighbours. Filters override the zoom.
+  // By screen pixels per map unit, so a phone and a desktop show the same detail at the same size.
   function level() {
-    const ratio = view.w / home.w;
-    return ratio > 0.62 ? 0 : ratio > 0.3 ? 1 : 2;
+    const scale = canvas.clientWidth / view.w;
+    return scale < 0.95 ? 0 : scale < 1.95 ? 1 : 2;
+  }
+  // A portrait screen starts with the bands at full height from the left (family names and the
+  // early years), readable, and pans sideways; "Fit" still shows everything.
+  function startView() {
+    const aspect = canvas.clientWidth / Math.max(canvas.clientHeight, 1);
+    return aspect < 1 ? { x: home.x, y: home.y, w: home.h * aspect * 1.25, h: home.h } : { ...home };
   }
   function updateDetail() {
     const lod = level();
@@ -229,7 +236,8 @@
       marks.push({ n, x0: n.sx - n.r, y0: n.sy - n.r, x1: n.sx + n.r, y1: n.sy + n.r });
     }
     order.sort((a, b) => priority(a) - priority(b) || a.id.localeCompare(b.id));
-    const placed = pinRegionTags(scale, width, height);
+    const tags = pinRegionTags(scale, width, height);
+    const placed = [...tags, ...placeTicks(scale, width, tags)];
     const hits = (box) => placed.some((p) => box.x0 < p.x1 && box.x1 > p.x0 && box.y0 < p.y1 && box.y1 > p.y0)
       || marks.some((m) => m.n !== box.n && box.x0 < m.x1 && box.x1 > m.x0 && box.y0 < m.y1 && box.y1 > m.y0);
     for (const n of G.nodes) if (!visible.has(n.id)) n.label.classList.add("off");
@@ -266,7 +274,6 @@
       }
       if (!done) n.label.classList.add("off");
     }
-    placeTicks(scale, width);
   }
   // While a band's family node is off screen, its short name is pinned at the left edge of the band
   // (placed first, so node labels make way for it).
@@ -296,19 +303,28 @@
     return boxes;
   }
 
-  // Year ticks along the top edge, left to right, each skipped if it would touch the one before.
-  function placeTicks(scale, width) {
+  // Year ticks along the top edge, left to right, each skipped if it would touch the one before;
+  // their boxes are returned so that node labels keep clear of them.
+  function placeTicks(scale, width, avoid) {
+    const boxes = [];
     let right = -Infinity;
     const font = `11px ${getComputedStyle(svg).fontFamily}`;
     const top = (G.graph.regions || [{ y: 0 }])[0].y;
     for (const tick of axisGroup.children) {
       const half = measure(tick.textContent, font) / 2 + 6;
       const sx = (tick.__x - view.x) * scale;
-      const off = sx - half < right || sx - half < 0 || sx + half > width;
+      const y = Math.max(view.y + 14 / scale, top - 8);
+      const sy = (y - view.y) * scale;
+      const box = { n: null, x0: sx - half + 6, y0: sy - 11, x1: sx + half - 6, y1: sy + 3 };
+      const clash = avoid.some((p) => box.x0 < p.x1 && box.x1 > p.x0 && box.y0 < p.y1 && box.y1 > p.y0);
+      const off = clash || sx - half < right || sx - half < 0 || sx + half > width;
       tick.classList.toggle("off", off);
-      if (!off) right = sx + half;
-      tick.setAttribute("y", Math.max(view.y + 14 / scale, top - 8).toFixed(2));
+      tick.setAttribute("y", y.toFixed(2));
+      if (off) continue;
+      right = sx + half;
+      boxes.push(box);
     }
+    return boxes;
   }
   let frame = 0;
   function scheduleDetail() {
