@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
 
 class NodeKind(models.TextChoices):
@@ -87,7 +88,7 @@ class Node(models.Model):
         return self.slug
 
     def get_absolute_url(self) -> str:
-        return f"/node/{self.slug}/"
+        return reverse("graph:node", args=[self.slug])
 
 
 class NodePaper(models.Model):

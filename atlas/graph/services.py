@@ -1,15 +1,13 @@
 """The knowledge graph as networkx: building, layout, neighbourhoods, explained paths, facets.
 
-This is the one module of the site that imports networkx. Everything is derived from the
-Node / Edge / LensValue tables and cached in-process under `ContentVersion.current_hash()`, so it
-is rebuilt after `manage.py content load` and never per request (each call costs one query for
-the hash). The layout is also kept in Django's cache, so every process of a deployment draws the
-same, stable map without recomputing it.
+This module and its `layout` are the only ones of the site that import networkx. Everything
+is derived from the Node / Edge / LensValue tables and cached in-process under
+`ContentVersion.current_hash()`, so it is rebuilt after `manage.py content load` and never per
+request (each call costs one query for the hash). The layout is also kept in Django's cache, so
+every process of a deployment draws the same, stable map without recomputing it.
 
-Layout: the lineage (solid `lineage` edges plus `variant_of`, parent → variant) is drawn as a
-layered left-to-right family tree (longest-path layering, barycentre ordering); every other node
-is placed by a force layout around it with the tree held fixed, pulled towards what it is
-connected to and towards its families. Both steps are deterministic.
+Layout (`atlas.graph.layout`): one band per family, lineage left to right by year, unifications
+as bridges between bands, a level of detail per node. Deterministic.
 """
 
 from __future__ import annotations
@@ -28,16 +26,17 @@ from typing import Any
 import networkx as nx
 from django.core.cache import cache
 
+from atlas.graph import layout as map_layout
+from atlas.graph.layout import HEIGHT, WIDTH, MapLayout
 from atlas.graph.models import ContentVersion, Edge, LensValue, Node
 
 Position = tuple[float, float]
 logger = logging.getLogger(__name__)
 
-WIDTH, HEIGHT = 1600.0, 1000.0  # the layout's coordinate box, in SVG user units
-LAYOUT_VERSION = "2"  # bump when the algorithm changes: it is part of the cache key
-TREE_KINDS = frozenset({"lineage", "variant_of"})
-# Cost of one hop in explained paths: typed relations first, loose ones only when needed.
-HOP_COST = {"related": 4.0, "cites": 4.0, "recommends": 6.0}
+LAYOUT_VERSION = "8"  # bump when the algorithm changes: it is part of the cache key
+# Cost of one hop in explained paths: substantive relations (lineage, unification, variant, fix)
+# first, a shared failure mode only before loose links, which come last.
+HOP_COST = {"suffers_from": 2.5, "component_of": 1.5, "related": 4.0, "cites": 4.0, "recommends": 6.0}
 NO_THROUGH_KINDS = frozenset({"guide", "tour"})  # hubs that explain nothing as intermediate hops
 PHRASES = {
     "lineage": "leads to",
@@ -56,7 +55,7 @@ PHRASES = {
 class _Built:
     version: str
     graph: nx.MultiDiGraph
-    positions: dict[str, Position]
+    layout: MapLayout
     facets: dict[str, dict[str, list[str]]]
 
 
@@ -88,9 +87,9 @@ def clear_cache() -> None:
 def _build_graph() -> nx.MultiDiGraph:
     graph = nx.MultiDiGraph()
     nodes = Node.objects.order_by("slug").values_list(
-        "slug", "kind", "title", "summary", "families", "order", "aliases"
+        "slug", "kind", "title", "summary", "families", "order", "aliases", "data__year"
     )
-    for slug, kind, title, summary, families, order, aliases in nodes:
+    for slug, kind, title, summary, families, order, aliases, year in nodes:
         graph.add_node(
             slug,
             slug=slug,
@@ -100,6 +99,7 @@ def _build_graph() -> nx.MultiDiGraph:
             families=list(families),
             order=order,
             aliases=list(aliases),
+            year=year if isinstance(year, int) else None,
         )
     edges = Edge.objects.order_by("source__slug", "target__slug", "kind").values_list(
         "source__slug", "target__slug", "kind", "text", "style"
@@ -130,7 +130,12 @@ def get_graph() -> nx.MultiDiGraph:
 
 def layout() -> dict[str, Position]:
     """Node slug → (x, y) in a WIDTH × HEIGHT box; deterministic, cached with the graph."""
-    return _current().positions
+    return _current().layout.positions
+
+
+def map_meta() -> MapLayout:
+    """The whole map layout: positions, levels of detail (`tiers`), family regions, year axis."""
+    return _current().layout
 
 
 def facets() -> dict[str, dict[str, list[str]]]:
@@ -150,14 +155,80 @@ def subgraph(around: str, depth: int) -> nx.MultiDiGraph:
 def node_link(graph: nx.MultiDiGraph) -> dict[str, Any]:
     """networkx node-link data with positions, nodes sorted by slug and links by (source, target, kind)."""
     data = nx.node_link_data(graph, edges="links")
-    positions = layout()
+    meta = map_meta()
     for node in data["nodes"]:
-        x, y = positions.get(node["id"], (WIDTH / 2, HEIGHT / 2))
-        node.update(x=x, y=y)
+        x, y = meta.positions.get(node["id"], (WIDTH / 2, HEIGHT / 2))
+        band = meta.bands.get(node["id"])
+        node.update(x=x, y=y, tier=meta.tiers.get(node["id"], 2), band=band)
     data["nodes"].sort(key=lambda node: node["id"])
     data["links"].sort(key=lambda link: (link["source"], link["target"], link["kind"]))
-    data["graph"] = {"width": WIDTH, "height": HEIGHT, "version": _current().version}
+    data["graph"] = {
+        "width": WIDTH,
+        "height": HEIGHT,
+        "version": _current().version,
+        "regions": meta.regions,
+        "axis": meta.axis,
+    }
     return data
+
+
+# Relations by how much they say about a node, for its small neighbourhood map.
+NEIGHBOUR_RANK = {
+    "lineage": 0,
+    "unifies": 1,
+    "variant_of": 2,
+    "fixes": 3,
+    "suffers_from": 4,
+    "component_of": 5,
+    "related": 6,
+    "recommends": 7,
+    "cites": 8,
+}
+
+
+def neighbours(slug: str) -> list[dict[str, Any]]:
+    """The node's direct relations, most specific first: `{slug, title, kind, style, family,
+    relation}` once per neighbour (its most specific edge), guide and tour hubs left out."""
+    built = _current()  # one look at the content hash for the graph and the layout together
+    graph, bands = built.graph, built.layout.bands
+    if slug not in graph:
+        raise KeyError(slug)
+    best: dict[str, dict[str, Any]] = {}
+    edges = [(b, d, "out") for _, b, d in graph.out_edges(slug, data=True)]
+    edges += [(a, d, "in") for a, _, d in graph.in_edges(slug, data=True)]
+    for other, data, direction in edges:
+        node = graph.nodes[other]
+        if other == slug or node["kind"] in NO_THROUGH_KINDS:
+            continue
+        rank = NEIGHBOUR_RANK.get(data["kind"], 9)
+        if other in best and best[other]["rank"] <= rank:
+            continue
+        phrase = PHRASES.get(data["kind"], data["kind"])
+        best[other] = {
+            "slug": other,
+            "title": node["title"],
+            "kind": data["kind"],
+            "style": data["style"],
+            "family": bands.get(other) or (node["families"] or ["none"])[0],
+            "label": short_label(node["title"], node["aliases"]),
+            "relation": phrase if direction == "out" else f"{phrase} (from)",
+            "rank": rank,
+        }
+    return sorted(best.values(), key=lambda n: (n["rank"], n["title"].lower()))
+
+
+def short_label(title: str, aliases: list[str], limit: int = 22) -> str:
+    """A short name for crowded places: the title if short, else its abbreviation in brackets, its
+    shortest alias, or the part before a dash; cut with an ellipsis as the last resort."""
+    if len(title) <= limit:
+        return title
+    if title.endswith(")") and "(" in title and len(inner := title[title.rindex("(") + 1 : -1]) <= 14:
+        return inner
+    fitting = sorted((a for a in aliases if len(a) <= 16), key=len)
+    if fitting:
+        return fitting[0]
+    head = title.split(" — ")[0].split(": ")[0]
+    return head if len(head) <= limit + 2 else head[: limit - 2].rstrip() + "…"
 
 
 def explained_paths(source: str, target: str, k: int = 3) -> list[list[dict[str, str]]]:
@@ -233,7 +304,7 @@ def _hop(graph: nx.MultiDiGraph, best: nx.Graph, a: str, b: str) -> dict[str, st
 # --- Layout ----------------------------------------------------------------------------------
 
 
-def _cached_layout(version: str, graph: nx.MultiDiGraph) -> dict[str, Position]:
+def _cached_layout(version: str, graph: nx.MultiDiGraph) -> MapLayout:
     fingerprint = hashlib.sha256(
         repr((sorted(graph.nodes), sorted(graph.edges(keys=True)))).encode()
     ).hexdigest()[:16]
@@ -243,33 +314,22 @@ def _cached_layout(version: str, graph: nx.MultiDiGraph) -> dict[str, Position]:
     except Exception:  # the shared cache is an optimisation: without it, compute here
         logger.warning("graph layout: cache unavailable, computing in-process", exc_info=True)
         stored = None
-    if isinstance(stored, dict) and set(stored) == set(graph.nodes):
-        return {slug: (float(x), float(y)) for slug, (x, y) in stored.items()}
-    positions = compute_layout(graph)
+    if isinstance(stored, dict) and set(stored.get("positions", ())) == set(graph.nodes):
+        return MapLayout.from_dict(stored)
+    computed = compute_map(graph)
     with contextlib.suppress(Exception):
-        cache.set(key, positions, timeout=None)
-    return positions
+        cache.set(key, computed.as_dict(), timeout=None)
+    return computed
+
+
+def compute_map(graph: nx.MultiDiGraph) -> MapLayout:
+    """The map's layout (positions, levels of detail, family regions, year axis), from scratch."""
+    return map_layout.compute(graph)
 
 
 def compute_layout(graph: nx.MultiDiGraph) -> dict[str, Position]:
     """The map's positions, computed from scratch (callers use the cached `layout()`)."""
-    if not graph:
-        return {}
-    tree = _lineage_tree(graph)
-    fixed = _tree_positions(tree)
-    positions = _place_rest(graph, fixed)
-    return _fit(positions)
-
-
-def _lineage_tree(graph: nx.MultiDiGraph) -> nx.DiGraph:
-    """Parent → child: solid lineage edges as written, variant_of edges reversed."""
-    tree = nx.DiGraph()
-    for a, b, data in graph.edges(data=True):
-        if data["kind"] == "lineage" and data["style"] == "solid":
-            tree.add_edge(a, b)
-        elif data["kind"] == "variant_of":
-            tree.add_edge(b, a)
-    return _acyclic(tree, order=sorted(tree.nodes))
+    return compute_map(graph).positions
 
 
 def _acyclic(graph: nx.DiGraph, order: list[str]) -> nx.DiGraph:
@@ -302,98 +362,3 @@ def _layers(dag: nx.DiGraph) -> dict[str, int]:
     for node in nx.lexicographical_topological_sort(dag):
         layer[node] = max((layer[p] + 1 for p in dag.predecessors(node)), default=0)
     return layer
-
-
-def _tree_positions(tree: nx.DiGraph) -> dict[str, Position]:
-    """Columns by layer, rows ordered by a few barycentre sweeps, in unit coordinates."""
-    layer = _layers(tree)
-    columns: dict[int, list[str]] = defaultdict(list)
-    for node in sorted(layer):
-        columns[layer[node]].append(node)
-    row = {node: float(i) for nodes in columns.values() for i, node in enumerate(nodes)}
-    for sweep in range(6):
-        neighbours = tree.predecessors if sweep % 2 == 0 else tree.successors
-        for index in sorted(columns, reverse=sweep % 2 == 1):
-            nodes = columns[index]
-            key = {n: _mean([row[m] for m in neighbours(n)], row[n]) for n in nodes}
-            nodes.sort(key=lambda n: (key[n], n))
-            row.update({n: float(i) for i, n in enumerate(nodes)})
-    return _blocks(columns)
-
-
-def _blocks(columns: dict[int, list[str]], rows: int = 12) -> dict[str, Position]:
-    """Unit positions for the layers: a tall layer is folded into side-by-side sub-columns of at
-    most `rows` nodes (interleaved, so the barycentre order still reads top to bottom)."""
-    folds = {index: max(1, math.ceil(len(nodes) / rows)) for index, nodes in columns.items()}
-    starts, x = {}, 0.0
-    for index in sorted(columns):
-        starts[index] = x
-        x += folds[index] + 1.0
-    width = max(x - 2.0, 1.0)
-    positions: dict[str, Position] = {}
-    for index, nodes in columns.items():
-        k = folds[index]
-        height = math.ceil(len(nodes) / k)
-        for i, node in enumerate(nodes):
-            row = i // k + (rows - height) / 2
-            positions[node] = ((starts[index] + i % k) / width, row / max(rows - 1, 1))
-    return positions
-
-
-def _mean(values: list[float], default: float) -> float:
-    return sum(values) / len(values) if values else default
-
-
-def _place_rest(graph: nx.MultiDiGraph, fixed: dict[str, Position]) -> dict[str, Position]:
-    """A force layout of everything, with the lineage tree (scaled to the middle band) held still."""
-    anchor = {slug: (0.1 + 1.6 * x, 0.2 + 0.6 * y) for slug, (x, y) in fixed.items()}
-    springs = nx.Graph()
-    springs.add_nodes_from(sorted(graph.nodes))
-    for a, b, data in graph.edges(data=True):
-        weight = 0.3 if data["kind"] in HOP_COST else 1.0
-        if a != b and (not springs.has_edge(a, b) or springs[a][b]["weight"] < weight):
-            springs.add_edge(a, b, weight=weight)
-    for slug, data in graph.nodes(data=True):
-        for family in data["families"]:
-            if family != slug and family in graph and not springs.has_edge(slug, family):
-                springs.add_edge(slug, family, weight=0.5)
-    loose = sorted(slug for slug in springs if not springs.degree(slug) and slug not in anchor)
-    springs.remove_nodes_from(loose)
-    start = {slug: anchor.get(slug) or _seed_position(slug, springs, anchor) for slug in springs}
-    if len(anchor) < len(springs):
-        start = nx.spring_layout(
-            springs, k=0.045, pos=start, fixed=list(anchor) or None, iterations=200, weight="weight", seed=7
-        )
-    placed = {slug: _clamp(xy) for slug, xy in start.items()}
-    # Nodes with no edge at all (e.g. tours) wait in a row beneath the map.
-    placed.update({slug: (0.1 + 1.6 * (i + 0.5) / len(loose), 1.15) for i, slug in enumerate(loose)})
-    return placed
-
-
-def _clamp(xy: Any) -> Position:
-    """Keep the force layout's stragglers within a margin around the tree's band."""
-    return min(max(float(xy[0]), -0.15), 1.95), min(max(float(xy[1]), -0.1), 1.1)
-
-
-def _seed_position(slug: str, springs: nx.Graph, anchor: dict[str, Position]) -> Position:
-    """Near the anchored neighbours (else the middle), nudged by a hash of the slug."""
-    digest = hashlib.sha256(slug.encode()).digest()
-    jitter = (digest[0] / 255 - 0.5) * 0.3, (digest[1] / 255 - 0.5) * 0.3
-    near = [anchor[n] for n in springs.neighbors(slug) if n in anchor]
-    cx = _mean([p[0] for p in near], 0.9)
-    cy = _mean([p[1] for p in near], 0.5)
-    return cx + jitter[0], cy + jitter[1]
-
-
-def _fit(positions: dict[str, Any]) -> dict[str, Position]:
-    """Scale into the WIDTH × HEIGHT box (aspect kept, 40-unit margin), rounded to 0.1."""
-    xs = [float(p[0]) for p in positions.values()]
-    ys = [float(p[1]) for p in positions.values()]
-    span = max(max(xs) - min(xs), 1e-9), max(max(ys) - min(ys), 1e-9)
-    scale = min((WIDTH - 80) / span[0], (HEIGHT - 80) / span[1])
-    ox = (WIDTH - scale * span[0]) / 2 - scale * min(xs)
-    oy = (HEIGHT - scale * span[1]) / 2 - scale * min(ys)
-    return {
-        slug: (round(ox + scale * float(p[0]), 1), round(oy + scale * float(p[1]), 1))
-        for slug, p in sorted(positions.items())
-    }

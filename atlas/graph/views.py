@@ -8,6 +8,7 @@ the cached graph in `services` (one query for the content hash).
 from __future__ import annotations
 
 import json
+import math
 import textwrap
 import threading
 from collections import defaultdict
@@ -21,12 +22,12 @@ from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_safe
 
-from atlas.graph import services
+from atlas.graph import families, services
 from atlas.graph.models import ContentVersion, Edge, LensValue, Node, NodeKind, NodePaper
 from atlas.papers.models import Paper
 from atlas.runs.recipes import for_node
 
-FAMILY_ORDER = ["vae", "gan", "diffusion", "flow", "ebm", "autoregressive"]
+FAMILY_ORDER = list(families.ORDER)
 KIND_LABELS = {
     "family": "Families",
     "method": "Methods and models",
@@ -222,19 +223,56 @@ def _facet_groups(graph: Any) -> list[tuple[str, str, list[tuple[str, list[str]]
 
 @require_safe
 def node_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """The node's content (rendered once per content version) and its live-demo area."""
-    node, body = rendered.get(ContentVersion.current_hash(), ("node", slug), lambda: _node_body(slug))
-    context = {"node": node, "body": body, "recipes": for_node(node.slug)}
+    """The node's content (rendered once per content version) beside its live panel and its
+    neighbourhood map."""
+    node, body, hood = rendered.get(ContentVersion.current_hash(), ("node", slug), lambda: _node_body(slug))
+    context = {
+        "node": node,
+        "body": body,
+        "hood": hood,
+        # A failure mode's or unification's presets run inside its experiment panel instead.
+        "recipes": for_node(node.slug),
+    }
     return render(request, "graph/node.html", context)
 
 
-def _node_body(slug: str) -> tuple[Node, str]:
+HOOD_W, HOOD_H, HOOD_RX, HOOD_RY, HOOD_MAX = 420, 300, 80, 118, 10
+
+
+def _neighbourhood(slug: str) -> dict[str, Any]:
+    """A small radial map of the node's most specific relations (Connected Papers style): the node
+    in the middle, up to HOOD_MAX neighbours on an ellipse, labels outward so they never cross."""
+    found = services.neighbours(slug)
+    shown = found[:HOOD_MAX]
+    cx, cy = HOOD_W / 2, HOOD_H / 2
+    nodes = []
+    for i, item in enumerate(shown):
+        angle = -math.pi / 2 + 2 * math.pi * (i + 0.5) / max(len(shown), 1)
+        x, y = cx + HOOD_RX * math.cos(angle), cy + HOOD_RY * math.sin(angle)
+        right = math.cos(angle) >= 0
+        nodes.append(
+            {
+                **item,
+                "x": round(x, 1),
+                "y": round(y, 1),
+                "lx": round(x + (9 if right else -9), 1),
+                "ly": round(y + 4, 1),
+                "anchor": "start" if right else "end",
+            }
+        )
+    return {"nodes": nodes, "total": len(found), "width": HOOD_W, "height": HOOD_H, "cx": cx, "cy": cy}
+
+
+def _node_body(slug: str) -> tuple[Node, str, str]:
     node = get_object_or_404(Node, slug=slug)
     context = _node_context(node)
     context["papers"] = _papers(node)
     context["steps"] = _steps(node) if node.kind == NodeKind.TOUR else []
     context["diagram"] = _diagram(node) if node.kind == NodeKind.PIPELINE else None
-    return node, render_to_string("graph/_node_body.html", context)
+    hood = render_to_string(
+        "graph/_neighbourhood.html", {"node": node, "neighbourhood": _neighbourhood(slug)}
+    )
+    return node, render_to_string("graph/_node_body.html", context), hood
 
 
 @require_safe
@@ -463,33 +501,59 @@ def tour_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_safe
 def related(request: HttpRequest) -> HttpResponse:
-    """How is X related to Y? Up to three explained paths between two nodes (?from=&to=)."""
+    """How is X related to Y? Up to three explained paths between two nodes (?from=&to=, each a
+    slug or a node's title as the searchable inputs send it)."""
     graph = services.get_graph()
-    source, target = request.GET.get("from", ""), request.GET.get("to", "")
-    unknown = [slug for slug in (source, target) if slug and slug not in graph]
+    by_title = {data["title"].lower(): slug for slug, data in graph.nodes(data=True)}
+    asked_for = [request.GET.get(name, "").strip() for name in ("from", "to")]
+    source, target = (_resolve(text, graph, by_title) for text in asked_for)
+    unknown = [text for text, slug in zip(asked_for, (source, target), strict=True) if text and not slug]
     paths: list[list[dict[str, Any]]] = []
-    if source and target and not unknown:
+    if source and target:
+        statements = _statements()
         paths = [
-            [_titled_hop(graph, hop) for hop in path] for path in services.explained_paths(source, target)
+            [_titled_hop(graph, hop, statements) for hop in path]
+            for path in services.explained_paths(source, target)
         ]
-    titles = {slug: graph.nodes[slug]["title"] for slug in (source, target) if slug in graph}
+    titles = {slug: graph.nodes[slug]["title"] for slug in (source, target) if slug}
     context = {
         "groups": _grouped_by_kind([data for _, data in graph.nodes(data=True)]),
-        "pickers": [("from", "From", source), ("to", "To", target)],
+        "pickers": [
+            ("from", "From", source, titles.get(source, asked_for[0])),
+            ("to", "To", target, titles.get(target, asked_for[1])),
+        ],
         "source": source,
         "target": target,
         "source_title": titles.get(source, source),
         "target_title": titles.get(target, target),
         "unknown": unknown,
-        "asked": bool(source and target and not unknown),
+        "asked": bool(source and target),
         "paths": paths,
     }
     return render(request, "graph/related.html", context, status=400 if unknown else 200)
 
 
-def _titled_hop(graph: Any, hop: dict[str, str]) -> dict[str, Any]:
+def _resolve(text: str, graph: Any, by_title: dict[str, str]) -> str:
+    """A slug, or the slug of the node with that title (any case); "" when neither."""
+    if text in graph:
+        return text
+    return by_title.get(text.lower(), "")
+
+
+def _statements() -> dict[str, str]:
+    """Each unification's precise claim (sanitized HTML with MathML, rendered at load time): the
+    sentence a unification hop is explained by."""
+    rows = Node.objects.filter(kind=NodeKind.UNIFICATION).values_list("slug", "data__statement_html")
+    return {slug: statement for slug, statement in rows if statement}
+
+
+def _titled_hop(graph: Any, hop: dict[str, str], statements: dict[str, str]) -> dict[str, Any]:
+    """The hop with titles; a unification hop quotes the unification's claim."""
+    source = hop["from"] if hop["direction"] == "forward" else hop["to"]
+    claim = statements.get(source, "") if hop["kind"] == "unifies" else ""  # its edges repeat its title
     return {
         **hop,
+        "text_html": claim,
         "from_title": graph.nodes[hop["from"]]["title"],
         "to_title": graph.nodes[hop["to"]]["title"],
         "kind_label": EDGE_LABELS.get(hop["kind"], hop["kind"]),

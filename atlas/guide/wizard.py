@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from django.urls import reverse
+
 from atlas.content.schema import FAMILIES
+from atlas.graph.families import NAMES as FAMILY_NAMES
 from atlas.graph.models import LensValue, Node, NodeKind
 from atlas.guide import services
 from atlas.runs import recipes
 
-WIZARD_PATH = "/guide/"
 MAX_QUERY_LENGTH = 2000  # far above any real path through the tree
 
 
@@ -29,11 +31,15 @@ class WizardInputError(services.GuideError):
     """The query string itself is unusable (not one answer of it is read)."""
 
 
+def wizard_path() -> str:
+    return reverse("guide:wizard")
+
+
 def url_for(answers: list[str]) -> str:
     """The wizard URL after ``answers`` (canonical ids); the bare wizard for none."""
     if not answers:
-        return WIZARD_PATH
-    return WIZARD_PATH + "?" + urlencode({"a": ",".join(answers)}, safe=":,")
+        return wizard_path()
+    return wizard_path() + "?" + urlencode({"a": ",".join(answers)}, safe=":,")
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class Page:
     axes: list[Tradeoff] = field(default_factory=list)
     recipe: recipes.Recipe | None = None
     other_recipes: list[recipes.Recipe] = field(default_factory=list)
+    demo_note: str = ""  # what the demo is and, when it stands in for the recommendation, why
 
     @property
     def step_number(self) -> int:
@@ -107,7 +114,7 @@ def build(answers: list[str], tree: services.Tree | None = None) -> Page:
         answers=canonical,
         share_url=url_for(canonical),
         back_url=url_for(canonical[:-1]) if canonical else None,
-        restart_url=WIZARD_PATH,
+        restart_url=wizard_path(),
         path=[
             PathStep(i + 1, step.question.text_html, step.answer.label, url_for(canonical[:i]))
             for i, step in enumerate(state.path)
@@ -148,6 +155,9 @@ def _fill_result(page: Page) -> None:
     page.families = list(dict.fromkeys(families))
     page.lenses, page.axes = _tradeoffs(page.families)
     page.recipe, page.other_recipes = demo_recipes(leaf, page.state.recipes)
+    if page.recipe is None:
+        page.recipe = family_stand_in(page.families)
+    page.demo_note = demo_note(page.recipe, leaf, page.families) if page.recipe else ""
 
 
 def _tradeoffs(families: list[str]) -> tuple[list[Tradeoff], list[Tradeoff]]:
@@ -204,6 +214,39 @@ def demo_recipes(leaf: services.Leaf, found: list[str]) -> tuple[recipes.Recipe 
     if primary is None and runnable:
         primary = runnable[0]
     return primary, [r for r in runnable if primary is None or r.slug != primary.slug]
+
+
+DATA_WORDS = {"digits": "8×8 digit images", "text": "a small text corpus"}
+
+
+def family_stand_in(families: list[str]) -> recipes.Recipe | None:
+    """For a recommendation no recipe runs: the first recipe of a family it belongs to."""
+    for family in families:
+        for recipe in recipes.RECIPES:
+            if recipe.family == family and not recipe.requires_gpu:
+                return recipe
+    return None
+
+
+def demo_note(recipe: recipes.Recipe, leaf: services.Leaf, families: list[str]) -> str:
+    """One sentence on what "Run" trains: a recommended method's own demo, or a stand-in (another
+    method of the same family) and why; always on which data, since every demo here is small."""
+    data = DATA_WORDS.get(recipe.datasets[0], "2-D toy data")
+    name = FAMILY_NAMES.get(recipe.family, recipe.family)
+    if set(recipe.nodes) & set(leaf.recommends):
+        return (
+            f"{recipe.title} trains one of the recommended models on {data}: a small stand-in for "
+            "the real task, small enough to train in seconds on this machine."
+        )
+    why = (
+        f"it is a {name} model, the family the recommendation belongs to"
+        if recipe.family in families
+        else "it is the nearest model this site can train"
+    )
+    return (
+        f"None of the recommended methods has a live demo of its own, so this runs {recipe.title} "
+        f"as a stand-in: {why}; it trains on {data}, small enough for seconds on this machine."
+    )
 
 
 def tree_summary(tree: services.Tree) -> dict[str, Any]:

@@ -141,6 +141,7 @@ class LiveReporter(trainer.Callback):
     def on_progress(self, step: int, losses: dict[str, float], elapsed: float) -> None:
         rate = step / max(elapsed, 1e-9)
         progress = {
+            "phase": "training",
             "step": step,
             "total": self.total,
             "elapsed": round(elapsed, 2),
@@ -151,6 +152,12 @@ class LiveReporter(trainer.Callback):
         self.last_progress = progress
         self.beat.push(progress=progress)
         live.publish(self.run.public_id, {"type": "progress", **progress})
+
+    def announce(self, phase: str) -> None:
+        """After training: tell viewers the run is now "scoring" or "sampling" (not stuck at 100 %)."""
+        self.last_progress = {**self.last_progress, "phase": phase, "eta_s": None}
+        self.beat.push(progress=self.last_progress)
+        live.publish(self.run.public_id, {"type": "progress", **self.last_progress})
 
     def on_preview(self, step: int, samples: torch.Tensor) -> None:
         preview = {"step": step, **encode_preview(samples, self.dataset)}
@@ -242,11 +249,13 @@ def _train_and_store(run, recipe, overrides, train_settings, beat: Heartbeat, le
     if beat.interrupted:
         return _interrupt(run, lease, beat.interrupted, reporter.last_progress)
     status, reason = _outcome(result, beat)
+    reporter.announce("scoring")
     metrics = (
         evaluate.evaluate(model, dataset, n=recipe.eval_samples, seed=train_settings["seed"])
         if result.steps
         else {}
     )
+    reporter.announce("sampling")
     fields = _artifacts(run, model, dataset, result, metrics)
     fields["result"] = _result_info(run, model, result)
     fields["progress"] = {**reporter.last_progress, "step": result.steps, "total": train_settings["steps"]}

@@ -24,7 +24,7 @@ def card_slug(page) -> str:
     return page.locator("#card-body .card").get_attribute("data-slug")
 
 
-def test_search_a_node_with_the_keyboard_and_open_its_card(page, site):
+def test_search_a_node_with_the_keyboard_and_open_its_page(page, site):
     open_map(page, site)
     page.keyboard.press("/")
     assert page.evaluate("document.activeElement.id") == "site-search"
@@ -34,13 +34,32 @@ def test_search_a_node_with_the_keyboard_and_open_its_card(page, site):
     assert "Flow Matching" in options.first.inner_text()
     page.keyboard.press("ArrowDown")
     page.keyboard.press("ArrowUp")
-    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # Enter opens the page itself
+    page.wait_for_url(re.compile(r"/node/flow-matching/$"))
+    assert page.locator("h1").inner_text() == "Flow Matching"
+
+
+def test_search_on_the_map_with_alt_enter_opens_the_card(page, site):
+    open_map(page, site)
+    page.keyboard.press("/")
+    page.keyboard.type("flow match")
+    page.locator("#site-search-results [role=option]").first.wait_for()
+    page.keyboard.press("Alt+Enter")
     page.wait_for_selector("#card-body .card[data-slug=flow-matching]")
     assert "node=flow-matching" in page.url
     card = page.locator("#card-body .card")
     assert card.locator("h2").inner_text() == "Flow Matching"
     assert card.locator(".relation-group").count() > 0
     assert page.locator(".node.selected").get_attribute("href") == "/node/flow-matching/"
+
+
+def test_a_search_without_a_match_says_so(page, site):
+    open_map(page, site)
+    page.keyboard.press("/")
+    page.keyboard.type("zzqxj")
+    status = page.locator("#site-search-status")
+    status.get_by_text("No node matches").wait_for()
+    assert page.locator("#site-search-results").is_hidden()
 
 
 def test_click_a_node_open_its_card_and_follow_an_edge(page, site):
@@ -71,7 +90,7 @@ def test_filter_by_a_lens_facet(page, site):
     open_map(page, site)
     page.select_option("#facet-filter", "divergence:forward-kl")
     assert "facet=divergence%3Aforward-kl" in page.url or "facet=divergence:forward-kl" in page.url
-    assert "forward-kl" in page.locator("#active-filters").inner_text()
+    assert "forward KL" in page.locator("#active-filters").inner_text()  # the tag as words
     assert "match" in page.locator(".node[href='/node/vae/']").get_attribute("class")
     assert "faded" in page.locator(".node[href='/node/gan/']").get_attribute("class")
     assert "faded" in page.locator(".node[href='/node/wgan/']").get_attribute("class")
@@ -81,27 +100,30 @@ def test_filter_by_a_lens_facet(page, site):
 
 def test_show_only_lineage_edges(page, site):
     open_map(page, site)
+    page.click("#map-filters summary")
     page.click("[data-edge=lineage]")
     assert page.get_attribute("[data-edge=lineage]", "aria-pressed") == "true"
-    visible = page.locator("#map-canvas .edge:not(.hidden)")
+    visible = page.locator("#map-canvas .edge:not(.hidden):not(.lod-hidden)")
     assert visible.count() > 10
-    assert page.locator("#map-canvas .edge.e-lineage:not(.hidden)").count() == visible.count()
+    assert (
+        page.locator("#map-canvas .edge.e-lineage:not(.hidden):not(.lod-hidden)").count() == visible.count()
+    )
     assert page.locator("#map-canvas .node.k-glossary:not(.hidden)").count() == 0
     assert "edges=lineage" in page.url
     page.click("[data-kind=failure-mode]")  # only failure modes: no lineage edge left
-    assert page.locator("#map-canvas .edge:not(.hidden)").count() == 0
+    assert page.locator("#map-canvas .edge:not(.hidden):not(.lod-hidden)").count() == 0
 
 
 def test_find_a_path_between_two_families(page, site):
     page.goto(f"{site.url}/related/")
-    page.select_option("select[name=from]", "diffusion")
-    page.select_option("select[name=to]", "ebm")
+    page.fill("input[name=from]", "Diffusion Models")  # searchable inputs, not 261-item lists
+    page.fill("input[name=to]", "Energy-Based Models (EBM)")
     page.click("button[type=submit]")
     page.wait_for_selector(".path")
     first = page.locator(".path").first
     assert first.locator("li").count() >= 1
     assert first.locator(".hop-text").first.inner_text().strip()
-    assert re.search(r"from=diffusion&to=ebm", page.url)
+    assert re.search(r"from=Diffusion\+Models&to=Energy", page.url)
 
 
 def test_step_through_a_tour(page, site):
@@ -189,8 +211,11 @@ def test_the_map_on_a_phone(phone, site):
     phone.wait_for_selector("#card-body .card[data-slug=vae]")
     canvas = phone.locator("#map-canvas").bounding_box()
     card = phone.locator("#map-card").bounding_box()
-    assert card["y"] >= canvas["y"] + canvas["height"] - 1  # the card sits below the map
+    assert canvas["y"] < card["y"] < canvas["y"] + canvas["height"]  # the card opens over the map
+    assert card["y"] + card["height"] <= canvas["y"] + canvas["height"] + 1
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1  # no sideways scrolling
+    phone.locator("#card-close").tap()
+    assert phone.locator("#map-app").get_attribute("data-selected") is None
 
 
 def test_without_javascript_every_node_is_a_plain_link(no_js_page, site):
@@ -214,4 +239,8 @@ def test_a_failure_mode_page_shows_its_published_measurement(page, site):
     assert page.evaluate(
         "[...document.querySelectorAll('.experiment-figures img')].every(i => i.naturalWidth > 0)"
     )
-    assert page.locator(".experiment [data-recipe='ddpm-2d']").count() >= 1  # Run it yourself
+    # its presets run in the page's one live panel, under the measurement they reproduce
+    assert page.locator(".experiment [data-recipe='ddpm-2d']").count() >= 1
+    assert page.get_by_role("heading", name="Run it live").count() == 1
+    captions = page.locator(".experiment-figures figcaption").all_inner_texts()
+    assert all(" " in c and "_" not in c for c in captions)  # sentences, not file names

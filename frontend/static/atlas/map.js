@@ -14,7 +14,7 @@
   const explain = $("map-explain");
   const tourBar = $("tour-bar");
   const SIZE = { family: 17, method: 6, lens: 10, axis: 8, unification: 9, "failure-mode": 9, pipeline: 9, glossary: 5 };
-  const MID = new Set(["lens", "unification", "failure-mode", "pipeline", "open-problem"]);
+  const TREE = new Set(["lineage", "variant_of"]);
   const ARROWS = new Set(["lineage", "variant_of"]);
   const state = { node: "", kinds: new Set(), edges: new Set(), facet: "", tour: "", step: 0 };
   let G = null;
@@ -22,7 +22,11 @@
   let svg = null;
   let home = null;
   let view = null;
-  const shown = new Set();
+  const shown = new Set(); // passes the filters
+  const visible = new Set(); // passes the filters and the level of detail: drawn now
+  let axisGroup = null;
+  let tagGroup = null; // each band's name, pinned to the left edge while its family node is off screen
+  let hovered = null;
   let intro = "";
 
   // --- Shapes: one per node kind (colour is never the only signal) ------------------------------
@@ -63,15 +67,40 @@
   };
 
   // --- Drawing ----------------------------------------------------------------------------------
+  // Regions (one band per family), the year axis, bridges (unifications joining bands), edges
+  // (hidden until a node is hovered or selected, except the lineage among visible nodes), nodes.
   function draw() {
-    svg = el("svg", { class: "map-svg", role: "group", "aria-label": `Map of ${G.nodes.length} nodes; arrow keys move between nodes, Enter opens one` });
+    svg = el("svg", { class: "map-svg", role: "group", "aria-label": `Map of the six families, their lineage by year and the unifications between them; arrow keys move between nodes, Enter opens one` });
     const marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 6, markerHeight: 6, orient: "auto" }, el("defs", {}, svg));
     el("path", { d: "M0,0L10,5L0,10Z", class: "arrow" }, marker);
+    const regions = el("g", { class: "regions", "aria-hidden": "true" }, svg);
+    for (const r of G.graph.regions || []) {
+      el("rect", { class: `region fam fam-${r.family}`, x: 0, y: r.y, width: G.graph.width, height: r.h, rx: 10 }, regions);
+    }
+    tagGroup = el("g", { class: "region-tags", "aria-hidden": "true" }, svg);
+    axisGroup = el("g", { class: "axis", "aria-hidden": "true" }, svg);
+    for (const t of G.graph.axis || []) {
+      const tick = el("text", { x: t.x, y: 0, "text-anchor": "middle" }, axisGroup);
+      tick.textContent = String(t.year);
+      tick.__x = t.x;
+    }
+    const bridges = el("g", { class: "bridges", "aria-hidden": "true" }, svg);
     const edges = el("g", { class: "edges" }, svg);
     const nodes = el("g", { class: "nodes" }, svg);
+    svg.append(tagGroup);
     for (const n of G.nodes) {
       n.links = [];
+      n.band = (G.graph.regions || []).find((r) => r.family === n.band) || null;
+      n.short = shortLabel(n);
       byId.set(n.id, n);
+    }
+    for (const n of G.nodes) {
+      if (n.kind !== "unification") continue;
+      for (const r of G.graph.regions || []) {
+        if (!n.families.includes(r.family)) continue;
+        const edgeY = r.y > n.y ? r.y : r.y + r.h;
+        el("line", { class: `bridge fam fam-${r.family}`, x1: n.x, y1: n.y, x2: n.x, y2: edgeY + (r.y > n.y ? 12 : -12) }, bridges);
+      }
     }
     for (const link of G.links) {
       const a = byId.get(link.source), b = byId.get(link.target);
@@ -85,32 +114,222 @@
       b.links.push(link);
     }
     for (const n of G.nodes) {
-      const fam = n.families[0] || "none";
-      const level = n.kind === "family" ? "" : MID.has(n.kind) ? "mid" : "minor";
-      n.el = el("a", { href: `/node/${n.id}/`, class: `node k-${n.kind} fam fam-${fam}`, tabindex: -1, "aria-label": `${n.title} (${n.kind})`, transform: `translate(${n.x},${n.y})` }, nodes);
+      const fam = n.band ? n.band.family : n.families[0] || "none";
+      // The accessible name holds the visible label too (the short form when that is drawn).
+      // (axe compares whole words, so the short form stands apart: "EqM — Energy Matching = …").
+      const name = n.title.includes(n.short) ? n.title : `${n.short} — ${n.title}`;
+      n.el = el("a", { href: nodeUrl(n.id), class: `node k-${n.kind} fam fam-${fam}`, tabindex: -1, "aria-label": `${name} · ${G.kinds[n.kind] || n.kind}`, transform: `translate(${n.x},${n.y})` }, nodes);
       n.el.__node = n;
       el("path", { class: "shape", d: shape(n.kind) }, n.el);
-      const label = el("text", { x: (SIZE[n.kind] || 7) + 4, y: 4, class: level }, n.el);
-      label.textContent = n.title.length > 42 ? n.title.slice(0, 40) + "…" : n.title;
+      n.label = el("text", { class: "label" }, n.el);
+      n.label.textContent = n.title;
     }
     const first = byId.get("diffusion") || G.nodes[0];
     if (first) first.el.setAttribute("tabindex", 0);
     canvas.append(svg);
     home = bounds();
-    setView({ ...home });
+    setView(startView());
   }
 
+  const nodeUrl = (id) => app.dataset.nodeUrl.replace("__slug__", encodeURIComponent(id));
+
+  // A short form for crowded places: the family's short name, the method's shortest alias, or the
+  // part of the title before a dash or parenthesis.
+  function shortLabel(n) {
+    if (n.kind === "family") {
+      const abbreviation = n.title.match(/\(([^)]+)\)\s*$/);
+      return abbreviation ? abbreviation[1] : n.title.replace(/ Models?$/, "").split(" and ")[0];
+    }
+    if (n.title.length <= 22) return n.title;
+    const paren = n.title.match(/\(([^)]{2,14})\)\s*$/);
+    if (paren) return paren[1];
+    const alias = (n.aliases || []).filter((a) => a.length <= 16).sort((a, b) => a.length - b.length)[0];
+    if (alias) return alias;
+    const head = n.title.split(/ [—–:(] ?/)[0];
+    return head.length <= 24 ? head : head.slice(0, 20).trimEnd() + "…";
+  }
+
+  // The initial view: the family bands (the strip of other nodes beneath is reached by zooming).
   function bounds() {
-    if (!G.nodes.length) return { x: 0, y: 0, w: G.graph.width, h: G.graph.height };
-    const xs = G.nodes.map((n) => n.x), ys = G.nodes.map((n) => n.y), pad = 40;
-    const x = Math.min(...xs) - pad, y = Math.min(...ys) - pad;
-    return { x, y, w: Math.max(...xs) + 4 * pad - x, h: Math.max(...ys) + pad - y };
+    const regions = G.graph.regions || [];
+    if (!regions.length) return { x: 0, y: 0, w: G.graph.width, h: G.graph.height };
+    const last = regions[regions.length - 1];
+    return { x: -10, y: regions[0].y - 34, w: G.graph.width + 20, h: last.y + last.h - regions[0].y + 44 };
   }
 
   function trim(a, b) {
     const dx = b.x - a.x, dy = b.y - a.y, d = Math.hypot(dx, dy) || 1;
     const r = (SIZE[b.kind] || 7) + 3;
     return [(b.x - (dx / d) * r).toFixed(1), (b.y - (dy / d) * r).toFixed(1)];
+  }
+
+  // --- Level of detail: which nodes are drawn at this zoom ------------------------------------
+  // Zoomed out: tier 0 (families, unifications, landmark methods). Zooming in adds tier 1 (the
+  // other methods, failure modes, open problems), then tier 2. Selecting a family expands its band;
+  // hovering or selecting a node shows its neighbours. Filters override the zoom.
+  // By screen pixels per map unit, so a phone and a desktop show the same detail at the same size.
+  function level() {
+    const scale = canvas.clientWidth / view.w;
+    return scale < 0.95 ? 0 : scale < 1.95 ? 1 : 2;
+  }
+  // A portrait screen starts with the bands at full height from the left (family names and the
+  // early years), readable, and pans sideways; "Fit" still shows everything.
+  function startView() {
+    const aspect = canvas.clientWidth / Math.max(canvas.clientHeight, 1);
+    return aspect < 1 ? { x: home.x, y: home.y, w: home.h * aspect * 1.25, h: home.h } : { ...home };
+  }
+  function updateDetail() {
+    const lod = level();
+    const selected = byId.get(state.node);
+    const expanded = selected ? (selected.kind === "family" ? selected.id : selected.band && selected.band.family) : "";
+    const filtered = state.kinds.size || state.edges.size;
+    visible.clear();
+    for (const n of G.nodes) {
+      if (!shown.has(n.id)) continue;
+      if (filtered || n.tier <= lod || (expanded && n.tier <= 1 && n.band && n.band.family === expanded)) visible.add(n.id);
+    }
+    for (const extra of [selected, hovered]) {
+      if (!extra) continue;
+      visible.add(extra.id);
+      for (const l of extra.links) if (!l.el.classList.contains("hidden")) { visible.add(l.source); visible.add(l.target); }
+    }
+    for (const n of G.nodes) n.el.classList.toggle("lod-hidden", !visible.has(n.id));
+    for (const l of G.links) {
+      if (!l.el) continue;
+      const both = visible.has(l.source) && visible.has(l.target);
+      const between = byId.get(l.source).kind !== "family" && byId.get(l.target).kind !== "family";
+      const structural = state.edges.size ? state.edges.has(l.kind) : TREE.has(l.kind) && between;
+      l.el.classList.toggle("lod-hidden", !(both && (structural || l.el.classList.contains("hl"))));
+    }
+    placeLabels();
+  }
+
+  // --- Labels: collision-aware placement in screen pixels ----------------------------------------
+  // In priority order each visible node tries its full title, then its short form, to the right,
+  // left, above and below; the first box that overlaps no placed label, no other node's mark and
+  // stays on screen wins, otherwise the label is hidden (the node keeps its mark and aria-label).
+  const measure = (() => {
+    const ctx = document.createElement("canvas").getContext("2d");
+    const cache = new Map();
+    return (text, font) => {
+      const key = font + "|" + text;
+      if (!cache.has(key)) { ctx.font = font; cache.set(key, ctx.measureText(text).width); }
+      return cache.get(key);
+    };
+  })();
+  function priority(n) {
+    if (n.id === state.node) return -10;
+    if (hovered && n.id === hovered.id) return -9;
+    return ({ family: 0, unification: 1 }[n.kind] ?? 2) + n.tier * 3 - Math.min(n.links.length, 30) / 100;
+  }
+  function placeLabels() {
+    const width = canvas.clientWidth, height = canvas.clientHeight;
+    if (!width || !height) return;
+    const scale = width / view.w;
+    const family = getComputedStyle(svg).fontFamily;
+    const marks = [];
+    const order = [...visible].map((id) => byId.get(id));
+    for (const n of order) {
+      n.sx = (n.x - view.x) * scale;
+      n.sy = (n.y - view.y) * scale;
+      n.r = (SIZE[n.kind] || 7) * 1.3 * Math.min(scale, 1.6) + 1;
+      marks.push({ n, x0: n.sx - n.r, y0: n.sy - n.r, x1: n.sx + n.r, y1: n.sy + n.r });
+    }
+    order.sort((a, b) => priority(a) - priority(b) || a.id.localeCompare(b.id));
+    const tags = pinRegionTags(scale, width, height);
+    const placed = [...tags, ...placeTicks(scale, width, tags)];
+    const hits = (box) => placed.some((p) => box.x0 < p.x1 && box.x1 > p.x0 && box.y0 < p.y1 && box.y1 > p.y0)
+      || marks.some((m) => m.n !== box.n && box.x0 < m.x1 && box.x1 > m.x0 && box.y0 < m.y1 && box.y1 > m.y0);
+    for (const n of G.nodes) if (!visible.has(n.id)) n.label.classList.add("off");
+    for (const n of order) {
+      const big = n.kind === "family";
+      const size = big ? 15 : 12;
+      const font = `${big ? 700 : 400} ${size}px ${family}`;
+      const h = size * 1.3, gap = 4;
+      let done = false;
+      for (const text of n.short === n.title ? [n.title] : [n.title, n.short]) {
+        const w = measure(text, font) + 4;
+        const spots = [
+          [n.sx + n.r + gap, n.sy - h / 2, "start"],
+          [n.sx - n.r - gap - w, n.sy - h / 2, "end"],
+          [n.sx - w / 2, n.sy - n.r - gap - h, "middle"],
+          [n.sx - w / 2, n.sy + n.r + gap, "middle"],
+          [n.sx - n.r, n.sy + n.r + gap, "start"],
+          [n.sx - n.r, n.sy - n.r - gap - h, "start"],
+        ];
+        for (const [x0, y0, anchor] of spots) {
+          const box = { n, x0, y0, x1: x0 + w, y1: y0 + h };
+          if (x0 < 0 || y0 < 0 || box.x1 > width || box.y1 > height || hits(box)) continue;
+          placed.push(box);
+          const tx = anchor === "start" ? x0 + 2 : anchor === "end" ? box.x1 - 2 : x0 + w / 2;
+          n.label.textContent = text;
+          n.label.setAttribute("text-anchor", anchor);
+          n.label.setAttribute("x", ((tx - n.sx) / scale).toFixed(2));
+          n.label.setAttribute("y", ((y0 + size * 1.0 - n.sy) / scale).toFixed(2));
+          n.label.classList.remove("off");
+          done = true;
+          break;
+        }
+        if (done) break;
+      }
+      if (!done) n.label.classList.add("off");
+    }
+  }
+  // While a band's family node is off screen, its short name is pinned at the left edge of the band
+  // (placed first, so node labels make way for it).
+  function pinRegionTags(scale, width, height) {
+    const boxes = [];
+    const font = `700 12px ${getComputedStyle(svg).fontFamily}`;
+    if (!tagGroup.children.length) {
+      for (const r of G.graph.regions || []) {
+        const tag = el("text", { class: `region-tag fam fam-${r.family}` }, tagGroup);
+        tag.textContent = byId.get(r.family) ? byId.get(r.family).short : r.family;
+        tag.__region = r;
+      }
+    }
+    for (const tag of tagGroup.children) {
+      const r = tag.__region, family = byId.get(r.family);
+      const top = (r.y - view.y) * scale, bottom = (r.y + r.h - view.y) * scale;
+      const onScreen = family && visible.has(family.id) && family.sx >= 0 && family.sx <= width && family.sy >= 0 && family.sy <= height;
+      const y0 = Math.max(top + 3, 3);
+      const show = !onScreen && bottom - y0 > 20 && y0 < height - 18;
+      tag.classList.toggle("off", !show);
+      if (!show) continue;
+      const w = measure(tag.textContent, font) + 4;
+      boxes.push({ n: null, x0: 4, y0, x1: 4 + w, y1: y0 + 16 });
+      tag.setAttribute("x", (view.x + 6 / scale).toFixed(2));
+      tag.setAttribute("y", (view.y + (y0 + 12) / scale).toFixed(2));
+    }
+    return boxes;
+  }
+
+  // Year ticks along the top edge, left to right, each skipped if it would touch the one before;
+  // their boxes are returned so that node labels keep clear of them.
+  function placeTicks(scale, width, avoid) {
+    const boxes = [];
+    let right = -Infinity;
+    const font = `11px ${getComputedStyle(svg).fontFamily}`;
+    const top = (G.graph.regions || [{ y: 0 }])[0].y;
+    for (const tick of axisGroup.children) {
+      const half = measure(tick.textContent, font) / 2 + 6;
+      const sx = (tick.__x - view.x) * scale;
+      const y = Math.max(view.y + 14 / scale, top - 8);
+      const sy = (y - view.y) * scale;
+      const box = { n: null, x0: sx - half + 6, y0: sy - 11, x1: sx + half - 6, y1: sy + 3 };
+      const clash = avoid.some((p) => box.x0 < p.x1 && box.x1 > p.x0 && box.y0 < p.y1 && box.y1 > p.y0);
+      const off = clash || sx - half < right || sx - half < 0 || sx + half > width;
+      tick.classList.toggle("off", off);
+      tick.setAttribute("y", y.toFixed(2));
+      if (off) continue;
+      right = sx + half;
+      boxes.push(box);
+    }
+    return boxes;
+  }
+  let frame = 0;
+  function scheduleDetail() {
+    if (frame) return;
+    frame = requestAnimationFrame(() => { frame = 0; updateDetail(); });
   }
 
   // --- Pan and zoom: the SVG viewBox --------------------------------------------------------------
@@ -122,8 +341,8 @@
     svg.setAttribute("viewBox", `${v.x} ${v.y} ${v.w} ${v.h}`);
     const ratio = v.w / home.w;
     svg.style.setProperty("--u", String(v.w / Math.max(canvas.clientWidth, 1)));
-    svg.classList.toggle("mid", ratio < 0.75);
-    svg.classList.toggle("zoomed", ratio < 0.42);
+    svg.classList.toggle("zoomed", ratio < 0.62);
+    scheduleDetail();
   }
   function toSvg(clientX, clientY) {
     const box = svg.getBoundingClientRect();
@@ -134,10 +353,12 @@
     const f = w / view.w;
     setView({ x: at.x - (at.x - view.x) * f, y: at.y - (at.y - view.y) * f, w, h: view.h * f });
   }
+  // On narrow screens the card opens over the lower half of the map: keep the node above it.
+  const cardCovers = window.matchMedia("(max-width: 900px)");
   function centerOn(n) {
     const w = Math.min(view.w, home.w * 0.6);
     const h = (w * view.h) / view.w;
-    setView({ x: n.x - w / 2, y: n.y - h / 2, w, h });
+    setView({ x: n.x - w / 2, y: n.y - h * (cardCovers.matches ? 0.25 : 0.5), w, h });
   }
 
   function wirePanZoom() {
@@ -207,18 +428,21 @@
     clearHighlight();
     svg.classList.add("focus-mode");
     n.el.classList.add("hl");
-    const visible = n.links.filter((l) => !l.el.classList.contains("hidden"));
-    for (const l of visible) {
+    const links = n.links.filter((l) => !l.el.classList.contains("hidden"));
+    for (const l of links) {
       l.el.classList.add("hl");
       byId.get(l.source === n.id ? l.target : l.source).el.classList.add("hl");
     }
-    const lines = visible.slice(0, 4).map(edgeText);
-    const more = visible.length > 4 ? ` … and ${visible.length - 4} more (see the card)` : "";
-    explain.textContent = visible.length ? `${n.title}: ${lines.join(" · ")}${more}` : `${n.title}: no visible edges`;
+    const lines = links.slice(0, 4).map(edgeText);
+    const more = links.length > 4 ? ` … and ${links.length - 4} more (see the card)` : "";
+    explain.textContent = links.length ? `${n.title}: ${lines.join(" · ")}${more}` : `${n.title}: no visible edges`;
+    hovered = n;
+    scheduleDetail();
   }
   function clearHighlight() {
     svg.classList.remove("focus-mode");
     svg.querySelectorAll(".hl").forEach((x) => x.classList.remove("hl"));
+    if (hovered) { hovered = null; scheduleDetail(); }
   }
   function restoreHighlight() {
     const selected = byId.get(state.node);
@@ -250,7 +474,7 @@
   function nearest(from, [dx, dy]) {
     let best = null, bestScore = Infinity;
     for (const n of G.nodes) {
-      if (n === from || !shown.has(n.id)) continue;
+      if (n === from || !visible.has(n.id)) continue;
       const vx = n.x - from.x, vy = n.y - from.y;
       const along = vx * dx + vy * dy, across = Math.abs(vx * dy - vy * dx);
       if (along <= 0 || across > along * 1.5) continue;
@@ -281,9 +505,16 @@
     if (center) centerOn(n);
     if (push) writeUrl(true);
     const ticket = ++cardRequest;
-    const response = await fetch(`/node/${encodeURIComponent(id)}/card/`, { credentials: "same-origin" });
+    scheduleDetail();
+    const response = await fetch(app.dataset.cardUrl.replace("__slug__", encodeURIComponent(id)), { credentials: "same-origin" });
     if (ticket !== cardRequest) return;
-    cardBody.innerHTML = response.ok ? await response.text() : `<p class="error">Could not load ${n.title}.</p>`;
+    if (response.ok) cardBody.innerHTML = await response.text(); // server-rendered, escaped HTML
+    else {
+      const error = document.createElement("p");
+      error.className = "error";
+      error.textContent = `Could not load ${n.title}.`;
+      cardBody.replaceChildren(error);
+    }
     cardBox.scrollTop = 0;
     if (focus) cardBox.focus({ preventScroll: true });
     app.dataset.selected = id;
@@ -318,6 +549,7 @@
       if (!state.edges.size && kindOk(n)) shown.add(n.id);
       n.el.classList.toggle("hidden", !shown.has(n.id) && n.id !== state.node);
     }
+    if (svg) scheduleDetail();
     const [lens, tag] = state.facet.split(":");
     const families = new Set(((G.facets[lens] || {})[tag]) || []);
     for (const n of G.nodes) {
@@ -337,7 +569,9 @@
     if (state.edges.size) parts.push("edges: " + [...state.edges].map((k) => G.edge_kinds[k] || k).join(", "));
     if (state.facet) {
       const [lens, tag] = state.facet.split(":");
-      parts.push(`facet “${tag}” of ${G.lenses[lens] || lens}: ${[...families].map(title).join(", ") || "no family"}`);
+      const option = $("facet-filter").selectedOptions[0];
+      const words = (option && option.dataset.words) || tag;
+      parts.push(`facet “${words}” of ${G.lenses[lens] || lens}: ${[...families].map(title).join(", ") || "no family"}`);
     }
     $("active-filters").textContent = parts.length ? `Showing ${shown.size} of ${G.nodes.length} nodes — ${parts.join(" · ")}` : "";
   }
@@ -421,14 +655,16 @@
     state.node = "";
     svg.querySelectorAll(".node.selected").forEach((x) => x.classList.remove("selected"));
     cardBody.innerHTML = intro;
+    delete app.dataset.selected;
     restoreHighlight();
+    scheduleDetail();
   }
 
   // --- Legend ---------------------------------------------------------------------------------------
   function legend() {
     const box = $("legend");
     const add = (html) => { const s = document.createElement("span"); s.innerHTML = html; box.append(s); return s; };
-    for (const f of ["vae", "gan", "diffusion", "flow", "ebm", "autoregressive"]) {
+    for (const f of (G.graph.regions || []).map((r) => r.family)) {
       const s = add(`<svg viewBox="-9 -9 18 18" class="fam fam-${f}" aria-hidden="true"><path d="${shape("family", 7)}" style="fill:var(--fam-fill);stroke:var(--fam);stroke-width:2"/></svg>`);
       s.append(title(f));
     }
@@ -452,9 +688,16 @@
     wireTours();
     $("map-tools").hidden = false;
     readUrl();
-    if (window.matchMedia("(max-width: 600px)").matches && !state.kinds.size && !state.edges.size) $("map-filters").open = false;
+    if (state.kinds.size || state.edges.size) $("map-filters").open = true;
+    $("card-close").addEventListener("click", () => {
+      state.node = "";
+      writeUrl(true);
+      readUrl();
+    });
     window.addEventListener("popstate", readUrl);
+    updateDetail();
     app.dataset.ready = "true";
+    performance.mark("atlas:map-ready");
   }).catch((error) => {
     canvas.textContent = `The map could not be loaded (${error.message}); every node is listed below.`;
   });

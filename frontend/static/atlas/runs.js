@@ -2,7 +2,13 @@
 "use strict";
 (() => {
   const TERMINAL = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
-  const ACCENT = { vae: "#2e7d32", gan: "#c62828", diffusion: "#3949ab", flow: "#8e24aa", ebm: "#0277bd", autoregressive: "#ef6c00" };
+  // The family's accent colour, from the CSS custom properties (atlas/graph/families.py).
+  const accent = (panel) => getComputedStyle(panel).getPropertyValue("--fam").trim() || "currentColor";
+  const PHASES = {
+    training: "training",
+    scoring: "scoring: drawing samples and computing the metrics",
+    sampling: "sampling the final figure",
+  };
 
   function csrfToken() {
     const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
@@ -36,7 +42,7 @@
   async function startRun(panel) {
     const form = panel.querySelector("form");
     showErrors(panel, {});
-    const response = await fetch("/api/runs/", {
+    const response = await fetch(panel.dataset.runsUrl, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
       body: JSON.stringify({ recipe: panel.dataset.recipe, config: readConfig(form) }),
@@ -69,11 +75,11 @@
     };
     const cancel = panel.querySelector(".cancel-button");
     cancel.hidden = TERMINAL.has(run.status);
-    cancel.onclick = () => fetch(`/api/runs/${run.id}/cancel/`, { method: "POST", headers: { "X-CSRFToken": csrfToken() } });
+    cancel.onclick = () => fetch(`${runUrl(panel, run.id)}cancel/`, { method: "POST", headers: { "X-CSRFToken": csrfToken() } });
   }
 
   async function refresh(state) {
-    const response = await fetch(`/api/runs/${state.run.id}/`);
+    const response = await fetch(runUrl(state.panel, state.run.id));
     if (response.ok) render(state, { type: "snapshot", run: await response.json() });
   }
 
@@ -105,10 +111,13 @@
     }
   }
 
+  const runUrl = (panel, id) => `${panel.dataset.runsUrl}${encodeURIComponent(id)}/`;
+
   function setStatus(panel, status, reason) {
     const badge = panel.querySelector(".badge");
     badge.textContent = status.replace("_", " ");
     badge.dataset.status = status;
+    if (status !== "running") panel.querySelector(".run-phase").textContent = "";
     panel.querySelector(".run-reason").textContent = reason || "";
     panel.querySelector(".cancel-button").hidden = TERMINAL.has(status);
   }
@@ -118,36 +127,52 @@
     const bar = panel.querySelector(".run-progress");
     bar.max = p.total || 1;
     bar.value = p.step || 0;
-    const eta = p.eta_s == null ? "" : ` · about ${Math.ceil(p.eta_s)} s left`;
-    panel.querySelector(".run-rate").textContent = `step ${p.step} / ${p.total} · ${p.steps_per_s} steps/s${eta}`;
-    if (p.losses && typeof p.losses.loss === "number") {
+    const phase = p.phase || "training";
+    if (!TERMINAL.has(state.run.status)) panel.querySelector(".run-phase").textContent = PHASES[phase] || phase;
+    const eta = phase === "training" && p.eta_s != null ? ` · about ${Math.max(1, Math.ceil(p.eta_s))} s left` : "";
+    const rate = p.steps_per_s ? ` · ${p.steps_per_s} steps/s` : "";
+    panel.querySelector(".run-rate").textContent = `step ${p.step} of ${p.total}${rate}${eta}`;
+    if (phase === "training" && p.losses && typeof p.losses.loss === "number") {
       state.losses.push([p.step, p.losses.loss]);
-      drawLoss(panel.querySelector(".run-loss"), state.losses, ACCENT[panel.dataset.family]);
+      drawLoss(panel.querySelector(".run-loss"), state.losses, p.total, accent(panel));
     }
   }
 
-  function drawLoss(svg, points, colour) {
+  // The loss against the step, with labelled axes and three ticks on each (0 … total steps).
+  function drawLoss(svg, points, total, colour) {
     if (points.length < 2) return;
-    const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
-    const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-    const sx = (x) => 30 + (280 * (x - x0)) / Math.max(x1 - x0, 1e-9);
-    const sy = (y) => 185 - (170 * (y - y0)) / Math.max(y1 - y0, 1e-9);
-    const path = points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ");
+    const ys = points.map((p) => p[1]);
+    let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+    if (y1 - y0 < 1e-9) { y0 -= 0.5; y1 += 0.5; }
+    const x1 = Math.max(total || 0, points[points.length - 1][0], 1);
+    const L = 48, R = 312, T = 10, B = 160;
+    const sx = (x) => L + ((R - L) * x) / x1;
+    const sy = (y) => B - ((B - T) * (y - y0)) / (y1 - y0);
+    const fmt = (v) => (Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : Number(v.toPrecision(3)).toString());
+    const line = points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ");
+    const yTicks = [y0, (y0 + y1) / 2, y1].map((v) => `<line x1="${L - 4}" x2="${L}" y1="${sy(v)}" y2="${sy(v)}" stroke="currentColor"/><text x="${L - 6}" y="${sy(v) + 3.5}" text-anchor="end">${fmt(v)}</text>`);
+    const xTicks = [0, x1 / 2, x1].map((v, i) => `<line x1="${sx(v)}" x2="${sx(v)}" y1="${B}" y2="${B + 4}" stroke="currentColor"/><text x="${sx(v)}" y="${B + 15}" text-anchor="${["start", "middle", "end"][i]}">${Math.round(v)}</text>`);
     svg.innerHTML =
-      `<polyline fill="none" stroke="${colour || "currentColor"}" stroke-width="1.5" points="${path}"/>` +
-      `<text x="2" y="14" font-size="10" fill="currentColor">${y1.toPrecision(3)}</text>` +
-      `<text x="2" y="195" font-size="10" fill="currentColor">${y0.toPrecision(3)}</text>`;
+      `<g class="axes" font-size="10" fill="currentColor"><line x1="${L}" y1="${T}" x2="${L}" y2="${B}" stroke="currentColor"/>` +
+      `<line x1="${L}" y1="${B}" x2="${R}" y2="${B}" stroke="currentColor"/>${yTicks.join("")}${xTicks.join("")}` +
+      `<text x="${(L + R) / 2}" y="${B + 32}" text-anchor="middle">training step</text>` +
+      `<text transform="translate(11 ${(T + B) / 2}) rotate(-90)" text-anchor="middle">loss</text></g>` +
+      `<polyline fill="none" stroke="${colour}" stroke-width="1.5" points="${line}"/>`;
   }
 
   function preview(state, p) {
     const panel = state.panel;
     const canvas = panel.querySelector(".run-preview");
+    if (!canvas) return; // the run has finished: its final samples replaced the live preview
     const ctx = canvas.getContext("2d");
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     panel.querySelector(".preview-step").textContent = p.step ? `(step ${p.step})` : "";
-    if (p.kind === "points2d") drawPoints(ctx, canvas, p, state.density, ACCENT[panel.dataset.family]);
+    const texts = panel.querySelector(".run-texts");
+    canvas.hidden = p.kind === "tokens";
+    texts.hidden = p.kind !== "tokens";
+    if (p.kind === "points2d") drawPoints(ctx, canvas, p, state.density, accent(panel));
     else if (p.kind === "image") drawImages(ctx, canvas, p);
-    else if (p.kind === "tokens") drawTexts(ctx, canvas, p.texts || []);
+    else if (p.kind === "tokens") showTexts(texts, p.texts || []);
   }
 
   function drawPoints(ctx, canvas, p, density, colour) {
@@ -184,49 +209,162 @@
     });
   }
 
-  function drawTexts(ctx, canvas, texts) {
-    ctx.fillStyle = getComputedStyle(canvas).color;
-    ctx.font = "11px ui-monospace, monospace";
-    texts.forEach((t, i) => ctx.fillText(t.slice(0, 48).replace(/\n/g, "⏎"), 4, 16 + i * 18));
+  // Text samples as wrapped text (never clipped sideways), one list item each.
+  function showTexts(list, texts) {
+    list.replaceChildren(...texts.map((t) => { const li = document.createElement("li"); li.textContent = t; return li; }));
   }
 
+  // A finished run: the final samples replace the live preview, then the metrics a person reads
+  // (a short table grouped by what they say, with units, a one-line meaning each and the quality
+  // bar's verdict in words); every other number is in the raw JSON, one click away.
   function finish(state, run) {
-    const box = state.panel.querySelector(".run-result");
+    const panel = state.panel;
+    const box = panel.querySelector(".run-result");
+    const steps = run.result && run.result.steps;
+    if (steps) panel.querySelector(".preview-step").textContent = `(final, step ${steps})`;
+    const png = run.artifacts && run.artifacts.samples_png;
+    if (png) {
+      const canvas = panel.querySelector(".run-preview");
+      const img = document.createElement("img");
+      img.src = png;
+      img.alt = `final samples of this run, after ${steps || "all"} steps`;
+      img.className = "run-final-samples";
+      canvas.replaceWith(img);
+    }
     if (!run.metrics || !Object.keys(run.metrics).length) {
       box.textContent = run.status === "succeeded" ? "" : run.status_reason || "";
       return;
     }
-    const rows = flatten(run.metrics).map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td>${esc(v)}</td></tr>`);
-    const lik = run.metrics.likelihood || {};
-    const label = lik.kind ? `<p>Likelihood: <strong>${esc(lik.kind === "unavailable" ? "none" : lik.kind)}</strong></p>` : "";
-    const links = Object.entries(run.artifacts || {})
-      .map(([k, url]) => `<a href="${esc(url)}">${esc(k.replace("_", "."))}</a>`)
-      .join(" · ");
-    const png = run.artifacts && run.artifacts.samples_png;
-    box.innerHTML =
-      `<div class="run-final">${png ? `<img src="${esc(png)}" alt="final samples of this run" width="320">` : ""}` +
-      `<div>${label}<table class="metrics"><tbody>${rows.join("")}</tbody></table>` +
-      `<p class="muted">${esc(run.result.steps)} steps in ${esc(run.result.wall_time_s)} s on ${esc(run.result.device)} · NFE ${esc(run.result.nfe)} · ${esc(run.result.parameters)} parameters · code ${esc(run.code_version)}</p>` +
-      `<p>${links} · <a href="/api/runs/${esc(run.id)}/">JSON</a></p></div></div>`;
+    box.replaceChildren(metricsTable(run), verdict(run.metrics), links(run, panel));
   }
 
-  // Metric keys whose meaning the raw name hides.
-  const LABELS = { "likelihood.value": "test NLL", "kl_data_model.value": "KL(data ‖ model)" };
+  // name, unit, meaning, how to read it; `kind` rows show the likelihood's own label.
+  const CATALOGUE = [
+    ["quality", "modes_captured", "Modes captured", "", "mixture modes with at least one high-quality sample", (v, m) => `${v} of ${m.num_modes}`],
+    ["quality", "hq_fraction", "High-quality samples", "%", "share of samples close to some mode (higher is better)", (v) => (100 * v).toFixed(1)],
+    ["quality", "mode_weight_tv", "Mode-weight TV", "", "distance between the samples' share per mode and the true weights (0 is perfect)"],
+    ["quality", "spread_ratio", "Spread ratio", "", "spread of samples around their mode over the true spread (1 is perfect)"],
+    ["quality", "mmd2", "MMD²", "", "kernel two-sample distance to fresh data (0 when the distributions match)"],
+    ["quality", "prdc.precision", "Precision", "", "share of samples that look like data (fidelity)"],
+    ["quality", "prdc.recall", "Recall", "", "share of data the samples reach (diversity)"],
+    ["quality", "prdc.coverage", "Coverage", "", "share of data neighbourhoods holding at least one sample"],
+    ["quality", "frechet_distance", "Fréchet distance", "", "distance between feature statistics of samples and data (lower is better)", (v, m) => `${fmt(v)} (floor ${fmt(m.frechet_distance_test_vs_train)})`],
+    ["quality", "kid", "KID", "", "kernel distance between features of samples and data (0 when they match)"],
+    ["quality", "classes_covered", "Classes covered", "%", "share of digit classes a classifier finds among the samples", (v) => (100 * v).toFixed(0)],
+    ["quality", "class_tv", "Class balance TV", "", "distance of the predicted-class histogram from uniform (0 is balanced)"],
+    ["quality", "unigram_tv", "Character TV", "", "distance between character frequencies of samples and corpus (0 is perfect)"],
+    ["quality", "non_finite_fraction", "Non-finite samples", "%", "samples that came out as NaN or infinity", (v) => (100 * v).toFixed(1)],
+    ["likelihood", "likelihood.value", "Test NLL", "", "negative log-likelihood of held-out data (lower is better)"],
+    ["likelihood", "kl_data_model.value", "KL(data ‖ model)", "nats", "test NLL minus the data's own entropy: 0 for a perfect model"],
+    ["cost", "result.steps", "Training steps", "", "steps taken before the run stopped"],
+    ["cost", "result.wall_time_s", "Wall time", "s", "training, sampling and scoring together"],
+    ["cost", "sample_s_per_1000", "Sampling time", "s / 1000 samples", "how long 1000 samples take on this machine"],
+    ["cost", "result.nfe", "Network evaluations", "per sample", "forward passes of the network to draw one sample"],
+    ["cost", "result.parameters", "Parameters", "", "size of the trained network"],
+  ];
+  const GROUPS = { quality: "Sample quality", likelihood: "Likelihood", cost: "Cost" };
+  const LIKELIHOOD = { exact: "exact", bound: "bound", upper_bound: "upper bound", estimate: "estimate", unavailable: "none" };
 
-  function flatten(obj, prefix = "") {
-    const out = [];
-    for (const [k, v] of Object.entries(obj)) {
-      const path = prefix ? `${prefix}.${k}` : k;
-      const key = LABELS[path] || path;
-      if (v && typeof v === "object" && !Array.isArray(v)) out.push(...flatten(v, path));
-      else if (typeof v === "number") out.push([key, Number.isInteger(v) ? v : v.toPrecision(4)]);
-      else if (v !== null && !Array.isArray(v)) out.push([key, String(v)]);
+  function lookup(run, path) {
+    const [head, ...rest] = path.split(".");
+    let value = head === "result" ? run.result : run.metrics[head];
+    for (const key of rest) value = value == null ? undefined : value[key];
+    return value;
+  }
+  function fmt(v) {
+    if (typeof v !== "number") return String(v);
+    if (Number.isInteger(v)) return v.toLocaleString("en");
+    return Math.abs(v) >= 1000 || (Math.abs(v) < 0.001 && v !== 0) ? v.toExponential(2) : Number(v.toPrecision(3)).toString();
+  }
+  function cell(tag, text, className) {
+    const c = document.createElement(tag);
+    c.textContent = text;
+    if (className) c.className = className;
+    return c;
+  }
+
+  function metricsTable(run) {
+    const table = document.createElement("table");
+    table.className = "metrics";
+    table.append(cell("caption", "What the finished run measured"));
+    const head = document.createElement("thead");
+    const hr = document.createElement("tr");
+    for (const h of ["Metric", "Value", "What it says"]) { const th = cell("th", h); th.scope = "col"; hr.append(th); }
+    head.append(hr);
+    table.append(head);
+    for (const [group, title] of Object.entries(GROUPS)) {
+      const rows = CATALOGUE.filter((m) => m[0] === group && lookup(run, m[1]) != null);
+      const lik = run.metrics.likelihood;
+      if (group === "likelihood" && lik && lik.value == null) rows.unshift(null); // "none" row
+      if (!rows.length) continue;
+      const body = document.createElement("tbody");
+      const gr = document.createElement("tr");
+      const gh = cell("th", title, "metric-group");
+      gh.colSpan = 3;
+      gh.scope = "colgroup";
+      gr.append(gh);
+      body.append(gr);
+      for (const m of rows) {
+        const tr = document.createElement("tr");
+        if (m === null) {
+          const th = cell("th", "Test NLL"); th.scope = "row";
+          tr.append(th, cell("td", "none"), cell("td", lik.note || "this model gives no likelihood"));
+          body.append(tr);
+          continue;
+        }
+        const [, path, name, unit, meaning, show] = m;
+        const value = lookup(run, path);
+        let text = show ? show(value, run.metrics) : fmt(value);
+        let note = meaning;
+        if (path === "likelihood.value") {
+          text = `${fmt(value)} ${lik.unit || ""}`.trim();
+          note = `${meaning}; ${LIKELIHOOD[lik.kind] || lik.kind}`;
+        } else if (path === "kl_data_model.value") {
+          const kl = run.metrics.kl_data_model;
+          text = `${fmt(value)} ${unit}`;
+          note = `${meaning}; ${LIKELIHOOD[kl.kind] || kl.kind}${kl.note ? ` (${kl.note})` : ""}`;
+        } else if (unit) text = `${text} ${unit}`;
+        const th = cell("th", name); th.scope = "row";
+        tr.append(th, cell("td", text), cell("td", note, "muted"));
+        body.append(tr);
+      }
+      table.append(body);
     }
-    return out;
+    const wrap = document.createElement("div");
+    wrap.className = "table-wrap metrics-wrap";
+    wrap.append(table);
+    return wrap;
   }
 
-  function esc(value) {
-    return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  // The quality bar of the 2-D mixtures (compute.metrics.meets_mode_threshold) in words; the
+  // criteria restate that function's so a reader sees which one a run missed.
+  function verdict(m) {
+    const p = document.createElement("p");
+    p.className = "run-verdict";
+    if (typeof m.meets_threshold !== "boolean") return p;
+    const missed = [];
+    if (m.modes_captured !== m.num_modes) missed.push(`only ${m.modes_captured} of ${m.num_modes} modes captured`);
+    if (m.hq_fraction < 0.9) missed.push(`${(100 * m.hq_fraction).toFixed(1)} % high-quality samples (the bar is 90 %)`);
+    if (m.mode_weight_tv > 0.1) missed.push(`mode weights off by TV ${fmt(m.mode_weight_tv)} (the bar is 0.10)`);
+    if (!(m.spread_ratio >= 0.8 && m.spread_ratio <= 1.25)) missed.push(`spread ratio ${fmt(m.spread_ratio)} (the bar is 0.8 to 1.25)`);
+    p.dataset.meets = String(m.meets_threshold);
+    p.textContent = m.meets_threshold
+      ? "Meets the quality bar: every mode captured, at least 90 % high-quality samples, mode weights within TV 0.10 and spread within 0.8 to 1.25."
+      : `Misses the quality bar: ${missed.join("; ") || "see the table"}.`;
+    return p;
+  }
+
+  function links(run, panel) {
+    const p = document.createElement("p");
+    p.className = "run-links muted";
+    const r = run.result || {};
+    p.append(`${fmt(r.steps)} steps in ${fmt(r.wall_time_s)} s on ${r.device || "?"} · code ${run.code_version} · `);
+    const add = (href, text) => { const a = document.createElement("a"); a.href = href; a.textContent = text; p.append(a, " · "); };
+    const names = { samples_png: "samples (PNG)", losses_png: "loss curves (PNG)", samples_npy: "raw samples (NumPy .npy)" };
+    for (const [k, url] of Object.entries(run.artifacts || {})) add(url, names[k] || k);
+    add(runUrl(panel, run.id), "raw JSON");
+    p.lastChild.remove();
+    return p;
   }
 
   // The script may be included by several panels on one page: bind each form once.

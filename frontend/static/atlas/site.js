@@ -5,16 +5,27 @@
   const atlas = (window.atlas = window.atlas || {});
   let graphPromise = null;
   atlas.loadGraph = () => {
-    graphPromise = graphPromise || fetch("/graph.json", { credentials: "same-origin" }).then((r) => {
+    graphPromise = graphPromise || fetch(document.body.dataset.graphUrl, { credentials: "same-origin" }).then((r) => {
       if (!r.ok) throw new Error(`graph.json: HTTP ${r.status}`);
       return r.json();
     });
     return graphPromise;
   };
 
+  // The main navigation collapses into a menu on narrow screens (CSS); the button opens it.
+  const menu = document.getElementById("menu-button");
+  if (menu) {
+    menu.addEventListener("click", () => {
+      const open = menu.getAttribute("aria-expanded") !== "true";
+      menu.setAttribute("aria-expanded", String(open));
+      document.body.classList.toggle("nav-open", open);
+    });
+  }
+
   const input = document.getElementById("site-search");
   const list = document.getElementById("site-search-results");
-  if (!input || !list) return;
+  const status = document.getElementById("site-search-status");
+  if (!input || !list || !status) return;
   let nodes = [];
   let options = [];
   let active = -1;
@@ -65,6 +76,7 @@
     );
     list.hidden = !found.length;
     input.setAttribute("aria-expanded", String(!list.hidden));
+    status.textContent = found.length ? "" : `No node matches “${input.value.trim()}”. Try a shorter word or an abbreviation.`;
     mark();
   }
 
@@ -78,16 +90,18 @@
 
   function close() {
     list.hidden = true;
+    status.textContent = "";
     input.setAttribute("aria-expanded", "false");
     input.removeAttribute("aria-activedescendant");
   }
 
-  function pick(slug) {
+  // Enter or a click opens the node's page; on the map, Alt+Enter shows it on the map instead.
+  function pick(slug, onMap = false) {
     close();
-    if (document.body.classList.contains("page-map")) {
+    if (onMap && document.body.classList.contains("page-map")) {
       input.value = "";
       document.dispatchEvent(new CustomEvent("atlas:jump", { detail: { slug, focus: true } }));
-    } else window.location.assign(`/?node=${encodeURIComponent(slug)}`);
+    } else window.location.assign(document.body.dataset.nodeUrl.replace("__slug__", encodeURIComponent(slug)));
   }
 
   input.addEventListener("focus", () => {
@@ -109,7 +123,7 @@
       mark();
     } else if (e.key === "Enter" && !list.hidden && active >= 0) {
       e.preventDefault();
-      pick(options[active].id);
+      pick(options[active].id, e.altKey);
     } else if (e.key === "Escape") {
       if (!list.hidden) close(); else input.value = "";
     }

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.core.cache import cache
 
-from atlas.graph import services
+from atlas.graph import families, layout, services
 from atlas.graph.models import ContentVersion, Edge, Node
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("atlas_content")]
@@ -45,23 +45,99 @@ def test_layout_is_deterministic_and_fills_the_box():
 
 def test_layout_is_cached_in_process_and_across_processes(monkeypatch):
     calls: list[int] = []
-    compute = services.compute_layout
-    monkeypatch.setattr(services, "compute_layout", lambda graph: calls.append(1) or compute(graph))
+    compute = services.compute_map
+    monkeypatch.setattr(services, "compute_map", lambda graph: calls.append(1) or compute(graph))
     cache.clear()
     services.clear_cache()
     first = services.layout()
     assert services.layout() is first and len(calls) == 1
     services.clear_cache()  # a fresh process: the shared cache answers
     assert services.layout() == first and len(calls) == 1
+    assert services.map_meta().tiers and services.map_meta().regions  # the whole layout, not only xy
 
 
-def test_the_lineage_is_layered_left_to_right():
+def test_the_lineage_runs_left_to_right_between_methods():
     graph = services.get_graph()
     positions = services.layout()
-    tree = services._lineage_tree(graph)
-    assert tree.number_of_edges() > 100
+    tree = layout.lineage_tree(graph)
+    assert tree.number_of_edges() > 60
     assert all(positions[parent][0] < positions[child][0] for parent, child in tree.edges)
-    assert positions["score-matching"][0] < positions["ncsn"][0] < positions["diffusion"][0]
+    assert positions["score-matching"][0] < positions["ncsn"][0] < positions["score-sde"][0]
+
+
+def test_methods_of_a_later_year_sit_further_right_within_a_band():
+    graph = services.get_graph()
+    meta = services.map_meta()
+    by_band: dict[str, list[tuple[int, float]]] = {}
+    for slug, data in graph.nodes(data=True):
+        if data["kind"] == "method" and data["year"] and slug in meta.bands:
+            by_band.setdefault(meta.bands[slug], []).append((data["year"], meta.positions[slug][0]))
+    for family, items in by_band.items():
+        earliest_x = {year: min(x for y, x in items if y == year) for year, _ in items}
+        years = sorted(earliest_x)
+        ordered = sum(earliest_x[a] < earliest_x[b] for a, b in zip(years, years[1:], strict=False))
+        assert ordered >= 0.8 * (len(years) - 1), family  # lineage pushes may reorder a few
+
+
+def test_each_family_has_its_own_band_holding_its_methods():
+    meta = services.map_meta()
+    assert [r["family"] for r in meta.regions] == list(families.ORDER)
+    tops = [r["y"] for r in meta.regions]
+    assert tops == sorted(tops)
+    assert all(a["y"] + a["h"] < b["y"] for a, b in zip(meta.regions, meta.regions[1:], strict=False))
+    assert meta.bands["ddpm"] == "diffusion" and meta.bands["wgan"] == "gan"
+    assert meta.bands["latent-diffusion"] == "diffusion"  # listed under vae and diffusion
+
+
+def test_unifications_sit_between_the_bands_they_join():
+    graph = services.get_graph()
+    meta = services.map_meta()
+    tops = {r["family"]: (r["y"], r["y"] + r["h"]) for r in meta.regions}
+    for slug, data in graph.nodes(data=True):
+        if data["kind"] != "unification":
+            continue
+        y = meta.positions[slug][1]
+        assert not any(top <= y <= bottom for top, bottom in tops.values()), slug  # in a gap
+        joined = [tops[f] for f in data["families"] if f in tops]
+        assert min(t for t, _ in joined) < y < max(b for _, b in joined), slug
+    xs = [meta.positions[s][0] for s, d in graph.nodes(data=True) if d["kind"] == "unification"]
+    assert len(set(xs)) == len(xs)  # no two bridges on one vertical line
+
+
+def test_zoomed_out_the_map_shows_families_unifications_and_about_thirty_landmarks():
+    graph = services.get_graph()
+    meta = services.map_meta()
+    first = [slug for slug, tier in meta.tiers.items() if tier == 0]
+    kinds = {graph.nodes[s]["kind"] for s in first}
+    assert kinds == {"family", "unification", "method"}
+    assert 24 <= sum(graph.nodes[s]["kind"] == "method" for s in first) <= 36
+    assert {"ddpm", "flow-matching", "wgan"} <= set(first)
+    assert meta.tiers["mode-collapse"] == 1
+    glossary = [slug for slug, data in graph.nodes(data=True) if data["kind"] == "glossary"]
+    assert glossary and all(meta.tiers[slug] == 2 for slug in glossary)
+
+
+def test_failure_modes_sit_in_the_band_of_a_family_they_concern():
+    graph = services.get_graph()
+    meta = services.map_meta()
+    for slug, data in graph.nodes(data=True):
+        if data["kind"] in ("failure-mode", "open-problem") and data["families"]:
+            assert meta.bands.get(slug) in data["families"], slug
+
+
+def test_a_node_s_neighbours_come_most_specific_first_once_each():
+    found = services.neighbours("ddim")
+    slugs = [n["slug"] for n in found]
+    assert len(slugs) == len(set(slugs)) and "ddpm" in slugs
+    ranks = [services.NEIGHBOUR_RANK.get(n["kind"], 9) for n in found]
+    assert ranks == sorted(ranks)
+    assert all(n["label"] and len(n["label"]) <= 24 for n in found)
+
+
+def test_short_labels_prefer_the_abbreviation_then_an_alias():
+    assert services.short_label("Generative Adversarial Networks (GAN)", []) == "GAN"
+    assert services.short_label("DDIM — Denoising Diffusion Implicit Models", ["DDIM"]) == "DDIM"
+    assert services.short_label("Flow Matching", []) == "Flow Matching"
 
 
 @pytest.mark.parametrize("depth", [0, 1, 2])

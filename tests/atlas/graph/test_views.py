@@ -8,6 +8,7 @@ import bibtexparser
 import pytest
 from django.test import Client
 
+from atlas.graph import services
 from atlas.graph.models import ContentVersion, Node
 from atlas.papers.models import Paper
 
@@ -15,6 +16,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("atlas_content")]
 
 # Each page costs a fixed number of queries whatever the amount of content (261 nodes, 633 edges,
 # ~200 papers here). Node pages: node, edges out, edges in, citations, lens values, tour steps,
+# the content hash again for the neighbourhood map (all of these once per content version),
 # plus one run-panel query per recipe of the node.
 PAGES = [
     ("/", 2),
@@ -46,7 +48,7 @@ PAGES = [
     ("/reading/", 3),
     ("/tours/circle-1-orientation/", 2),
     ("/related/", 1),
-    ("/related/?from=vae&to=diffusion", 2),
+    ("/related/?from=vae&to=diffusion", 3),  # + the unifications' claims
     ("/papers/ho2020ddpm.bib", 1),
 ]
 
@@ -80,8 +82,9 @@ def test_unknown_slugs_are_404(client, url):
 
 
 def test_every_node_page_renders(client, django_assert_max_num_queries):
+    services.get_graph()  # built once per content version (tested in test_services), not per page
     for slug in Node.objects.values_list("slug", flat=True):
-        with django_assert_max_num_queries(8):
+        with django_assert_max_num_queries(9):
             response = client.get(f"/node/{slug}/")
         assert response.status_code == 200, slug
 
@@ -164,7 +167,27 @@ def test_related_explains_the_paths(client):
 def test_related_with_an_unknown_node_is_a_400(client):
     response = client.get("/related/?from=vae&to=no-such-node")
     assert response.status_code == 400
-    assert b"Unknown node" in response.content
+    assert b"No node is called no-such-node" in response.content
+
+
+def test_related_accepts_a_node_title_as_typed_in_its_searchable_input(client):
+    html = client.get("/related/?from=DDIM+—+Denoising+Diffusion+Implicit+Models&to=gan").content.decode()
+    assert "Path 1" in html and 'list="related-nodes"' in html and "<select" not in html
+
+
+def test_related_explains_a_unification_hop_with_its_claim_not_its_title(client):
+    html = client.get("/related/?from=ddim&to=gan").content.decode()
+    first = html.split('class="path"')[1].split("</article>")[0]
+    assert "Unifications" in first
+    assert "adversarial loss" in first or "hierarchical VAE with" in first  # a claim, as HTML
+    assert "<math" in html or "$" not in first  # the claim's math rendered, no raw LaTeX
+
+
+def test_related_prefers_lineage_and_unifications_over_a_shared_failure_mode(client):
+    # At equal hop costs the first path here runs through a failure mode both suffer from.
+    html = client.get("/related/?from=flow-matching&to=wgan").content.decode()
+    first = html.split('class="path"')[1].split("</article>")[0]
+    assert "e-suffers_from" not in first and "e-unifies" in first
 
 
 def test_pages_are_rendered_once_per_content_version(client, django_assert_max_num_queries):

@@ -63,7 +63,7 @@ def fetch(client, url: str, status: int = 200) -> Page:
 def crawl(client) -> dict[str, tuple[str, Page]]:
     """Every page reachable by clicking answer options from /guide/: {url: (kind, page)}."""
     seen: dict[str, tuple[str, Page]] = {}
-    frontier = [wizard.WIZARD_PATH]
+    frontier = [wizard.wizard_path()]
     while frontier:
         url = frontier.pop()
         if url in seen:
@@ -107,7 +107,7 @@ def test_every_leaf_recommends_existing_nodes_and_links_them(pages):
 
 def test_share_urls_reload_the_same_state(client, pages):
     for url, (kind, page) in pages.items():
-        if url == wizard.WIZARD_PATH:
+        if url == wizard.wizard_path():
             continue
         share = next(a["value"] for a in page.having("value") if a.get("id") == "guide-share-url")
         assert share.endswith(url), (share, url)
@@ -153,7 +153,7 @@ def test_a_result_explains_itself_and_offers_try_it_live(client):
     parsed = Page(page)
     assert parsed.one("data-leaf") == "joint-ebm"
     assert "exactly the joint formulation asked for" in page  # why
-    assert "Hybrid generative-discriminative modelling" in page  # the answer that led there
+    assert "Hybrid generative-discriminative modelling" in page  # the answer that led there (path)
     assert "guide-tradeoffs" in page and "/lens/divergence/" in page  # lens values of the families
     assert "/node/partition-function-bias/" in page  # watch out
     panels = [a for _, a in parsed.tags if "data-recipe" in a]
@@ -161,9 +161,25 @@ def test_a_result_explains_itself_and_offers_try_it_live(client):
     assert 'id="try-it-live"' in page
 
 
-def test_a_result_without_a_demo_says_so(client):
+def test_a_result_without_a_demo_of_its_own_names_its_stand_in_and_why(client):
     page = client.get("/guide/?a=goal:modality,modality:discrete-graphs").content.decode()
-    assert "No live demo yet" in page and "data-recipe" not in page
+    assert "No live demo" not in page
+    parsed = Page(page)
+    recipes = [a["data-recipe"] for _, a in parsed.tags if "data-recipe" in a]
+    assert len(recipes) == 1
+    assert "as a stand-in: it is a" in page and "the family the recommendation belongs to" in page
+
+
+def test_a_recommended_method_s_own_demo_says_it_runs_on_small_data(client):
+    page = client.get("/guide/?a=goal:modality,modality:audio").content.decode()
+    assert "trains one of the recommended models on 2-D toy data: a small stand-in" in page
+    assert "None of the recommended methods" not in page
+
+
+def test_a_result_has_one_run_heading_and_lists_the_answers_once(client):
+    page = client.get("/guide/?a=goal:joint-ebm").content.decode()
+    assert page.count(">Run it live<") == 1 and "Try it live</h2>" not in page
+    assert page.count("Your answers") == 1
 
 
 @pytest.mark.parametrize(
