@@ -179,6 +179,10 @@ def build_children(args: argparse.Namespace, data_dir: Path) -> list[Child]:
     return [worker, reaper] if args.no_web else [worker, reaper, web]
 
 
+def all_alive(children: list[Child]) -> bool:
+    return all(child.alive() for child in children)
+
+
 def supervise(children: list[Child], env: dict[str, str], stopping: list[bool]) -> int:
     """Restart a crashed worker (at most 5 times a minute); anything else dying stops the stack."""
     while not stopping:
@@ -263,10 +267,13 @@ def main(argv: list[str] | None = None) -> int:
         (data_dir / "stack.json").write_text(json.dumps(state))
         if not args.no_web:
             # The URL is printed once /healthz is green: the database, Redis and a worker answered.
+            # (Ctrl-C or a child that crashed meanwhile ends the wait; supervise() handles them.)
             health = f"http://{_loopback(args.host)}:{args.port}/healthz"
-            started_ok = lambda: all(c.alive() for c in children)  # noqa: E731  (a crash: supervise)
-            wait_until(lambda: healthy(health) or stopping or not started_ok(), 180, "/healthz to be green")
-            log(f"Generative Atlas is running at {url}  (Ctrl-C stops everything)")
+            wait_until(
+                lambda: stopping or not all_alive(children) or healthy(health), 180, "/healthz to be green"
+            )
+            if not stopping and healthy(health):
+                log(f"Generative Atlas is running at {url}  (Ctrl-C stops everything)")
         code = supervise(started, env, stopping)
     finally:
         for child in reversed(started):

@@ -129,7 +129,7 @@ def main() -> None:
     two = throughput(2, args.batch, args.steps)
     print(f"{'throughput, 1 worker process':48s} {one:7.3f}/s")
     print(f"{'throughput, 2 worker processes':48s} {two:7.3f}/s")
-    # Each worker process gets cpu_count / concurrency torch threads (compute/tasks.py), so one
+    # Each worker process gets cpu_count / concurrency torch threads (atlas/runs/tasks.py), so one
     # process already trains on every core: the gain measures processes against threads, not 1 vs 2 cores.
     print(f"{'scaling 2 vs 1 processes (threads split)':48s} {two / one:9.2f}×")
 

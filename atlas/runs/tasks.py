@@ -5,9 +5,11 @@ messages already queued by an older release were sent, so they still route."""
 from __future__ import annotations
 
 import os
+import signal
 
+from billiard import process
 from celery import shared_task
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_shutting_down
 from django.conf import settings
 
 import compute.trainer  # noqa: F401  (torch is imported once in the worker, before the pool forks)
@@ -23,6 +25,16 @@ def _one_torch_thread_per_process(**_: object) -> None:
     torch.set_num_threads(
         max(1, (os.cpu_count() or 1) // int(os.environ.get("ATLAS_WORKER_CONCURRENCY", "1")))
     )
+
+
+@worker_shutting_down.connect
+def _interrupt_runs_in_flight(**_: object) -> None:
+    """SIGTERM to the worker's main process alone (`docker stop`, a scale-down) would let it wait
+    for the runs in flight to finish; passed on to the pool processes, it stops each run at its
+    next step, recorded as interrupted (atlas.runs.execution) and re-queued by the reaper."""
+    for child in process.active_children():
+        if child.pid:
+            os.kill(child.pid, signal.SIGTERM)
 
 
 @shared_task(name=services.EXECUTE_RUN_TASK, bind=True, max_retries=None)

@@ -71,3 +71,24 @@ def test_the_cycle_finder_finds_a_circle():
     """Negative control: the old shape (services → tasks → execution → services) is reported."""
     old = {"s": {"t"}, "t": {"e"}, "e": {"s"}}
     assert _cycle_through(old, "s") == ["s", "t", "e", "s"]
+
+
+def test_the_moved_task_keeps_the_name_queued_messages_carry():
+    from atlas.celery import app
+    from atlas.runs import services, tasks
+
+    assert tasks.execute_run.name == services.EXECUTE_RUN_TASK == "compute.tasks.execute_run"
+    app.loader.import_default_modules()  # what a worker does at start: autodiscovery included
+    assert app.tasks[services.EXECUTE_RUN_TASK].run.__module__ == "atlas.runs.tasks"
+
+
+def test_production_code_has_no_probe_socket_or_task():
+    from django.conf import settings
+
+    from atlas.celery import app
+    from atlas.routing import websocket_urlpatterns
+
+    assert settings.ATLAS_WEBSOCKET_ROUTES == "atlas.routing.websocket_urlpatterns"
+    assert [str(route.pattern) for route in websocket_urlpatterns] == ["ws/runs/<str:public_id>/"]
+    app.loader.import_default_modules()
+    assert not [name for name in app.tasks if "probe" in name or name.endswith(".ping")]

@@ -75,6 +75,46 @@ class Cluster:
             )
         ]
 
+    def start_worker(self, name: str) -> None:
+        self.workers[name] = _spawn(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "atlas",
+                "worker",
+                "-Q",
+                "cpu",
+                "-c",
+                "1",
+                "-n",
+                name,
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "warning",
+            ],
+            self.env,
+        )
+
+    def wait_for_workers(self, names: set[str], timeout: float = 90) -> None:
+        app = Celery(broker=self.env["REDIS_URL"])
+        answered: set[str] = set()
+        deadline = time.monotonic() + timeout
+        while not names <= answered and time.monotonic() < deadline:
+            answered |= {name for reply in app.control.ping(timeout=1.0) for name in reply}
+        assert names <= answered, answered
+
+    def wait_started(self, pk: int) -> str:
+        """The worker that holds the run now (from its latest start event), once it trains."""
+        starts = self.wait(lambda: self.run(pk)[0] == "running" and self.starts(pk), 90, "the run to start")
+        return starts[-1].rsplit(" on ", 1)[1]
+
+    def wait_end(self, pk: int) -> tuple[str, int]:
+        ended = {"succeeded", "failed", "cancelled", "timed_out"}
+        return self.wait(lambda: (s := self.run(pk))[0] in ended and s, 240, "the end of the run")
+
     def wait(self, check, timeout: float, what: str):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -113,46 +153,22 @@ def cluster() -> Iterator[Cluster]:
         "DATABASE_URL": database_url,
         "REDIS_URL": redis.url,
         "DJANGO_SETTINGS_MODULE": "atlas.settings.dev",
-        "ATLAS_WORKER_CONCURRENCY": "1",
+        # Both "hosts" share this machine: one torch thread each (atlas.runs.tasks divides the cores).
+        "ATLAS_WORKER_CONCURRENCY": "2",
         "PYTHONUNBUFFERED": "1",
     }
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
     )
-    procs: dict[str, subprocess.Popen] = {}
+    cluster = Cluster(env=env, workers={}, database_url=database_url)
     try:
         for name in HOSTS:  # one process per "host", each under its own node name
-            procs[name] = _spawn(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "atlas",
-                    "worker",
-                    "-Q",
-                    "cpu",
-                    "-c",
-                    "1",
-                    "-n",
-                    name,
-                    "--without-gossip",
-                    "--without-mingle",
-                    "-l",
-                    "warning",
-                ],
-                env,
-            )
-        procs["reaper"] = _spawn([sys.executable, "manage.py", "runs", "reap", "--loop"], env)
-        app = Celery(broker=redis.url)
-        answered: set[str] = set()
-        deadline = time.monotonic() + 90
-        while answered != set(HOSTS) and time.monotonic() < deadline:
-            answered |= {name for reply in app.control.ping(timeout=1.0) for name in reply}
-        assert answered == set(HOSTS), answered
-        yield Cluster(env=env, workers=procs, database_url=database_url)
+            cluster.start_worker(name)
+        cluster.workers["reaper"] = _spawn([sys.executable, "manage.py", "runs", "reap", "--loop"], env)
+        cluster.wait_for_workers(set(HOSTS))
+        yield cluster
     finally:
-        for proc in procs.values():
+        for proc in cluster.workers.values():
             _stop(proc)
         redis.stop()
         drop()
@@ -165,20 +181,27 @@ def test_runs_spread_over_workers_on_two_hosts(cluster):
     assert hosts == set(HOSTS)
 
 
+def test_a_run_on_a_stopped_worker_is_interrupted_and_finishes_on_the_other_host(cluster):
+    [pk] = cluster.request_runs(steps=600, seeds=[31])
+    stopped = cluster.wait_started(pk)
+    other = next(h for h in HOSTS if h != stopped)
+    cluster.workers[stopped].send_signal(signal.SIGTERM)  # the main process only, as `docker stop`
+    cluster.workers[stopped].wait(timeout=30)
+    status, starts = cluster.wait_end(pk), cluster.starts(pk)
+    reasons = [r for (r,) in cluster.rows("SELECT reason FROM atlas_runs_runevent WHERE run_id = %s", pk)]
+    assert status == ("succeeded", 2), (status, reasons)
+    assert any(r.startswith("interrupted: the worker was stopped (SIGTERM)") for r in reasons), reasons
+    assert starts[-1] == f"attempt 2 took over on {other}", starts
+    cluster.start_worker(stopped)  # back for the next test
+    cluster.wait_for_workers(set(HOSTS))
+
+
 def test_a_run_whose_worker_dies_finishes_on_the_other_host(cluster):
     [pk] = cluster.request_runs(steps=600, seeds=[21])
-    first = cluster.wait(
-        lambda: cluster.run(pk)[0] == "running" and cluster.starts(pk), 60, "the run to start"
-    )
-    victim = first[0].rsplit(" on ", 1)[1]
+    victim = cluster.wait_started(pk)
     survivor = next(h for h in HOSTS if h != victim)
     os.killpg(cluster.workers[victim].pid, signal.SIGKILL)  # the host is gone: worker and pool at once
     cluster.workers[victim].wait()
-    status = cluster.wait(
-        lambda: (s := cluster.run(pk))[0] in {"succeeded", "failed", "cancelled", "timed_out"} and s,
-        240,
-        "the end",
-    )
-    starts = cluster.starts(pk)
+    status, starts = cluster.wait_end(pk), cluster.starts(pk)
     assert status == ("succeeded", 2), (status, starts)
     assert starts[-1] == f"attempt 2 took over on {survivor}", starts
