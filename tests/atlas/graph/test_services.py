@@ -111,7 +111,7 @@ def test_zoomed_out_the_map_shows_families_unifications_and_about_thirty_landmar
     kinds = {graph.nodes[s]["kind"] for s in first}
     assert kinds == {"family", "unification", "method"}
     assert 24 <= sum(graph.nodes[s]["kind"] == "method" for s in first) <= 36
-    assert {"ddpm", "flow-matching", "wgan"} <= set(first)
+    assert {"ddpm", "flow-matching", "wgan-gp"} <= set(first)
     assert meta.tiers["mode-collapse"] == 1
     glossary = [slug for slug, data in graph.nodes(data=True) if data["kind"] == "glossary"]
     assert glossary and all(meta.tiers[slug] == 2 for slug in glossary)

@@ -176,7 +176,7 @@ def test_related_accepts_a_node_title_as_typed_in_its_searchable_input(client):
 
 
 def test_related_explains_a_unification_hop_with_its_claim_not_its_title(client):
-    html = client.get("/related/?from=ddim&to=gan").content.decode()
+    html = client.get("/related/?from=ddpm&to=vae").content.decode()
     first = html.split('class="path"')[1].split("</article>")[0]
     assert "Unifications" in first
     assert "adversarial loss" in first or "hierarchical VAE with" in first  # a claim, as HTML
