@@ -202,14 +202,15 @@ class BoardSpec:
 
 
 def _points_entries() -> tuple[Entry, ...]:
+    budget = {"stop": "budget"}  # board runs train their fixed budget; demos may stop when converged
     return (
-        Entry("vae", "vae", "VAE", (Candidate("vae-2d", {"variant": "gaussian"}),)),
-        Entry("gan", "gan", "GAN", (Candidate("gan-2d", {"variant": "non-saturating"}),)),
-        Entry("diffusion", "diffusion", "DDPM", (Candidate("ddpm-2d"),)),
-        Entry("realnvp", "flow", "RealNVP", (Candidate("realnvp-2d"),)),
-        Entry("flow-matching", "flow", "Flow matching", (Candidate("flow-matching-2d"),)),
-        Entry("ebm", "ebm", "EBM (DSM)", (Candidate("ebm-dsm-2d"),)),
-        Entry("autoregressive", "autoregressive", "AR over bins", (Candidate("ar-grid-2d"),)),
+        Entry("vae", "vae", "VAE", (Candidate("vae-2d", {"variant": "gaussian", **budget}),)),
+        Entry("gan", "gan", "GAN", (Candidate("gan-2d", {"variant": "non-saturating", **budget}),)),
+        Entry("diffusion", "diffusion", "DDPM", (Candidate("ddpm-2d", budget),)),
+        Entry("realnvp", "flow", "RealNVP", (Candidate("realnvp-2d", budget),)),
+        Entry("flow-matching", "flow", "Flow matching", (Candidate("flow-matching-2d", budget),)),
+        Entry("ebm", "ebm", "EBM (DSM)", (Candidate("ebm-dsm-2d", budget),)),
+        Entry("autoregressive", "autoregressive", "AR over bins", (Candidate("ar-grid-2d", budget),)),
     )
 
 

@@ -25,6 +25,7 @@ from django.db import close_old_connections, connection
 from atlas.runs import live, recipes, services
 from atlas.runs.models import Run, RunStatus
 from compute import datasets, evaluate, plots, registry, trainer
+from compute.stopping import QualityCheck, QualityStop
 from compute.version import code_version
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ class LiveReporter(trainer.Callback):
     def __init__(self, run: Run, dataset: datasets.Dataset, beat: Heartbeat, total: int):
         self.run, self.dataset, self.beat, self.total = run, dataset, beat, total
         self.last_progress: dict[str, Any] = {}
+        self.quality: list[dict[str, Any]] = []
         self.density = density_grid(dataset)  # persisted with each preview for late viewers
 
     def on_start(self, info: dict[str, Any]) -> None:
@@ -150,7 +152,7 @@ class LiveReporter(trainer.Callback):
             "losses": {k: _finite_or_none(v) for k, v in losses.items()},
         }
         self.last_progress = progress
-        self.beat.push(progress=progress)
+        self.beat.push(progress={**progress, "quality": self.quality} if self.quality else progress)
         live.publish(self.run.public_id, {"type": "progress", **progress})
 
     def announce(self, phase: str) -> None:
@@ -163,6 +165,12 @@ class LiveReporter(trainer.Callback):
         preview = {"step": step, **encode_preview(samples, self.dataset)}
         self.beat.push(preview={**preview, "density": self.density} if self.density else preview)
         live.publish(self.run.public_id, {"type": "preview", **preview})
+
+    def on_quality(self, check: QualityCheck) -> None:
+        """A quality check of the stopping rule: streamed, and kept with the run for late viewers."""
+        self.quality.append(_json_safe(check.as_dict()))
+        self.beat.push(progress={**self.last_progress, "quality": self.quality})
+        live.publish(self.run.public_id, {"type": "quality", **self.quality[-1]})
 
     def should_stop(self) -> bool:
         return self.beat.must_stop
@@ -234,11 +242,12 @@ def _train_and_store(run, recipe, overrides, train_settings, beat: Heartbeat, le
     if reporter.density is not None:
         live.publish(run.public_id, {"type": "density", **reporter.density})
         beat.push(preview={"density": reporter.density})
+    quality = _quality_stop(model, dataset, train_settings, reporter)
     result = trainer.train(
         model,
         dataset,
         budget=trainer.Budget(train_settings["steps"], wall_cap(recipe)),
-        callbacks=[reporter],
+        callbacks=[reporter, *quality],
         seed=train_settings["seed"],
         preview_n=PREVIEW_N[dataset.spec.kind],
         preview_every_s=settings.ATLAS_RUN_PREVIEW_EVERY,
@@ -258,6 +267,8 @@ def _train_and_store(run, recipe, overrides, train_settings, beat: Heartbeat, le
     reporter.announce("sampling")
     fields = _artifacts(run, model, dataset, result, metrics)
     fields["result"] = _result_info(run, model, result)
+    if quality:
+        fields["result"]["quality"] = _quality_info(quality[0])
     fields["progress"] = {**reporter.last_progress, "step": result.steps, "total": train_settings["steps"]}
     if not services.transition(
         run.pk,
@@ -283,6 +294,31 @@ def _interrupt(run: Run, lease: services.Lease, why: str, progress: dict[str, An
     return RunStatus.INTERRUPTED
 
 
+def _quality_stop(model, dataset: datasets.Dataset, train_settings: dict[str, Any], reporter: LiveReporter):
+    """The demo's stopping rule (a list: empty when the run trains its whole budget)."""
+    if train_settings.get("stop") != "converged" or dataset.modes is None:
+        return []
+    return [
+        QualityStop(
+            model,
+            dataset,
+            seed=train_settings["seed"],
+            every_s=settings.ATLAS_RUN_QUALITY_EVERY,
+            on_check=reporter.on_quality,
+        )
+    ]
+
+
+def _quality_info(stop: QualityStop) -> dict[str, Any]:
+    first = stop.converged_at
+    return {
+        "rule": f"verdict-grade bar (judge_2d) on {stop.n} fresh samples, {stop.patience} checks in a row",
+        "converged_at_step": first.step if first else None,
+        "converged_at_train_s": round(first.train_s, 2) if first else None,
+        "history": [_json_safe(check.as_dict()) for check in stop.history],
+    }
+
+
 def _outcome(result: trainer.TrainResult, beat: Heartbeat) -> tuple[str, str]:
     if beat.cap:
         return RunStatus.TIMED_OUT, beat.cap + "; partial metrics kept"
@@ -292,6 +328,11 @@ def _outcome(result: trainer.TrainResult, beat: Heartbeat) -> tuple[str, str]:
         return RunStatus.TIMED_OUT, f"wall-time cap reached after {result.steps} steps; partial metrics kept"
     if result.stop_reason == "non_finite":
         return RunStatus.FAILED, result.message
+    if result.stop_reason == "converged":
+        return (
+            RunStatus.SUCCEEDED,
+            f"converged after {result.steps} steps: the quality bar held at two checks in a row",
+        )
     return RunStatus.SUCCEEDED, f"completed {result.steps} steps"
 
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 ParamKind = Literal["int", "float", "choice", "bool"]
 POINTS2D = ("ring8", "grid25", "moons", "checkerboard", "swissroll", "pinwheel")
+MIXTURES = ("ring8", "grid25")  # the 2-D sets with modes, where the verdict-grade bar can be judged
 MAX_SEED = 2**31 - 1
 
 
@@ -118,7 +119,23 @@ class Recipe:
                 target="train",
             ),
             Param("seed", "int", 0, 0, MAX_SEED, help="random seed", target="train"),
+            *self._stop_param(),
             *self.params,
+        )
+
+    def _stop_param(self) -> tuple[Param, ...]:
+        """Demos on the mixtures end when their quality has converged (compute.stopping.QualityStop);
+        the results board trains its fixed budget (``stop: budget``)."""
+        if not set(self.datasets) & set(MIXTURES):
+            return ()
+        help_text = (
+            "converged: end once the quality bar holds at two checks in a row (ring8 and grid25; "
+            "other data train every step); budget: train every step"
+        )
+        return (
+            Param(
+                "stop", "choice", "converged", choices=("converged", "budget"), help=help_text, target="train"
+            ),
         )
 
     def json_schema(self) -> dict[str, Any]:

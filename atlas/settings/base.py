@@ -205,6 +205,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "atlas.api.schema.require_request_bodies",
+    ],
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Three choice sets share the field name `kind`; name them instead of hash-suffixed names.
@@ -243,6 +247,9 @@ ATLAS_RUN_MAX_SECONDS = env_float("ATLAS_RUN_MAX_SECONDS", 600.0)  # wall-time c
 ATLAS_RUN_MAX_RSS_MB = env_int("ATLAS_RUN_MAX_RSS_MB", 4096)  # memory cap of a worker process
 ATLAS_RUN_PROGRESS_EVERY = env_float("ATLAS_RUN_PROGRESS_EVERY", 0.2)
 ATLAS_RUN_PREVIEW_EVERY = env_float("ATLAS_RUN_PREVIEW_EVERY", 2.0)
+ATLAS_RUN_QUALITY_EVERY = env_float(
+    "ATLAS_RUN_QUALITY_EVERY", 1.0
+)  # training s between a demo's quality checks
 ATLAS_REAPER_EVERY = env_float("ATLAS_REAPER_EVERY", 5.0)
 ATLAS_RUNS_THROTTLE = env_str("ATLAS_RUNS_THROTTLE", "30/min")  # POST /api/runs/ per client
 ATLAS_SCORE_THROTTLE = env_str("ATLAS_SCORE_THROTTLE", "20/min")  # POST /api/results/score/ per client

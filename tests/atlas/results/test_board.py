@@ -36,8 +36,9 @@ def test_plans_use_the_recipes_and_seeds_0_to_n_and_match_request_run_hashes():
 
     plan, runs = planned("ring8", "gan")
     assert plan.recipe.slug == "gan-2d" and [r.seed for r in runs] == [0, 1, 2]
-    config, errors = plan.recipe.validate({"dataset": "ring8", "seed": 1, "variant": "non-saturating"})
-    assert not errors and runs[1].config == config
+    raw = {"dataset": "ring8", "seed": 1, "variant": "non-saturating", "stop": "budget"}
+    config, errors = plan.recipe.validate(raw)
+    assert not errors and runs[1].config == config  # board runs train their whole budget
     assert runs[1].config_hash == services.canonical_hash("gan-2d", config, boards.code_version())
 
 
