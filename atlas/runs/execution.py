@@ -270,6 +270,8 @@ def _train_and_store(run, recipe, overrides, train_settings, beat: Heartbeat, le
     if quality:
         fields["result"]["quality"] = _quality_info(quality[0])
     fields["progress"] = {**reporter.last_progress, "step": result.steps, "total": train_settings["steps"]}
+    if reporter.quality:
+        fields["progress"]["quality"] = reporter.quality  # the run page draws quality over time from it
     if not services.transition(
         run.pk,
         status,

@@ -193,3 +193,19 @@ def test_a_finished_run_shows_a_readable_metrics_table(wide, site):
     assert panel.locator(".run-verdict").inner_text().startswith(("Meets", "Misses"))
     assert panel.get_by_role("link", name="raw JSON").count() == 1
     assert "final, step 60" in panel.locator(".preview-step").inner_text()
+
+
+def test_a_demo_shows_its_quality_at_each_check(wide, site):
+    """A demo on a mixture streams the stopping rule's checks: quality over time, not only the loss."""
+    page = wide
+    page.goto(f"{site.url}/node/autoregressive/")
+    panel = page.locator('.run-panel[data-recipe="ar-grid-2d"]')
+    panel.locator(".run-settings summary").click()
+    panel.locator("input[name=steps]").fill("3000")
+    panel.locator(".run-button").click()
+    page.wait_for_function(
+        "() => document.querySelector('.run-panel[data-recipe=\"ar-grid-2d\"] table.quality-checks tr')",
+        timeout=240_000,
+    )
+    first = panel.locator("table.quality-checks tbody tr").first.inner_text()
+    assert " of " in first and "%" in first
