@@ -135,6 +135,7 @@ def prepare(env: dict[str, str], skip_content: bool, owns_redis: bool) -> None:
     if not skip_content:
         manage(["content", "load"], env)
         manage(["experiments", "load"], env)  # published measurements; newer local ones are kept
+        manage(["results", "load"], env)  # published board runs (results/boards/); local ones are kept
     manage(["collectstatic", "--noinput", "-v", "0"], env)
     # Runs left queued, running or interrupted by a previous stack are sent again: with its own
     # fresh Redis the stack knows every one of them is an orphan (a running one is recorded as
