@@ -33,6 +33,7 @@ from typing import Any, Literal
 from django.db.models import Count, Max
 
 from atlas.content.schema import FAMILIES
+from atlas.graph import families
 from atlas.runs import recipes, services
 from atlas.runs.models import ACTIVE_STATES, Run, RunStatus
 from compute.families.base import LIKELIHOOD_KIND_LABELS
@@ -42,23 +43,7 @@ DEFAULT_SEEDS = 3
 MAX_SEEDS = 10
 STALE_LIMIT = 1000  # older-version runs read per board (bounded)
 FAMILY_ORDER = FAMILIES  # the content's fixed order of the six families
-FAMILY_NAMES = {
-    "vae": "VAE",
-    "gan": "GAN",
-    "diffusion": "Diffusion",
-    "flow": "Flow",
-    "ebm": "EBM",
-    "autoregressive": "Autoregressive",
-}
-# DESIGN.md: (fill, accent) per family, light theme; dark variants for the SVGs' own media query.
-COLOURS = {
-    "vae": ("#e8f5e9", "#2e7d32", "#81c784"),
-    "gan": ("#ffebee", "#c62828", "#ef9a9a"),
-    "diffusion": ("#e8eaf6", "#3949ab", "#9fa8da"),
-    "flow": ("#f3e5f5", "#8e24aa", "#ce93d8"),
-    "ebm": ("#e1f5ff", "#0277bd", "#81d4fa"),
-    "autoregressive": ("#fff3cd", "#ef6c00", "#ffb74d"),
-}
+FAMILY_NAMES = families.NAMES  # the one list of the families' names and colours
 LIKELIHOOD_LABELS = LIKELIHOOD_KIND_LABELS  # one rule for every family (compute/families/base.py)
 
 
@@ -987,12 +972,13 @@ def _num(value: float | None) -> str:
 
 def _svg_style() -> str:
     light = "".join(
-        f".f-{f}{{fill:{c[0]};stroke:{c[1]}}}.t-{f}{{fill:{c[1]}}}.l-{f}{{fill:none;stroke:{c[1]}}}"
-        for f, c in COLOURS.items()
+        f".f-{f}{{fill:{c.fill};stroke:{c.accent}}}.t-{f}{{fill:{c.accent}}}.l-{f}{{fill:none;stroke:{c.accent}}}"
+        for f, c in families.COLOURS.items()
     )
     dark = "".join(
-        f".f-{f}{{fill:{c[2]};fill-opacity:.35;stroke:{c[2]}}}.t-{f}{{fill:{c[2]}}}.l-{f}{{stroke:{c[2]}}}"
-        for f, c in COLOURS.items()
+        f".f-{f}{{fill:{c.dark_accent};fill-opacity:.35;stroke:{c.dark_accent}}}"
+        f".t-{f}{{fill:{c.dark_accent}}}.l-{f}{{stroke:{c.dark_accent}}}"
+        for f, c in families.COLOURS.items()
     )
     return (
         "<style>"
