@@ -38,3 +38,9 @@ class ExperimentRecord(models.Model):
     def verdict_label(self) -> str:
         """The verdict code as words ("partly-reproduced" -> "partly reproduced")."""
         return self.verdict.replace("-", " ")
+
+    @property
+    def previous_verdict_label(self) -> str:
+        """The verdict before the last republication, when it changed (``evidence.revision``)."""
+        revision = (self.evidence or {}).get("revision") or {}
+        return str(revision.get("previous_verdict", "")).replace("-", " ")

@@ -146,3 +146,14 @@ def test_it_rejects_evidence_that_is_not_an_object(results_dir):
     path.write_text(json.dumps(payload))
     with pytest.raises(CommandError, match="evidence must be a JSON dict"):
         call_command("experiments", "load")
+
+
+def test_a_changed_verdict_says_what_it_was_and_why():
+    """The real published records: a verdict that changed at the last republication says so."""
+    published.load()
+    record = ExperimentRecord.objects.get(slug="mode-collapse")
+    assert record.previous_verdict_label == "partly reproduced"
+    html = render_panel(record.slug)
+    assert "Verdict changed" in html and record.evidence["revision"]["why"][:40] in html
+    unchanged = ExperimentRecord.objects.get(slug="schedule-mismatch")
+    assert "Verdict changed" not in render_panel(unchanged.slug)
