@@ -9,6 +9,7 @@ import os
 import signal
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 
@@ -108,7 +109,8 @@ def test_a_run_streams_progress_and_previews_and_stores_its_result(stack):
     done = get_run(stack, run["id"])
     assert done["status"] == "succeeded", done["status_reason"]
     assert done["metrics"]["likelihood"]["kind"] == "exact" and done["result"]["steps"] == 600
-    with urllib.request.urlopen(f"{stack.url}{done['artifacts']['samples_png']}", timeout=10) as png:
+    png_url = urllib.parse.urljoin(stack.url, done["artifacts"]["samples_png"])  # absolute in the API
+    with urllib.request.urlopen(png_url, timeout=10) as png:
         assert png.status == 200 and png.read(8) == b"\x89PNG\r\n\x1a\n"
     assert request(stack, "GET", f"/api/runs/{run['id']}/")[1]["preview"]["kind"] == "points2d"
 

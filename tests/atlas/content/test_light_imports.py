@@ -51,11 +51,11 @@ def test_it_still_finds_the_celery_app_for_the_workers():
 
 
 def test_it_binds_the_shared_tasks_to_the_project_app_in_a_fresh_process():
-    """The web process sends runs through compute.tasks; its tasks must use atlas's broker, not
-    Celery's default app (which the removed eager import in atlas/__init__.py used to prevent)."""
+    """The worker runs atlas.runs.tasks; its shared tasks must use atlas's broker, not Celery's
+    default app (which the removed eager import in atlas/__init__.py used to prevent)."""
     code = (
-        "import django; django.setup(); from compute.tasks import ping; "
-        "print(ping.app.main, ping.app.conf.task_default_queue)"
+        "import django; django.setup(); from atlas.runs.tasks import execute_run; "
+        "print(execute_run.app.main, execute_run.app.conf.task_default_queue)"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "atlas.settings.dev", "OMP_NUM_THREADS": "1"}
     process = subprocess.run(
