@@ -31,3 +31,35 @@ def require_request_bodies(result: dict, generator, request, public) -> dict:
         if body is not None:
             body["required"] = True
     return result
+
+
+# Query parameters that name a node: the schema lists the loaded content's slugs, so a client (and
+# schemathesis) knows which values exist instead of learning it from 400s.
+NODE_PARAMETERS = {
+    "/api/edges/": ("node", "source", "target"),
+    "/api/graph/": ("around",),
+    "/api/path/": ("from", "to"),
+    "/api/papers/": ("node",),
+}
+
+
+def enumerate_node_slugs(result: dict, generator, request, public) -> dict:
+    """A drf-spectacular postprocessing hook. Without a database (schema files generated offline,
+    test collection) the parameters keep their slug pattern only."""
+    slugs = _node_slugs()
+    if not slugs:
+        return result
+    for path, names in NODE_PARAMETERS.items():
+        for parameter in result.get("paths", {}).get(path, {}).get("get", {}).get("parameters", []):
+            if parameter.get("in") == "query" and parameter.get("name") in names:
+                parameter["schema"] = {**parameter["schema"], "enum": slugs}
+    return result
+
+
+def _node_slugs() -> list[str]:
+    from atlas.graph.models import Node
+
+    try:
+        return sorted(Node.objects.values_list("slug", flat=True))
+    except Exception:  # noqa: BLE001 - no database here: the slug pattern alone documents the parameter
+        return []
