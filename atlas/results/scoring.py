@@ -106,7 +106,7 @@ def place(board: boards.Board, metrics: dict[str, Any]) -> list[Placement]:
         value = metric.value(upload)
         if value is None:
             continue
-        means = [row.cells[metric.key].stat.mean for row in board.rows if row.runs and not row.missing_seeds]
+        means = [row.cells[metric.key].stat.mean for row in board.rows if row.complete]
         signed = [metric.signed(m) for m in means if m is not None]
         rank = 1 + sum(other < metric.signed(value) for other in signed)
         out.append(Placement(metric, value, rank, len(signed) + 1))

@@ -231,17 +231,11 @@
     const box = state.panel.querySelector(".run-quality");
     const checks = state.quality;
     if (!checks.length) return;
-    const table = document.createElement("table");
-    table.className = "quality-checks";
-    table.append(cell("caption", "Quality at each check (the run stops once the bar holds twice in a row)"));
-    const head = document.createElement("tr");
-    for (const h of ["Step", "Training s", "Modes held", "High-quality", "Weight TV", "Spread", "Bar"]) {
-      const th = cell("th", h);
-      th.scope = "col";
-      head.append(th);
-    }
-    const thead = document.createElement("thead");
-    thead.append(head);
+    const table = headedTable(
+      "quality-checks",
+      "Quality at each check (the run stops once the bar holds twice in a row)",
+      ["Step", "Training s", "Modes held", "High-quality", "Weight TV", "Spread", "Bar"],
+    );
     const body = document.createElement("tbody");
     for (const c of checks.slice(-8)) {
       const tr = document.createElement("tr");
@@ -256,11 +250,8 @@
       );
       body.append(tr);
     }
-    table.append(thead, body);
-    const wrap = document.createElement("div");
-    wrap.className = "table-wrap metrics-wrap";
-    wrap.append(table);
-    box.replaceChildren(wrap);
+    table.append(body);
+    box.replaceChildren(scrollable(table));
     box.hidden = false;
   }
 
@@ -339,14 +330,7 @@
   }
 
   function metricsTable(run) {
-    const table = document.createElement("table");
-    table.className = "metrics";
-    table.append(cell("caption", "What the finished run measured"));
-    const head = document.createElement("thead");
-    const hr = document.createElement("tr");
-    for (const h of ["Metric", "Value", "What it says"]) { const th = cell("th", h); th.scope = "col"; hr.append(th); }
-    head.append(hr);
-    table.append(head);
+    const table = headedTable("metrics", "What the finished run measured", ["Metric", "Value", "What it says"]);
     for (const [group, title] of Object.entries(GROUPS)) {
       const rows = CATALOGUE.filter((m) => m[0] === group && lookup(run, m[1]) != null);
       const lik = run.metrics.likelihood;
@@ -385,6 +369,28 @@
       }
       table.append(body);
     }
+    return scrollable(table);
+  }
+
+  // A table with its caption and one header row of column headings.
+  function headedTable(className, caption, headings) {
+    const table = document.createElement("table");
+    table.className = className;
+    table.append(cell("caption", caption));
+    const row = document.createElement("tr");
+    for (const h of headings) {
+      const th = cell("th", h);
+      th.scope = "col";
+      row.append(th);
+    }
+    const head = document.createElement("thead");
+    head.append(row);
+    table.append(head);
+    return table;
+  }
+
+  // Wide tables scroll inside their own box on phones.
+  function scrollable(table) {
     const wrap = document.createElement("div");
     wrap.className = "table-wrap metrics-wrap";
     wrap.append(table);
