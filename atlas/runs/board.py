@@ -34,6 +34,7 @@ from django.db.models import Count, Max
 
 from atlas.content.schema import FAMILIES
 from atlas.graph import families
+from atlas.results import sweep, targets
 from atlas.runs import recipes, services
 from atlas.runs.models import ACTIVE_STATES, Run, RunStatus
 from compute.families.base import LIKELIHOOD_KIND_LABELS
@@ -111,7 +112,20 @@ POINT_METRICS = (
     ),
     _m("mmd2", "MMD²", ["mmd2"], "lower", "squared maximum mean discrepancy to fresh data"),
     _m("energy_distance", "Energy dist.", ["energy_distance"], "lower", "energy distance to fresh data"),
-    _m("modes_captured", "Modes", ["modes_captured"], "higher", "mixture modes with a high-quality sample"),
+    _m(
+        "modes_counted",
+        "Modes held",
+        ["judgement", "modes_counted"],
+        "higher",
+        "modes holding at least half of their expected high-quality mass (the verdict-grade count)",
+    ),
+    _m(
+        "modes_captured",
+        "Modes hit",
+        ["modes_captured"],
+        "higher",
+        "mixture modes with at least one high-quality sample (the literature's count)",
+    ),
     _m("hq_fraction", "HQ share", ["hq_fraction"], "higher", "share of samples within 3 std of a mode"),
     _m("mode_weight_tv", "Mode-weight TV", ["mode_weight_tv"], "lower", "TV distance of the mode weights"),
     *PRDC,
@@ -273,6 +287,18 @@ def seeds_of(n: int = DEFAULT_SEEDS) -> list[int]:
 
 
 def resolve(entry: Entry, dataset: str) -> tuple[recipes.Recipe | None, dict[str, Any]]:
+    """The entry's recipe and board configuration: the candidate's overrides, then the published
+    equal-effort sweep's choice for this board (atlas/results/sweep.py) when there is one."""
+    recipe, overrides = resolve_candidate(entry, dataset)
+    if recipe is None:
+        return None, {}
+    tuned = sweep.chosen(dataset, entry.key)
+    if tuned and not recipe.validate({**overrides, **tuned, "dataset": dataset})[1]:
+        overrides = {**overrides, **tuned}
+    return recipe, overrides
+
+
+def resolve_candidate(entry: Entry, dataset: str) -> tuple[recipes.Recipe | None, dict[str, Any]]:
     """The first candidate recipe that exists, accepts the dataset and validates the overrides."""
     for candidate in entry.candidates:
         try:
@@ -913,6 +939,8 @@ def as_json(board: Board) -> dict[str, Any]:
             for m in board.all_metrics
         },
         "agreement": [{"a": g.a.key, "b": g.b.key, "kendall_tau": g.tau, "n": g.n} for g in board.agreements],
+        "targets": [check.as_dict() for check in targets.check(board)],
+        "tuning": sweep.summary(board.dataset),
     }
 
 

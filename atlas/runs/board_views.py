@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from atlas.results import sweep, targets
 from atlas.runs import board as boards
 
 SVG = "image/svg+xml; charset=utf-8"
@@ -38,8 +39,15 @@ def board_page(request: HttpRequest, dataset: str) -> HttpResponse:
         error = f"Cannot sort by {sort[:60]!r}: not a metric of this board."
         sort = ""
     rows = board.ranking(sort) if sort else board.rows
+    tuning = sweep.summary(dataset)
+    tuned = (tuning or {}).get("models", {})
     table = [
-        (row, [row.cells[m.key] for m in board.metrics], [row.cells[m.key] for m in board.cost_metrics])
+        (
+            row,
+            [row.cells[m.key] for m in board.metrics],
+            [row.cells[m.key] for m in board.cost_metrics],
+            tuned.get(row.key),
+        )
         for row in rows
     ]
     context = {
@@ -52,6 +60,8 @@ def board_page(request: HttpRequest, dataset: str) -> HttpResponse:
         "span_nodemo": 1 + len(board.metrics) + 1 + len(board.cost_metrics) + 3,
         "span_noruns": len(board.metrics) + 1 + len(board.cost_metrics) + 3,
         "boards": boards.BOARDS,
+        "targets": targets.check(board),
+        "tuning": tuning,
     }
     return render(request, "results/board.html", context, status=400 if error else 200)
 

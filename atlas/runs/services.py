@@ -58,9 +58,12 @@ def canonical_hash(recipe_slug: str, config: dict[str, Any], version: str) -> st
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def request_run(recipe_slug: Any, raw_config: Any, client_key: str = "") -> tuple[Run, bool]:
+def request_run(
+    recipe_slug: Any, raw_config: Any, client_key: str = "", *, dispatch: bool = True
+) -> tuple[Run, bool]:
     """The run for this request and whether it is new. An identical request (same recipe, config,
-    seed and code version) returns the existing queued, running or succeeded run instead."""
+    seed and code version) returns the existing queued, running or succeeded run instead.
+    ``dispatch=False`` records the run without sending it to the workers (its caller executes it)."""
     recipe = _recipe_or_error(recipe_slug)
     if not isinstance(raw_config, dict):
         raise RunRequestError({"config": ["must be an object of parameter values"]})
@@ -92,7 +95,8 @@ def request_run(recipe_slug: Any, raw_config: Any, client_key: str = "") -> tupl
                 max_attempts=settings.ATLAS_RUN_MAX_ATTEMPTS,
             )
             RunEvent.objects.create(run=run, to_status=RunStatus.QUEUED, reason="requested")
-            transaction.on_commit(lambda: enqueue(run))
+            if dispatch:
+                transaction.on_commit(lambda: enqueue(run))
     except IntegrityError:
         # A concurrent identical request won the unique constraint: answer with its run.
         existing = _reusable(digest)

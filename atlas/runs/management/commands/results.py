@@ -5,6 +5,10 @@ identical run (same recipe, config, seed and code version) that is queued, runni
 reused, anything else is queued on Celery like a click on a Run button. `--wait` polls until the
 requested runs end (re-requesting those the global cap deferred) and prints the board.
 status: print the boards as they stand, requesting nothing.
+sweep: the equal-effort tuning of the 2-D board models (atlas/results/sweep.py), in this process,
+written to results/boards/<dataset>/sweep.json after each trial (an interrupted sweep resumes);
+report: run the board's configurations (the sweep's choices) on the report seeds in this process,
+through the ordinary run path (request, lease, execute), for a machine without a running worker.
 publish: write the runs each board aggregates to results/boards/<dataset>/ (see
 atlas/results/published.py); load: bring published board runs into this database.
 
@@ -20,9 +24,9 @@ from collections import Counter
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections, connection
 
-from atlas.results import published
+from atlas.results import published, sweep
 from atlas.runs import board as boards
-from atlas.runs import services
+from atlas.runs import execution, services
 from atlas.runs.models import TERMINAL_STATES, Run, RunStatus
 
 
@@ -44,7 +48,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", choices=["refresh", "status", "publish", "load"])
+        parser.add_argument("action", choices=["refresh", "status", "publish", "load", "sweep", "report"])
         parser.add_argument(
             "--dataset", action="append", choices=sorted(boards.BOARDS), help="repeatable; default all"
         )
@@ -56,6 +60,16 @@ class Command(BaseCommand):
             "--timeout", type=float, default=3600.0, help="--wait gives up after this many seconds"
         )
         parser.add_argument("--poll", type=float, default=5.0, help="seconds between polls with --wait")
+        parser.add_argument("--model", action="append", help="sweep/report: only these board entries")
+        parser.add_argument(
+            "--configs", type=int, default=sweep.CONFIGS, help="sweep: configurations per model"
+        )
+        parser.add_argument(
+            "--budget", type=float, default=sweep.BUDGET_CPU_S, help="sweep: CPU seconds per trial"
+        )
+        parser.add_argument(
+            "--validation-seeds", type=int, nargs="+", default=list(sweep.VALIDATION_SEEDS), help="sweep"
+        )
 
     def handle(
         self, *args, action: str, dataset: list[str] | None, seeds: int, wait: bool, **options
@@ -68,6 +82,14 @@ class Command(BaseCommand):
             return
         if action in ("publish", "load"):
             self._publish(datasets) if action == "publish" else self._load()
+            return
+        if action in ("sweep", "report"):
+            torch_threads(1)  # the protocol's one thread, whatever this machine has
+            for name in datasets:
+                if action == "sweep":
+                    self._sweep(name, options)
+                else:
+                    self._report(name, seeds, options["model"])
             return
         redis_ok, workers_ok, detail = broker_status()
         if not redis_ok:
@@ -119,6 +141,37 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"board runs: {report.loaded} loaded, {report.kept} already here")
 
+    # --- equal-effort sweep and in-process board runs ------------------------------------------------
+
+    def _sweep(self, dataset: str, options: dict) -> None:
+        models = _sweep_models(dataset, options["model"])
+        if not models:
+            self.stdout.write(f"{dataset}: no 2-D board model to sweep")
+            return
+        sweep.run(
+            dataset,
+            models,
+            configs=options["configs"],
+            seeds=tuple(options["validation_seeds"]),
+            budget_s=options["budget"],
+            log=self.stdout.write,
+        )
+
+    def _report(self, dataset: str, seeds: int, only: list[str] | None) -> None:
+        for tagged in self._planned(dataset, seeds):
+            if only and tagged.key not in only:
+                continue
+            run, created = services.request_run(
+                tagged.recipe, tagged.planned.raw, client_key="board", dispatch=False
+            )
+            boards.enlist(run)
+            if run.status not in (RunStatus.QUEUED, RunStatus.INTERRUPTED):
+                self.stdout.write(f"  {dataset} {tagged.recipe} seed {tagged.planned.seed}: {run.status}")
+                continue
+            lease, why = services.acquire(run.pk, worker="results-report")
+            status = execution.execute(lease) if lease else f"skipped ({why})"
+            self.stdout.write(f"  {dataset} {tagged.recipe} seed {tagged.planned.seed}: {status}")
+
     # --- steps -----------------------------------------------------------------------------------
 
     def _planned(self, dataset: str, seeds: int) -> list[boards.PlannedRun]:
@@ -128,7 +181,7 @@ class Command(BaseCommand):
             if plan.recipe is None:
                 self.stdout.write(f"  {dataset}: {plan.entry.label} — no demo yet (no recipe runs it)")
                 continue
-            out.extend(_Tagged(plan.recipe.slug, p) for p in plan.runs)
+            out.extend(_Tagged(plan.recipe.slug, p, plan.key) for p in plan.runs)
         return out
 
     def _request(self, pending: list, *, quiet: bool = False) -> tuple[dict[int, Run], list]:
@@ -199,7 +252,28 @@ class Command(BaseCommand):
 
 
 class _Tagged:
-    __slots__ = ("planned", "recipe")
+    __slots__ = ("key", "planned", "recipe")
 
-    def __init__(self, recipe: str, planned: boards.PlannedRun) -> None:
-        self.recipe, self.planned = recipe, planned
+    def __init__(self, recipe: str, planned: boards.PlannedRun, key: str = "") -> None:
+        self.recipe, self.planned, self.key = recipe, planned, key
+
+
+def torch_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
+
+
+def _sweep_models(dataset: str, only: list[str] | None) -> list[sweep.Model]:
+    """The board's 2-D entries with a recipe, each with its board overrides (variant, stop)."""
+    spec = boards.BOARDS[dataset]
+    if spec.kind != "points2d":
+        return []
+    models = []
+    for entry in spec.entries:
+        if (only and entry.key not in only) or entry.key not in sweep.SPACES:
+            continue
+        recipe, overrides = boards.resolve_candidate(entry, dataset)
+        if recipe is not None:
+            models.append(sweep.Model(entry.key, recipe, overrides))
+    return models

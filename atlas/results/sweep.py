@@ -1,0 +1,405 @@
+"""Equal-effort tuning of the 2-D board models (Lucic et al. 2018, "Are GANs Created Equal?";
+Melis et al. 2018): the same search effort for every family, selection on seeds the board never
+reports, the whole sweep published.
+
+The protocol, declared before any number was seen (``PROTOCOL``):
+
+- Every board model gets ``CONFIGS`` = 12 configurations of its recipe's parameters: the recipe's
+  shipped defaults, then 11 drawn from the model's declared search space (``SPACES``) by a random
+  generator seeded with the dataset and the model's key, so anyone redraws the same 12.
+- Every configuration trains once per validation seed (100, 101, 102) for the same budget: 10 s
+  of CPU time on one thread (``CpuBudget``; CPU time, not wall time, so a busy machine does not
+  shorten one model's budget more than another's).
+- Each trial is judged by the verdict-grade 2-D criterion (``compute.metrics.judge_2d``) on 2,000
+  samples drawn with noise of their own (seed 10,000 + seed, as the demos' stopping rule does).
+- Selection score, lexicographic: (1) the number of validation seeds whose samples meet the bar;
+  (2) the mean over those seeds of ``quality`` = modes counted / K × HQ share × (1 − mode-weight
+  TV), each in [0, 1]. Ties go to the lower index (the defaults first).
+- The chosen configuration becomes the board's configuration, with ``steps`` fixed to the median
+  number of steps its validation trials reached within the budget; the board then reports it on
+  seeds 0, 1 and 2 only, through the ordinary run path.
+
+The sweep file (``results/boards/<dataset>/sweep.json``) holds every configuration, every trial
+and its scores; it is written after each trial, so an interrupted sweep resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import json
+import math
+import random
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from atlas.runs import recipes
+
+CONFIGS = 12
+VALIDATION_SEEDS = (100, 101, 102)
+REPORT_SEEDS = (0, 1, 2)
+BUDGET_CPU_S = 10.0
+JUDGE_SAMPLES = 2000
+SWEEP_FILE = "sweep.json"
+SELECTION = (
+    "lexicographic: (1) validation seeds meeting the verdict-grade bar (judge_2d); (2) mean of "
+    "modes counted / K × HQ share × (1 − mode-weight TV); ties to the lower index"
+)
+
+
+@dataclass(frozen=True)
+class Choice:
+    values: tuple[Any, ...]
+
+    def draw(self, rng: random.Random) -> Any:
+        return rng.choice(self.values)
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(map(str, self.values))
+
+
+@dataclass(frozen=True)
+class LogUniform:
+    low: float
+    high: float
+
+    def draw(self, rng: random.Random) -> float:
+        value = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+        return float(f"{value:.3g}")  # three significant digits: readable, and the same on every machine
+
+    def describe(self) -> str:
+        return f"log-uniform in [{self.low:g}, {self.high:g}]"
+
+
+Space = dict[str, Choice | LogUniform]
+WIDTHS = Choice((64, 128, 256, 512))
+BATCHES = Choice((128, 256, 512))
+
+# The search space of each 2-D board model (board entry key -> recipe parameter -> distribution):
+# the optimiser's step size, the networks' size and the batch for all, plus each family's own knobs.
+SPACES: dict[str, Space] = {
+    "vae": {
+        "lr": LogUniform(3e-4, 1e-2),
+        "hidden": WIDTHS,
+        "depth": Choice((2, 3, 4)),
+        "latent_dim": Choice((2, 4, 8)),
+        "batch_size": BATCHES,
+    },
+    "gan": {
+        "lr": LogUniform(1e-4, 3e-3),
+        "hidden": WIDTHS,
+        "depth": Choice((2, 3, 4)),
+        "r1_gamma": Choice((0.0, 0.01, 0.1, 1.0)),
+        "ema": Choice((0.0, 0.99, 0.995, 0.999)),
+        "batch_size": BATCHES,
+    },
+    "diffusion": {
+        "lr": LogUniform(5e-4, 1e-2),
+        "hidden": WIDTHS,
+        "variant": Choice(("linear", "cosine")),
+        "sample_nfe": Choice((50, 100, 250)),
+        "batch_size": BATCHES,
+    },
+    "realnvp": {
+        "lr": LogUniform(3e-4, 1e-2),
+        "hidden": WIDTHS,
+        "couplings": Choice((4, 8, 12, 16)),
+        "batch_size": BATCHES,
+    },
+    "flow-matching": {
+        "lr": LogUniform(5e-4, 1e-2),
+        "hidden": WIDTHS,
+        "sampler": Choice(("euler", "heun")),
+        "sample_nfe": Choice((20, 50, 100)),
+        "batch_size": BATCHES,
+    },
+    "ebm": {
+        "lr": LogUniform(3e-4, 1e-2),
+        "hidden": WIDTHS,
+        "dsm_sigma_min": Choice((0.01, 0.02, 0.05)),
+        "dsm_levels": Choice((4, 8, 16)),
+        "batch_size": BATCHES,
+    },
+    "autoregressive": {
+        "lr": LogUniform(1e-3, 1e-2),
+        "hidden": WIDTHS,
+        "bins": Choice((128, 256, 512, 1024)),
+        "batch_size": Choice((256, 512, 1024)),
+    },
+}
+
+
+def protocol() -> dict[str, Any]:
+    return {
+        "configs": CONFIGS,
+        "validation_seeds": list(VALIDATION_SEEDS),
+        "report_seeds": list(REPORT_SEEDS),
+        "budget": f"{BUDGET_CPU_S:g} s of CPU time per trial on one thread",
+        "budget_cpu_s": BUDGET_CPU_S,
+        "judge": f"compute.metrics.judge_2d on {JUDGE_SAMPLES} samples (noise seed 10,000 + seed)",
+        "selection": SELECTION,
+    }
+
+
+def describe_space(space: Space) -> dict[str, str]:
+    return {name: dist.describe() for name, dist in space.items()}
+
+
+def space_digest(dataset: str, key: str) -> str:
+    """Changes whenever the protocol or the model's space does: a stale sweep is then redone."""
+    text = json.dumps([dataset, key, protocol(), describe_space(SPACES[key])], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def draw_configs(dataset: str, key: str, n: int = CONFIGS) -> list[dict[str, Any]]:
+    """Configuration 0 is the recipe's defaults ({}); 1..n-1 are drawn from the model's space."""
+    rng = random.Random(f"{dataset}/{key}")
+    space = SPACES[key]
+    return [{}] + [{name: space[name].draw(rng) for name in sorted(space)} for _ in range(n - 1)]
+
+
+# --- one trial -------------------------------------------------------------------------------------
+
+
+class CpuBudget:
+    """A trainer callback that stops training after ``seconds`` of this process's CPU time."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.started = 0.0
+
+    def on_start(self, info: dict[str, Any]) -> None:
+        self.started = time.process_time()
+
+    def should_stop(self) -> bool:
+        return self.started > 0 and time.process_time() - self.started >= self.seconds
+
+
+def trial_config(
+    recipe: recipes.Recipe, base: dict[str, Any], params: dict[str, Any], dataset: str, seed: int
+):
+    """The recipe's canonical config of one trial (steps at the cap: the CPU budget ends it)."""
+    raw = {**base, **params, "dataset": dataset, "seed": seed, "steps": recipe.steps_max}
+    config, errors = recipe.validate(raw)
+    if errors:
+        raise ValueError(f"{recipe.slug}: trial config {raw} does not validate: {errors}")
+    return config
+
+
+def run_trial(recipe: recipes.Recipe, config: dict[str, Any], budget_s: float) -> dict[str, Any]:
+    """Train one configuration for ``budget_s`` of CPU time and judge its samples."""
+    from compute import datasets, evaluate, metrics, registry, trainer
+
+    overrides, train = recipe.split(config)
+    data = datasets.load(train["dataset"], seed=train["seed"])
+    model = registry.build(recipe.model, data.spec, seed=train["seed"], device="cpu", **overrides)
+    budget = CpuBudget(budget_s)
+    started = time.perf_counter()
+    result = trainer.train(
+        model,
+        data,
+        budget=trainer.Budget(train["steps"], budget_s * 20),  # the wall cap only guards a stuck run
+        callbacks=[budget],
+        seed=train["seed"],
+        preview_n=0,
+    )
+    trained_s = time.perf_counter() - started
+    samples, _ = evaluate.draw(model, JUDGE_SAMPLES, seed=10_000 + train["seed"])
+    judgement = metrics.judge_2d(samples, data).as_dict()
+    return {
+        "seed": train["seed"],
+        "steps": result.steps,
+        "stop_reason": result.stop_reason,
+        "cpu_s": round(time.process_time() - budget.started, 2),
+        "wall_s": round(trained_s, 2),
+        "judgement": {k: judgement[k] for k in JUDGED if k in judgement},
+    }
+
+
+JUDGED = ("meets", "diagnosis", "modes_counted", "num_modes", "hq_fraction", "hq_mode_tv", "spread_ratio")
+
+
+# --- scores and the choice --------------------------------------------------------------------------
+
+
+def quality(judgement: dict[str, Any]) -> float:
+    """modes counted / K × HQ share × (1 − mode-weight TV), in [0, 1]."""
+    share = judgement["modes_counted"] / max(judgement["num_modes"], 1)
+    return share * judgement["hq_fraction"] * max(0.0, 1.0 - judgement["hq_mode_tv"])
+
+
+def score(trials: list[dict[str, Any]]) -> dict[str, Any]:
+    judged = [t["judgement"] for t in trials]
+    return {
+        "meets": sum(bool(j["meets"]) for j in judged),
+        "quality": round(statistics.fmean(quality(j) for j in judged), 4) if judged else 0.0,
+        "modes_counted": round(statistics.fmean(j["modes_counted"] for j in judged), 2) if judged else 0.0,
+        "hq_fraction": round(statistics.fmean(j["hq_fraction"] for j in judged), 4) if judged else 0.0,
+        "median_steps": int(statistics.median(t["steps"] for t in trials)) if trials else 0,
+    }
+
+
+def choose(configs: list[dict[str, Any]], seeds: Iterable[int] = VALIDATION_SEEDS) -> dict[str, Any] | None:
+    """The configuration with the best selection score among those judged on every seed."""
+    wanted = set(seeds)
+    complete = [c for c in configs if {t["seed"] for t in c["trials"]} >= wanted]
+    if not complete:
+        return None
+    return max(complete, key=lambda c: (c["score"]["meets"], c["score"]["quality"], -c["index"]))
+
+
+# --- the sweep file ---------------------------------------------------------------------------------
+
+
+def sweep_path(dataset: str, directory: Path | None = None) -> Path:
+    return (directory or Path(settings.ATLAS_RESULTS_DIR) / "boards") / dataset / SWEEP_FILE
+
+
+def read(dataset: str, directory: Path | None = None) -> dict[str, Any] | None:
+    """The published sweep of ``dataset`` (None without one); ValueError naming the file if bad."""
+    path = sweep_path(dataset, directory)
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+    return copy.deepcopy(_parsed(str(path), stamp, dataset))
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(path: str, stamp: int, dataset: str) -> dict[str, Any]:
+    """Parsed once per file version (the board reads the choice of every model on each build)."""
+    try:
+        payload = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
+    if not isinstance(payload, dict) or payload.get("dataset") != dataset:
+        raise ValueError(f"{path}: expected the sweep of {dataset!r}")
+    if not isinstance(payload.get("entries"), dict):
+        raise ValueError(f"{path}: expected an object of entries")
+    return payload
+
+
+def _write(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(payload, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
+    partial.replace(path)  # atomic: a reader never sees half a file
+
+
+def chosen(dataset: str, key: str, directory: Path | None = None) -> dict[str, Any] | None:
+    """The board configuration a finished, current sweep chose for ``key``: its recipe parameters
+    and fixed steps; None without one (the board then runs the recipe's defaults)."""
+    try:
+        payload = read(dataset, directory)
+    except ValueError:
+        return None
+    entry = (payload or {}).get("entries", {}).get(key)
+    if not entry or not entry.get("chosen") or entry.get("space_digest") != space_digest(dataset, key):
+        return None
+    return {**entry["chosen"]["params"], "steps": entry["chosen"]["steps"]}
+
+
+def summary(dataset: str) -> dict[str, Any] | None:
+    """Per model: the space, the chosen configuration and its validation score, the effort spent."""
+    try:
+        payload = read(dataset)
+    except ValueError:
+        return None
+    if payload is None:
+        return None
+    models = {}
+    for key, entry in payload["entries"].items():
+        trials = [t for c in entry.get("configs", []) for t in c.get("trials", [])]
+        best = entry.get("chosen")
+        models[key] = {
+            "recipe": entry.get("recipe"),
+            "current": entry.get("space_digest") == space_digest(dataset, key) if key in SPACES else False,
+            "configs": len(entry.get("configs", [])),
+            "trials": len(trials),
+            "cpu_s": round(sum(t.get("cpu_s", 0.0) for t in trials), 1),
+            "wall_s": round(sum(t.get("wall_s", 0.0) for t in trials), 1),
+            "chosen": best,
+            "chosen_score": entry["configs"][best["index"]]["score"] if best else None,
+        }
+    return {"protocol": payload.get("protocol", {}), "models": models}
+
+
+@dataclass(frozen=True)
+class Model:
+    key: str
+    recipe: recipes.Recipe
+    base: dict[str, Any]  # the board's fixed overrides (variant, stop: budget)
+
+
+def run(
+    dataset: str,
+    models: list[Model],
+    *,
+    configs: int = CONFIGS,
+    seeds: tuple[int, ...] = VALIDATION_SEEDS,
+    budget_s: float = BUDGET_CPU_S,
+    directory: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run (or resume) the sweep of ``models`` on ``dataset``, round-robin over the models so that
+    any drift in the machine's speed falls on every family alike; write the file after each trial."""
+    path = sweep_path(dataset, directory)
+    payload = read(dataset, directory) or {"dataset": dataset, "entries": {}}
+    payload["protocol"] = {**protocol(), "configs": configs, "validation_seeds": list(seeds)}
+    payload["protocol"]["budget_cpu_s"] = budget_s
+    for model in models:
+        _prepare_entry(payload, dataset, model, configs)
+    for index in range(configs):
+        for model in models:
+            config = payload["entries"][model.key]["configs"][index]
+            for seed in seeds:
+                if any(t["seed"] == seed for t in config["trials"]):
+                    continue
+                started = time.perf_counter()
+                full = trial_config(model.recipe, model.base, config["params"], dataset, seed)
+                config["trials"].append(run_trial(model.recipe, full, budget_s))
+                config["score"] = score(config["trials"])
+                _finish_entry(payload["entries"][model.key], seeds)
+                _write(path, payload)
+                trial = config["trials"][-1]
+                log(
+                    f"{dataset} {model.key} config {index} seed {seed}: {trial['judgement']['diagnosis']}, "
+                    f"{trial['steps']} steps, {time.perf_counter() - started:.1f} s"
+                )
+    return payload
+
+
+def _prepare_entry(payload: dict[str, Any], dataset: str, model: Model, configs: int) -> None:
+    digest = space_digest(dataset, model.key)
+    entry = payload["entries"].get(model.key)
+    if entry is None or entry.get("space_digest") != digest or entry.get("recipe") != model.recipe.slug:
+        entry = {"recipe": model.recipe.slug, "base": model.base, "space_digest": digest, "configs": []}
+    entry["space"] = describe_space(SPACES[model.key])
+    drawn = draw_configs(dataset, model.key, configs)
+    have = {c["index"]: c for c in entry["configs"]}
+    entry["configs"] = [
+        have.get(i) if have.get(i, {}).get("params") == params else _empty(i, params)
+        for i, params in enumerate(drawn)
+    ]
+    payload["entries"][model.key] = entry
+
+
+def _empty(index: int, params: dict[str, Any]) -> dict[str, Any]:
+    return {"index": index, "params": params, "trials": [], "score": score([])}
+
+
+def _finish_entry(entry: dict[str, Any], seeds: tuple[int, ...]) -> None:
+    best = choose(entry["configs"], seeds)
+    complete = all({t["seed"] for t in c["trials"]} >= set(seeds) for c in entry["configs"])
+    entry["chosen"] = (
+        {"index": best["index"], "params": best["params"], "steps": best["score"]["median_steps"]}
+        if best is not None and complete
+        else None
+    )

@@ -1,0 +1,85 @@
+"""The tuned results boards beside their targets, and what each model's tuning sweep cost.
+
+    .venv/bin/python bench/board.py [--results results]
+
+Reads the published records only (``results/boards/<dataset>/runs.json`` and ``sweep.json``):
+they are loaded into a throwaway SQLite database exactly as `make run` loads them, the boards are
+built by the site's own code, and each 2-D row is printed beside the results-board issue's target
+(modes held by the verdict-grade rule, high-quality share; means over seeds 0–2), with the sweep's
+effort (configurations, trials, CPU and wall seconds) and the configuration it chose. The digits
+board has no sweep: its rows run the recipes' defaults, printed with their Fréchet distance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def setup(results: Path) -> None:
+    os.environ["ATLAS_DATA_DIR"] = tempfile.mkdtemp(prefix="atlas-bench-board-")
+    os.environ["ATLAS_RESULTS_DIR"] = str(results.resolve())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atlas.settings.dev")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    call_command("results", "load")
+
+
+def print_points_board(dataset: str) -> None:
+    from atlas.results import sweep, targets
+    from atlas.runs import board as boards
+
+    board = boards.build(dataset)
+    tuning = (sweep.summary(dataset) or {}).get("models", {})
+    print(f"\n{board.spec.title} ({dataset}), code {board.version}")
+    print(f"  {'model':<16}{'modes':>14}{'HQ share':>18}{'verdict':>14}   sweep: configs/trials, CPU s, wall")
+    for check in targets.check(board):
+        t = tuning.get(check.key, {})
+        modes = f"{check.modes:.1f}" if check.modes is not None else "—"
+        hq = f"{100 * check.hq:.1f} %" if check.hq is not None else "—"
+        effort = (
+            f"{t.get('configs', 0)}/{t.get('trials', 0)}, {t.get('cpu_s', 0):.0f}, {t.get('wall_s', 0):.0f}"
+            f"  chose #{(t.get('chosen') or {}).get('index', '—')}"
+            if t
+            else "no sweep"
+        )
+        print(
+            f"  {check.label:<16}{modes + f' (≥{check.modes_target:g})':>14}"
+            f"{hq + f' (≥{100 * check.hq_target:.0f})':>18}{check.verdict:>14}   {effort}"
+        )
+    total = sum(t.get("cpu_s", 0) for t in tuning.values())
+    print(f"  sweep total: {total / 60:.1f} CPU minutes over {len(tuning)} models")
+
+
+def print_image_board(dataset: str) -> None:
+    from atlas.runs import board as boards
+
+    board = boards.build(dataset)
+    print(f"\n{board.spec.title} ({dataset}), code {board.version}: recipes' defaults, no sweep")
+    for row in board.rows:
+        cell = row.cells.get("frechet_distance")
+        text = cell.text if cell else "—"
+        print(f"  {row.label:<22}{len(row.runs)}/{len(board.seeds)} seeds   Fréchet distance {text}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=ROOT / "results")
+    args = parser.parse_args()
+    setup(args.results)
+    for dataset in ("ring8", "grid25"):
+        print_points_board(dataset)
+    print_image_board("digits")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""The equal-effort sweep: the same declared effort for every 2-D board model, a choice that only
+validation seeds decide, and a board that runs what the sweep chose."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from atlas.results import sweep
+from atlas.runs import board as boards
+from atlas.runs import recipes
+
+
+def _models(dataset: str = "ring8") -> dict[str, sweep.Model]:
+    out = {}
+    for entry in boards.BOARDS[dataset].entries:
+        recipe, base = boards.resolve_candidate(entry, dataset)
+        out[entry.key] = sweep.Model(entry.key, recipe, base)
+    return out
+
+
+def _judgement(meets: bool, modes: int = 8, hq: float = 0.9, tv: float = 0.05) -> dict:
+    return {
+        "meets": meets,
+        "diagnosis": "meets" if meets else "outliers",
+        "modes_counted": modes,
+        "num_modes": 8,
+        "hq_fraction": hq,
+        "hq_mode_tv": tv,
+        "spread_ratio": 1.0,
+    }
+
+
+def _config(index: int, judgements: list[dict], seeds=(100, 101, 102)) -> dict:
+    trials = [
+        {"seed": s, "steps": 100 + index, "judgement": j} for s, j in zip(seeds, judgements, strict=False)
+    ]
+    return {"index": index, "params": {"lr": index}, "trials": trials, "score": sweep.score(trials)}
+
+
+def test_every_2d_board_model_has_a_search_space_and_the_same_number_of_configs():
+    for dataset in ("ring8", "grid25"):
+        models = _models(dataset)
+        assert set(models) == set(sweep.SPACES)
+        counts = {key: len(sweep.draw_configs(dataset, key)) for key in models}
+        assert set(counts.values()) == {sweep.CONFIGS} and sweep.CONFIGS >= 12
+
+
+def test_every_drawn_config_is_a_valid_run_of_the_models_recipe():
+    for dataset in ("ring8", "grid25"):
+        for key, model in _models(dataset).items():
+            for params in sweep.draw_configs(dataset, key):
+                config = sweep.trial_config(model.recipe, model.base, params, dataset, 100)
+                assert config["stop"] == "budget" and config["steps"] == model.recipe.steps_max
+                assert set(params) <= set(config)
+
+
+def test_the_draw_is_reproducible_starts_with_the_defaults_and_differs_per_model():
+    first = sweep.draw_configs("grid25", "gan")
+    assert first == sweep.draw_configs("grid25", "gan")
+    assert first[0] == {} and all(first[1:])
+    assert len({json.dumps(c, sort_keys=True) for c in first}) == len(first)
+    assert sweep.draw_configs("ring8", "gan") != first
+
+
+def test_a_config_that_meets_the_bar_on_more_seeds_wins_whatever_its_mean_quality():
+    strong_but_failing = _config(1, [_judgement(False, hq=0.99, tv=0.0)] * 3)
+    meets_twice = _config(2, [_judgement(True, hq=0.6), _judgement(True, hq=0.6), _judgement(False, hq=0.1)])
+    assert sweep.choose([strong_but_failing, meets_twice])["index"] == 2
+
+
+def test_equal_scores_go_to_the_lower_index_and_incomplete_configs_are_never_chosen():
+    a, b = _config(3, [_judgement(True)] * 3), _config(1, [_judgement(True)] * 3)
+    assert sweep.choose([a, b])["index"] == 1
+    incomplete = _config(0, [_judgement(True, hq=1.0, tv=0.0)] * 2)
+    assert sweep.choose([incomplete, a])["index"] == 3
+    assert sweep.choose([incomplete]) is None
+
+
+def test_quality_is_zero_without_modes_and_one_for_perfect_samples():
+    assert sweep.quality(_judgement(False, modes=0, hq=0.9)) == 0.0
+    assert sweep.quality(_judgement(True, modes=8, hq=1.0, tv=0.0)) == 1.0
+
+
+def test_a_smoke_sweep_writes_every_trial_chooses_and_resumes_without_redoing(tmp_path, settings):
+    settings.ATLAS_RESULTS_DIR = tmp_path
+    model = _models("ring8")["autoregressive"]
+    payload = sweep.run("ring8", [model], configs=2, seeds=(100,), budget_s=0.2, log=lambda _: None)
+    entry = payload["entries"]["autoregressive"]
+    assert [len(c["trials"]) for c in entry["configs"]] == [1, 1]
+    assert entry["chosen"]["index"] in (0, 1) and entry["chosen"]["steps"] > 0
+    on_disk = json.loads(sweep.sweep_path("ring8").read_text())
+    assert on_disk["entries"]["autoregressive"]["chosen"] == entry["chosen"]
+    trial = entry["configs"][0]["trials"][0]
+    assert trial["cpu_s"] >= 0.2 and set(trial["judgement"]) >= {"meets", "diagnosis", "modes_counted"}
+    again = sweep.run("ring8", [model], configs=2, seeds=(100,), budget_s=0.2, log=pytest.fail)
+    assert again["entries"]["autoregressive"]["configs"] == entry["configs"]
+
+
+def _write_sweep(tmp_path, dataset: str, key: str, chosen: dict, digest: str | None = None) -> None:
+    path = tmp_path / "boards" / dataset / sweep.SWEEP_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "recipe": "x",
+        "space_digest": digest or sweep.space_digest(dataset, key),
+        "configs": [_config(chosen["index"], [_judgement(True)] * 3)],
+        "chosen": chosen,
+    }
+    path.write_text(json.dumps({"dataset": dataset, "protocol": sweep.protocol(), "entries": {key: entry}}))
+
+
+def test_the_board_runs_the_configuration_the_sweep_chose(tmp_path, settings):
+    settings.ATLAS_RESULTS_DIR = tmp_path
+    _write_sweep(tmp_path, "grid25", "autoregressive", {"index": 4, "params": {"bins": 256}, "steps": 1234})
+    plans = {p.key: p for p in boards.plan(boards.BOARDS["grid25"], [0])}
+    assert plans["autoregressive"].runs[0].config["bins"] == 256
+    assert plans["autoregressive"].runs[0].config["steps"] == 1234
+    assert (
+        plans["gan"].runs[0].config
+        == recipes.get("gan-2d").validate(
+            {"variant": "non-saturating", "stop": "budget", "dataset": "grid25", "seed": 0}
+        )[0]
+    )
+
+
+def test_a_choice_made_under_another_protocol_or_space_is_ignored(tmp_path, settings):
+    settings.ATLAS_RESULTS_DIR = tmp_path
+    chosen = {"index": 4, "params": {"bins": 256}, "steps": 1234}
+    _write_sweep(tmp_path, "grid25", "autoregressive", chosen, digest="0" * 16)
+    assert sweep.chosen("grid25", "autoregressive") is None
+    plan = {p.key: p for p in boards.plan(boards.BOARDS["grid25"], [0])}["autoregressive"]
+    assert plan.runs[0].config["bins"] == recipes.get("ar-grid-2d").validate({})[0]["bins"]
+
+
+def test_a_malformed_sweep_file_names_itself(tmp_path, settings):
+    settings.ATLAS_RESULTS_DIR = tmp_path
+    path = tmp_path / "boards" / "ring8" / sweep.SWEEP_FILE
+    path.parent.mkdir(parents=True)
+    path.write_text('{"dataset": "ring8",\n "entries": [}')
+    with pytest.raises(ValueError, match=r"sweep\.json:2"):
+        sweep.read("ring8")
+    assert sweep.chosen("ring8", "gan") is None  # the board falls back to the recipe's defaults
+
+
+@pytest.mark.django_db
+def test_the_sweep_page_shows_every_configuration_and_marks_the_choice(client, tmp_path, settings):
+    settings.ATLAS_RESULTS_DIR = tmp_path
+    _write_sweep(tmp_path, "ring8", "gan", {"index": 0, "params": {}, "steps": 900})
+    page = client.get("/results/ring8/sweep/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="sweep-gan"' in html and "chosen configuration" in html and "the recipe's defaults" in html
+    assert client.get("/results/ring8/sweep.json").json()["entries"]["gan"]["chosen"]["steps"] == 900
+    assert client.get("/results/grid25/sweep/").status_code == 404
+    assert client.get("/results/nope/sweep/").status_code == 404
