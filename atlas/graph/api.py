@@ -21,7 +21,8 @@ from atlas.api.queries import unknown_node
 from atlas.graph import api_schema as schema
 from atlas.graph import serializers as s
 from atlas.graph import services as graph
-from atlas.graph.models import Edge, Node
+from atlas.graph.models import Edge, Node, NodeKind
+from atlas.graph.views import EDGE_LABELS, KIND_LABELS
 
 SLUG_RE = re.compile(filters.SLUG_PATTERN)
 
@@ -72,12 +73,33 @@ class GraphView(DocumentAPIView):
 
     def document(self, query: dict[str, Any]) -> dict[str, Any]:
         around = query.get("around")
-        if around is None:
-            return graph.node_link(graph.get_graph())
         try:
-            return graph.node_link(graph.subgraph(around, query["depth"]))
+            chosen = graph.get_graph() if around is None else graph.subgraph(around, query["depth"])
         except KeyError:
             raise ValidationError({"around": [unknown_node(around)]}) from None
+        document = graph.node_link(chosen)
+        if query.get("include") == "map":
+            document.update(map_extras())
+        return document
+
+
+def map_extras() -> dict[str, Any]:
+    """What the site's map draws beside the graph: lens facets, lens titles, tours, kind labels."""
+    whole = graph.get_graph()
+    facets = graph.facets()
+    lenses = sorted(facets, key=lambda slug: (whole.nodes[slug]["order"], slug))
+    return {
+        "facets": facets,
+        "lenses": {slug: whole.nodes[slug]["title"] for slug in lenses},
+        "tours": [tour_document(tour) for tour in Node.objects.filter(kind=NodeKind.TOUR)],
+        "kinds": KIND_LABELS,
+        "edge_kinds": EDGE_LABELS,
+    }
+
+
+def tour_document(tour: Node) -> dict[str, Any]:
+    steps = [{"node": s["node"], "note": s.get("note_html", "")} for s in tour.data.get("steps", [])]
+    return {"slug": tour.slug, "title": tour.title, "circle": tour.data.get("circle"), "steps": steps}
 
 
 @schema.PATHS

@@ -228,6 +228,26 @@ class GraphInfoSerializer(serializers.Serializer):
     axis = GraphAxisTickSerializer(many=True, help_text="The year axis: where each marked year lies.")
 
 
+class TourStepSerializer(serializers.Serializer):
+    node = serializers.CharField(help_text="Slug of the node the step visits.")
+    note = serializers.CharField(allow_blank=True, help_text="Why, as sanitized HTML; may be empty.")
+
+
+class TourSerializer(serializers.Serializer):
+    slug = serializers.CharField(help_text="Slug of the tour.")
+    title = serializers.CharField(help_text="Title of the tour.")
+    circle = serializers.IntegerField(allow_null=True, help_text="The reading circle it belongs to, if any.")
+    steps = TourStepSerializer(many=True, help_text="The nodes to read, in order.")
+
+
+def labels_field(what: str) -> serializers.DictField:
+    return serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text=f"Display label of each {what}, in display order.",
+    )
+
+
 class GraphSerializer(serializers.Serializer):
     directed = serializers.BooleanField(help_text="Always true: edges have a direction.")
     multigraph = serializers.BooleanField(
@@ -238,6 +258,20 @@ class GraphSerializer(serializers.Serializer):
         many=True, help_text="The nodes, sorted by slug, with their layout positions."
     )
     links = GraphLinkSerializer(many=True, help_text="The edges, sorted by source, target and kind.")
+    # Only with `include=map` (a field missing from the document is left out of the answer).
+    facets = serializers.DictField(
+        child=serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+        required=False,
+        help_text="`include=map`: lens (or axis) slug → facet tag → the families whose value carries it.",
+    )
+    lenses = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="`include=map`: title of each lens and axis, by slug, in display order.",
+    )
+    tours = TourSerializer(many=True, required=False, help_text="`include=map`: the reading tours.")
+    kinds = labels_field("node kind (`include=map`)")
+    edge_kinds = labels_field("edge kind (`include=map`)")
 
 
 class HopSerializer(serializers.Serializer):

@@ -7,7 +7,6 @@ the cached graph in `services` (one query for the content hash).
 
 from __future__ import annotations
 
-import json
 import math
 import textwrap
 from collections import defaultdict
@@ -16,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from atlas.core.cache import get_or_build
@@ -144,30 +144,8 @@ def _map_body() -> str:
 
 @require_safe
 def graph_json(request: HttpRequest) -> HttpResponse:
-    """The map's data: node-link graph with positions, lens facets, lens titles and tours."""
-    version = ContentVersion.current_hash()
-    body = get_or_build("graph-json", version, (), _graph_json_bytes)
-    response = HttpResponse(body, content_type="application/json")
-    response["ETag"] = f'"{version[:16]}-{services.LAYOUT_VERSION}"'
-    response["Cache-Control"] = "no-cache"
-    return response
-
-
-def _graph_json_bytes() -> bytes:
-    graph = services.get_graph()
-    payload = services.node_link(graph)
-    lenses = sorted(services.facets(), key=lambda slug: (graph.nodes[slug]["order"], slug))
-    payload["facets"] = services.facets()
-    payload["lenses"] = {slug: graph.nodes[slug]["title"] for slug in lenses}
-    payload["tours"] = [_tour_json(tour) for tour in Node.objects.filter(kind=NodeKind.TOUR)]
-    payload["kinds"] = KIND_LABELS
-    payload["edge_kinds"] = EDGE_LABELS
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _tour_json(tour: Node) -> dict[str, Any]:
-    steps = [{"node": s["node"], "note": s.get("note_html", "")} for s in tour.data.get("steps", [])]
-    return {"slug": tour.slug, "title": tour.title, "circle": tour.data.get("circle"), "steps": steps}
+    """The map's data is the graph API's document with `include=map`: one implementation."""
+    return HttpResponseRedirect(reverse("graph-list") + "?include=map")
 
 
 def _search(query: str) -> list[Node]:
@@ -539,9 +517,5 @@ def _titled_hop(graph: Any, hop: dict[str, str], statements: dict[str, str]) -> 
 
 @require_safe
 def paper_bib(request: HttpRequest, key: str) -> HttpResponse:
-    paper = Paper.objects.filter(key=key).first()
-    if paper is None:
-        raise Http404(f"No paper {key!r}")
-    response = HttpResponse(paper.bibtex(), content_type="application/x-bibtex; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{paper.key}.bib"'
-    return response
+    """A paper's BibTeX is the papers API's (`?format=bibtex`): one implementation."""
+    return HttpResponseRedirect(reverse("paper-detail", args=[key]) + "?format=bibtex")
