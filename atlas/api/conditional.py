@@ -41,8 +41,15 @@ ATLAS_DIR = Path(__file__).resolve().parent.parent
 # The code that decides what the read API answers for given data.
 REPRESENTATION_SOURCES = (
     "api",
+    "graph/api.py",
+    "graph/serializers.py",
     "graph/services.py",
+    "graph/views.py",  # the kind labels of `include=map`
+    "guide/api.py",
+    "guide/serializers.py",
     "guide/services.py",
+    "papers/api.py",
+    "papers/serializers.py",
     "runs/recipes.py",
     "runs/board.py",
     "papers/bibtex.py",

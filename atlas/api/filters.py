@@ -253,6 +253,14 @@ class GraphQuery(serializers.Serializer):
         max_value=6,
         help_text="Hops around `around` (0-6, default 2); only with `around`.",
     )
+    include = serializers.ChoiceField(
+        choices=["map"],
+        required=False,
+        help_text=(
+            "`map`: also what the site's map draws with the graph: lens facets, lens titles, reading "
+            "tours and the labels of node and edge kinds."
+        ),
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "depth" in self.initial_data and "around" not in attrs:

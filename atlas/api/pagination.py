@@ -1,19 +1,18 @@
-"""Page-number pagination that a client can walk to the end.
+"""DRF's page-number pagination, strict: a bad `page` or `page_size` is a 400.
 
-`count` is the total, `next` links the following page until the last one (where it is null), and
-the views order by a unique key last, so walking `next` visits every item exactly once. Bad
-`page`/`page_size` values are 400s with field-keyed messages (DRF's own class silently falls back
-to defaults); a page past the last one is a 404, as for any resource that does not exist.
+DRF's own class silently falls back to defaults for malformed values; here they are 400s with
+field-keyed messages (both at once when both are bad), and a page past the last one is a 404
+naming the last page. Everything else (the answer's `count`/`next`/`previous`/`results`, the
+links, the schema) is DRF's. The views order by a unique key last, so walking `next` visits
+every item exactly once.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.paginator import Paginator
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.response import Response
 
 from atlas.api.filters import QueryIntegerField
 
@@ -23,99 +22,63 @@ MAX_PAGE = 1_000_000
 class AtlasPagination(PageNumberPagination):
     page_size = 50
     max_page_size = 200
-    page_query_param = "page"
     page_size_query_param = "page_size"
+    page_query_description = "Page number, from 1; a page past the last one is a 404."
+    page_size_query_description = f"Items per page (1-{max_page_size}, default {page_size})."
     query_params = ("page", "page_size")
 
     def paginate_queryset(self, queryset, request, view=None) -> list[Any]:
-        errors: dict[str, list[str]] = {}
-        page_number = self._parse(request, self.page_query_param, 1, 1, MAX_PAGE, errors)
-        page_size = self._parse(
-            request, self.page_size_query_param, self.page_size, 1, self.max_page_size, errors
-        )
+        errors = self.parameter_errors(request)
         if errors:
             raise ValidationError(errors)
-        paginator = Paginator(queryset, page_size)
-        if page_number > paginator.num_pages:
-            raise NotFound(f"Page {page_number} is past the last page ({paginator.num_pages}).")
-        self.request = request
-        self.page = paginator.page(page_number)
-        return list(self.page)
+        return super().paginate_queryset(queryset, request, view)
 
     def parameter_errors(self, request) -> dict[str, list[str]]:
         """Field-keyed messages for bad `page` / `page_size` values (empty when both are fine)."""
         errors: dict[str, list[str]] = {}
-        self._parse(request, self.page_query_param, 1, 1, MAX_PAGE, errors)
-        self._parse(request, self.page_size_query_param, self.page_size, 1, self.max_page_size, errors)
+        self._parse(request, self.page_query_param, 1, MAX_PAGE, errors)
+        self._parse(request, self.page_size_query_param, self.page_size, self.max_page_size, errors)
         return errors
 
+    def get_page_size(self, request) -> int:
+        return self._parse(request, self.page_size_query_param, self.page_size, self.max_page_size, {})
+
+    def get_page_number(self, request, paginator) -> int:
+        number = self._parse(request, self.page_query_param, 1, MAX_PAGE, {})
+        if number > paginator.num_pages:
+            raise NotFound(f"Page {number} is past the last page ({paginator.num_pages}).")
+        return number
+
     @staticmethod
-    def _parse(request, name: str, default: int, low: int, high: int, errors: dict[str, list[str]]) -> int:
+    def _parse(request, name: str, default: int, high: int, errors: dict[str, list[str]]) -> int:
+        """The parameter as an integer in 1..high (`default` when absent); any problem goes to `errors`."""
         raw = request.query_params.getlist(name)
         if not raw:
             return default
         if len(raw) > 1:
             errors[name] = ["Give this parameter once."]
             return default
-        field = QueryIntegerField(min_value=low, max_value=high)
         try:
-            return field.run_validation(raw[0])
+            return QueryIntegerField(min_value=1, max_value=high).run_validation(raw[0])
         except ValidationError as exc:
             errors[name] = [str(m) for m in exc.detail]
             return default
 
-    def get_paginated_response(self, data) -> Response:
-        return Response(
-            {
-                "count": self.page.paginator.count,
-                "next": self.get_next_link(),
-                "previous": self.get_previous_link(),
-                "results": data,
-            }
-        )
-
     def get_paginated_response_schema(self, schema: dict) -> dict:
-        return {
-            "type": "object",
-            "required": ["count", "next", "previous", "results"],
-            "properties": {
-                "count": {
-                    "type": "integer",
-                    "description": "Number of items on all pages together.",
-                    "example": 123,
-                },
-                "next": {
-                    "type": "string",
-                    "nullable": True,
-                    "format": "uri",
-                    "description": "URL of the next page; null on the last page.",
-                    "example": "http://localhost:8000/api/nodes/?page=3",
-                },
-                "previous": {
-                    "type": "string",
-                    "nullable": True,
-                    "format": "uri",
-                    "description": "URL of the previous page; null on the first page.",
-                    "example": "http://localhost:8000/api/nodes/?page=1",
-                },
-                "results": schema,
-            },
-        }
+        """DRF's, with every key required and described (`next`/`previous` are null at the ends)."""
+        answer = super().get_paginated_response_schema(schema)
+        answer["required"] = ["count", "next", "previous", "results"]
+        properties = answer["properties"]
+        properties["count"]["description"] = "Number of items on all pages together."
+        for name, end, page in (("next", "last", 3), ("previous", "first", 1)):
+            properties[name]["description"] = f"URL of the {name} page; null on the {end} page."
+            properties[name]["example"] = f"http://localhost:8000/api/nodes/?page={page}"
+        return answer
 
     def get_schema_operation_parameters(self, view) -> list[dict]:
-        return [
-            {
-                "name": self.page_query_param,
-                "required": False,
-                "in": "query",
-                "description": "Page number, from 1; a page past the last one is a 404.",
-                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
-            },
-            {
-                "name": self.page_size_query_param,
-                "required": False,
-                "in": "query",
-                "description": f"Items per page (1-{self.max_page_size}, default {self.page_size}).",
-                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
-            },
-        ]
+        """DRF's, with the bounds the 400s enforce."""
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            high = MAX_PAGE if parameter["name"] == self.page_query_param else self.max_page_size
+            parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": high}
+        return parameters

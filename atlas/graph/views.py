@@ -7,21 +7,21 @@ the cached graph in `services` (one query for the content hash).
 
 from __future__ import annotations
 
-import json
 import math
 import textwrap
-import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_safe
 
+from atlas.core.cache import get_or_build
 from atlas.graph import families, services
 from atlas.graph.models import ContentVersion, Edge, LensValue, Node, NodeKind, NodePaper
 from atlas.papers.models import Paper
@@ -106,35 +106,13 @@ INDEX_PAGES = {
 }
 
 
-# --- HTML and JSON that depend only on the loaded content --------------------------------------
+# --- HTML that depends only on the loaded content ----------------------------------------------
 
 
-class _Rendered:
-    """Fragments rendered once per content version (map body, node pages, cards, graph JSON) and
-    dropped when `manage.py content load` changes the version. Bounded: past `limit` entries new
-    fragments are rendered per request instead of kept."""
-
-    def __init__(self, limit: int = 2048) -> None:
-        self.limit = limit
-        self.version: str | None = None
-        self.items: dict[tuple[str, ...], Any] = {}
-        self.lock = threading.Lock()
-
-    def get(self, version: str, key: tuple[str, ...], build: Callable[[], Any]) -> Any:
-        with self.lock:
-            if version != self.version:
-                self.items.clear()
-                self.version = version
-            if key in self.items:
-                return self.items[key]
-        value = build()
-        with self.lock:
-            if self.version == version and len(self.items) < self.limit:
-                self.items[key] = value
-        return value
-
-
-rendered = _Rendered()
+def rendered(key: tuple[str, ...], build: Callable[[], Any]) -> Any:
+    """A fragment (map body, node page, card) rendered once per content version: kept in the site's
+    one cache (`atlas.core.cache`) under the content hash, so a content load renders anew."""
+    return get_or_build("page-fragment", ContentVersion.current_hash(), key, build)
 
 
 # --- The map ---------------------------------------------------------------------------------
@@ -142,10 +120,9 @@ rendered = _Rendered()
 
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
-    version = ContentVersion.current_hash()
     query = request.GET.get("q", "").strip()[:100]
     context = {
-        "body": rendered.get(version, ("map",), _map_body),
+        "body": rendered(("map",), _map_body),
         "query": query,
         "matches": _search(query) if query else [],
     }
@@ -167,30 +144,8 @@ def _map_body() -> str:
 
 @require_safe
 def graph_json(request: HttpRequest) -> HttpResponse:
-    """The map's data: node-link graph with positions, lens facets, lens titles and tours."""
-    version = ContentVersion.current_hash()
-    body = rendered.get(version, ("graph.json",), _graph_json_bytes)
-    response = HttpResponse(body, content_type="application/json")
-    response["ETag"] = f'"{version[:16]}-{services.LAYOUT_VERSION}"'
-    response["Cache-Control"] = "no-cache"
-    return response
-
-
-def _graph_json_bytes() -> bytes:
-    graph = services.get_graph()
-    payload = services.node_link(graph)
-    lenses = sorted(services.facets(), key=lambda slug: (graph.nodes[slug]["order"], slug))
-    payload["facets"] = services.facets()
-    payload["lenses"] = {slug: graph.nodes[slug]["title"] for slug in lenses}
-    payload["tours"] = [_tour_json(tour) for tour in Node.objects.filter(kind=NodeKind.TOUR)]
-    payload["kinds"] = KIND_LABELS
-    payload["edge_kinds"] = EDGE_LABELS
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _tour_json(tour: Node) -> dict[str, Any]:
-    steps = [{"node": s["node"], "note": s.get("note_html", "")} for s in tour.data.get("steps", [])]
-    return {"slug": tour.slug, "title": tour.title, "circle": tour.data.get("circle"), "steps": steps}
+    """The map's data is the graph API's document with `include=map`: one implementation."""
+    return HttpResponseRedirect(reverse("graph-list") + "?include=map")
 
 
 def _search(query: str) -> list[Node]:
@@ -225,7 +180,7 @@ def _facet_groups(graph: Any) -> list[tuple[str, str, list[tuple[str, list[str]]
 def node_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """The node's content (rendered once per content version) beside its live panel and its
     neighbourhood map."""
-    node, body, hood = rendered.get(ContentVersion.current_hash(), ("node", slug), lambda: _node_body(slug))
+    node, body, hood = rendered(("node", slug), lambda: _node_body(slug))
     context = {
         "node": node,
         "body": body,
@@ -278,7 +233,7 @@ def _node_body(slug: str) -> tuple[Node, str, str]:
 @require_safe
 def node_card(request: HttpRequest, slug: str) -> HttpResponse:
     """The map's side card: an HTML fragment (summary, equation, lens values, relations)."""
-    return HttpResponse(rendered.get(ContentVersion.current_hash(), ("card", slug), lambda: _card(slug)))
+    return HttpResponse(rendered(("card", slug), lambda: _card(slug)))
 
 
 def _card(slug: str) -> str:
@@ -562,9 +517,5 @@ def _titled_hop(graph: Any, hop: dict[str, str], statements: dict[str, str]) -> 
 
 @require_safe
 def paper_bib(request: HttpRequest, key: str) -> HttpResponse:
-    paper = Paper.objects.filter(key=key).first()
-    if paper is None:
-        raise Http404(f"No paper {key!r}")
-    response = HttpResponse(paper.bibtex(), content_type="application/x-bibtex; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{paper.key}.bib"'
-    return response
+    """A paper's BibTeX is the papers API's (`?format=bibtex`): one implementation."""
+    return HttpResponseRedirect(reverse("paper-detail", args=[key]) + "?format=bibtex")

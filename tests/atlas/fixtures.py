@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 
 from atlas.content.loader import load
 from atlas.graph import services as graph
@@ -25,6 +26,7 @@ def clear_content() -> None:
     Paper.objects.all().delete()
     ContentVersion.objects.all().delete()
     graph.clear_cache()
+    cache.clear()  # what was rendered from it (answers, page fragments)
 
 
 @pytest.fixture(scope="package")

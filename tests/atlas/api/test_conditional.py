@@ -127,3 +127,16 @@ def test_answers_are_kept_in_the_shared_django_cache(api):
 
     first = api.get("/api/nodes/?kind=family")
     assert cache.get("api-answer:" + first["ETag"]) is not None
+
+
+def test_the_etags_cover_the_code_of_every_app_api():
+    """A deploy that changes how any app's API answers changes every ETag: the code hashed into
+    them includes each app's API views and serializers."""
+    from atlas.api.conditional import ATLAS_DIR, REPRESENTATION_SOURCES
+
+    shaping = sorted({*ATLAS_DIR.glob("*/api.py"), *ATLAS_DIR.glob("*/serializers.py")})
+    assert shaping
+    for path in shaping:
+        relative = path.relative_to(ATLAS_DIR).as_posix()
+        covered = relative in REPRESENTATION_SOURCES or relative.split("/")[0] in REPRESENTATION_SOURCES
+        assert covered or relative.startswith(("results/", "runs/")), relative

@@ -55,3 +55,17 @@ def test_depth_defaults_to_two(api):
 def test_bad_parameters_are_400s_naming_them(api, query, field):
     body = get_json(api, f"/api/graph/?{query}", status=400)
     assert field in body
+
+
+MAP_KEYS = {"facets", "lenses", "tours", "kinds", "edge_kinds"}
+
+
+def test_the_map_extras_come_only_with_include_map(api):
+    plain = get_json(api, "/api/graph/")
+    assert not MAP_KEYS & set(plain)
+    with_map = get_json(api, "/api/graph/?include=map")
+    assert set(with_map) >= MAP_KEYS
+    assert {key: with_map[key] for key in plain} == plain  # the same graph, plus the map's extras
+    assert with_map["facets"]["divergence"]["forward-kl"]
+    assert list(with_map["lenses"])[0] == "divergence"  # lenses by display order
+    assert get_json(api, "/api/graph/?include=everything", status=400)["include"][-1] == "Valid values: map."

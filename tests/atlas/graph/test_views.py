@@ -21,7 +21,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("atlas_content")]
 PAGES = [
     ("/", 2),
     ("/?q=diffusion", 3),
-    ("/graph.json", 1),
     ("/node/vae/", 8),
     ("/node/diffusion/", 8),
     ("/node/ddpm/", 8),
@@ -49,7 +48,6 @@ PAGES = [
     ("/tours/circle-1-orientation/", 2),
     ("/related/", 1),
     ("/related/?from=vae&to=diffusion", 3),  # + the unifications' claims
-    ("/papers/ho2020ddpm.bib", 1),
 ]
 
 
@@ -78,7 +76,21 @@ def test_every_page_renders_with_bounded_queries(client, django_assert_max_num_q
     ],
 )
 def test_unknown_slugs_are_404(client, url):
-    assert client.get(url).status_code == 404
+    assert client.get(url, follow=True).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("url", "api_url"),
+    [
+        ("/graph.json", "/api/graph/?include=map"),
+        ("/papers/ho2020ddpm.bib", "/api/papers/ho2020ddpm/?format=bibtex"),
+    ],
+)
+def test_page_side_data_urls_redirect_onto_the_api(client, url, api_url):
+    """One implementation per resource: the page-side URL answers what the API answers."""
+    response = client.get(url)
+    assert response.status_code == 302 and response["Location"] == api_url
+    assert client.get(url, follow=True).content == client.get(api_url).content
 
 
 def test_every_node_page_renders(client, django_assert_max_num_queries):
@@ -109,7 +121,7 @@ def test_the_map_search_works_without_javascript(client):
 
 
 def test_graph_json_is_node_link_data_with_facets_and_tours(client):
-    response = client.get("/graph.json")
+    response = client.get("/graph.json", follow=True)
     data = json.loads(response.content)
     assert len(data["nodes"]) == Node.objects.count()
     assert {"x", "y", "kind", "title", "families"} <= set(data["nodes"][0])
@@ -119,13 +131,13 @@ def test_graph_json_is_node_link_data_with_facets_and_tours(client):
 
 
 def test_graph_json_answers_304_to_its_etag(client):
-    etag = client.get("/graph.json")["ETag"]
-    assert client.get("/graph.json", HTTP_IF_NONE_MATCH=etag).status_code == 304
+    etag = client.get("/graph.json", follow=True)["ETag"]
+    assert client.get("/graph.json", HTTP_IF_NONE_MATCH=etag, follow=True).status_code == 304
 
 
 def test_bibtex_download_parses_back(client):
     paper = Paper.objects.get(key="ho2020ddpm")
-    response = client.get("/papers/ho2020ddpm.bib")
+    response = client.get("/papers/ho2020ddpm.bib", follow=True)
     assert response["Content-Type"].startswith("application/x-bibtex")
     assert 'filename="ho2020ddpm.bib"' in response["Content-Disposition"]
     entry = bibtexparser.loads(response.content.decode()).entries[0]
