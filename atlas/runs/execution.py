@@ -258,6 +258,10 @@ def _train_and_store(run, recipe, overrides, train_settings, beat: Heartbeat, le
     if beat.interrupted:
         return _interrupt(run, lease, beat.interrupted, reporter.last_progress)
     status, reason = _outcome(result, beat)
+    if result.steps:  # the trained model's samples first: scoring (likelihoods, features) takes longer
+        reporter.on_preview(
+            result.steps, trainer.preview_samples(model, PREVIEW_N[dataset.spec.kind], run.seed)
+        )
     reporter.announce("scoring")
     metrics = (
         evaluate.evaluate(model, dataset, n=recipe.eval_samples, seed=train_settings["seed"])

@@ -6,7 +6,7 @@
   const accent = (panel) => getComputedStyle(panel).getPropertyValue("--fam").trim() || "currentColor";
   const PHASES = {
     training: "training",
-    scoring: "scoring: drawing samples and computing the metrics",
+    scoring: "scoring: the trained model's samples are shown; computing the metrics",
     sampling: "sampling the final figure",
   };
 

@@ -127,3 +127,17 @@ def test_sigterm_while_it_trains_records_the_run_as_interrupted_not_failed():
     assert run.status == RunStatus.INTERRUPTED and run.metrics == {}
     assert run.status_reason.startswith("interrupted: the worker was stopped (SIGTERM)")
     assert 0 < run.progress["step"] < 20000
+
+
+def test_the_trained_models_samples_are_shown_before_scoring_starts(monkeypatch):
+    messages: list[dict] = []
+    monkeypatch.setattr(execution.live, "publish", lambda _run, message: messages.append(message))
+    run, lease = start("ar-grid-2d", dataset="ring8", steps=40, seed=1, bins=64, stop="budget")
+    assert execution.execute(lease) == RunStatus.SUCCEEDED
+    order = [
+        (m["type"], m.get("phase"), m.get("step")) for m in messages if m["type"] in ("preview", "progress")
+    ]
+    scoring = order.index(("progress", "scoring", 40))
+    assert ("preview", None, 40) in order[:scoring]  # the final samples, not the first step's
+    run.refresh_from_db()
+    assert run.preview["step"] == 40
