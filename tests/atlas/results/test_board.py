@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
 import xml.etree.ElementTree as ET
 
 import pytest
+from scipy import stats
 
 from atlas.results import aggregate, boards
 from atlas.runs.models import RunStatus
@@ -178,6 +180,8 @@ def test_reversed_rankings_are_reported_as_the_most_opposed_pair():
 )
 def test_kendall_tau(x, y, tau):
     assert aggregate.kendall_tau(x, y) == pytest.approx(tau)
+    reference = stats.kendalltau(x, y).statistic  # τ-b; NaN when a list is constant (we say 0)
+    assert aggregate.kendall_tau(x, y) == pytest.approx(0.0 if math.isnan(reference) else reference)
 
 
 def test_csv_and_json_downloads_parse_and_agree(client):
@@ -215,6 +219,20 @@ def test_plots_are_svg_rendered_on_the_server(client):
     bars = client.get("/results/ring8/sliced_wasserstein.svg").content.decode()
     assert "1. VAE" in bars and ("no demo yet" in bars or "no runs yet" in bars)
     assert "attachment" in client.get("/results/ring8/recall.svg?download=1")["Content-Disposition"]
+
+
+def test_chart_labels_are_escaped(client, monkeypatch):
+    """Labels reach the SVG through autoescaping templates: markup in a label stays text."""
+    label = 'VAE <script>alert("x")</script> & co'
+    spec = boards.BOARDS["ring8"]
+    entries = tuple(dataclasses.replace(e, label=label) if e.key == "vae" else e for e in spec.entries)
+    monkeypatch.setitem(boards.BOARDS, "ring8", dataclasses.replace(spec, entries=entries))
+    _three_way()
+    for name in ("sliced_wasserstein", "ranks"):
+        content = client.get(f"/results/ring8/{name}.svg").content.decode()
+        assert "<script" not in content and "&lt;script&gt;" in content
+        texts = [el.text for el in ET.fromstring(content).iter("{http://www.w3.org/2000/svg}text")]
+        assert (f"1. {label}" if name != "ranks" else label) in texts
 
 
 def test_board_page_sorts_by_each_metric_and_names_what_favours_whom(client):
