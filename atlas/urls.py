@@ -16,7 +16,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api/", include("atlas.api.urls")),
     path("guide/", include("atlas.guide.urls")),
-    path("results/", include("atlas.runs.board_urls")),
+    path("results/", include("atlas.results.urls")),
     path("", include("atlas.graph.urls")),
 ]
 

@@ -35,10 +35,9 @@ def setup(results: Path) -> None:
 
 
 def print_points_board(dataset: str) -> None:
-    from atlas.results import sweep, targets
-    from atlas.runs import board as boards
+    from atlas.results import aggregate, sweep, targets
 
-    board = boards.build(dataset)
+    board = aggregate.build(dataset)
     tuning = (sweep.summary(dataset) or {}).get("models", {})
     print(f"\n{board.spec.title} ({dataset}), code {board.version}")
     print(f"  {'model':<16}{'modes':>14}{'HQ share':>18}{'verdict':>14}   sweep: configs/trials, CPU s, wall")
@@ -61,9 +60,9 @@ def print_points_board(dataset: str) -> None:
 
 
 def print_image_board(dataset: str) -> None:
-    from atlas.runs import board as boards
+    from atlas.results import aggregate
 
-    board = boards.build(dataset)
+    board = aggregate.build(dataset)
     print(f"\n{board.spec.title} ({dataset}), code {board.version}: recipes' defaults, no sweep")
     for row in board.rows:
         cell = row.cells.get("frechet_distance")

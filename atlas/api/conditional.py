@@ -51,7 +51,7 @@ REPRESENTATION_SOURCES = (
     "papers/api.py",
     "papers/serializers.py",
     "runs/recipes.py",
-    "runs/board.py",
+    "results",  # boards, aggregation and the /api/results/ queries and serializers
     "papers/bibtex.py",
     "content/schema.py",
 )

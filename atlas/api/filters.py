@@ -20,7 +20,8 @@ from rest_framework.request import Request
 from atlas.api import queries
 from atlas.content.schema import FAMILIES
 from atlas.graph.models import EdgeKind, NodeKind
-from atlas.runs import board, recipes
+from atlas.results.queries import AUTO, AUTO_ORDER
+from atlas.runs import recipes
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 # The kinds of the comparison tables (named LensKindEnum in the schema: SPECTACULAR ENUM_NAME_OVERRIDES).
@@ -308,12 +309,12 @@ class GuideAnswerQuery(serializers.Serializer):
 def result_metric_field(ranks: str, auto_scope: str, reported_by: str) -> serializers.ChoiceField:
     """The `metric` parameter of the results endpoints: a name from RESULT_METRICS, or `auto`."""
     return serializers.ChoiceField(
-        choices=(board.AUTO, *RESULT_METRICS),
+        choices=(AUTO, *RESULT_METRICS),
         required=False,
-        default=board.AUTO,
+        default=AUTO,
         help_text=(
             f"The metric that {ranks}; `auto` (default) picks{auto_scope} the first of "
-            f"{', '.join(board.AUTO_ORDER)} that {reported_by}."
+            f"{', '.join(AUTO_ORDER)} that {reported_by}."
         ),
     )
 

@@ -10,11 +10,10 @@ from rest_framework.reverse import reverse
 from rest_framework.urlpatterns import format_suffix_patterns
 from rest_framework.views import APIView
 
-from atlas.api.views import ResultViewSet
 from atlas.graph.api import EdgeViewSet, GraphView, LensViewSet, NodeViewSet, PathView
 from atlas.guide.api import GuideTreeView, GuideWalkView
 from atlas.papers.api import PaperViewSet
-from atlas.results.api import ScoreView
+from atlas.results.api import ResultViewSet, ScoreView
 from atlas.runs.views import RecipeViewSet, RunViewSet
 
 

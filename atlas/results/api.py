@@ -1,9 +1,18 @@
-"""POST /api/results/score/: score your own samples with the board's metrics (nothing stored)."""
+"""The results app's API: /api/results/ (best and latest run per recipe and dataset),
+/api/results/compare/ (the board's ranking on a board dataset) and POST /api/results/score/.
+
+Each view parses its query, asks `atlas.results.queries` (or `scoring`) and answers what its
+serializer makes of it. Their OpenAPI declarations are in `atlas.results.api_schema`.
+"""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
 from rest_framework import status
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -11,8 +20,39 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from atlas.results import scoring
-from atlas.results.serializers import ScoreRequestSerializer, ScoreResponseSerializer
+from atlas.api import filters
+from atlas.api.base import ListAPIView
+from atlas.results import api_schema as schema
+from atlas.results import queries, scoring
+from atlas.results import serializers as s
+from atlas.runs.models import Run
+
+
+@schema.RESULTS
+class ResultViewSet(ListAPIView):
+    """Results of succeeded runs: per recipe and dataset, and across families."""
+
+    serializer_class = s.ResultGroupSerializer
+    query_serializers = {"list": filters.ResultQuery, "compare": filters.ComparisonQuery}
+
+    def get_version(self) -> tuple[str, datetime | None]:
+        return queries.results_version()
+
+    def get_queryset(self) -> QuerySet[Run]:
+        return Run.objects.none()
+
+    def select(self, query: dict[str, Any]) -> list[queries.Group]:
+        return queries.best_and_latest(
+            recipe=query.get("recipe"),
+            dataset=query.get("dataset"),
+            family=query.get("family"),
+            metric=query["metric"],
+        )
+
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def compare(self, request: Request) -> Response:
+        query = self.query()
+        return Response(s.ComparisonSerializer(queries.compare(query["dataset"], query["metric"])).data)
 
 
 class ScoreView(APIView):
@@ -20,24 +60,9 @@ class ScoreView(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "score"
 
-    @extend_schema(
-        summary="Score your own samples",
-        description=(
-            "Upload samples as a .npy file and get every metric the board's runs report (except "
-            "likelihoods, which need a model) and where the samples would rank on that board. "
-            "Nothing is stored."
-        ),
-        request={"multipart/form-data": ScoreRequestSerializer},
-        responses={
-            200: ScoreResponseSerializer,
-            400: OpenApiResponse(description="a field-keyed message: dataset or samples"),
-            413: OpenApiResponse(description="request body too large"),
-            429: OpenApiResponse(description="too many requests"),
-        },
-        auth=[],
-    )
+    @schema.SCORE
     def post(self, request: Request) -> Response:
-        payload = ScoreRequestSerializer(data=request.data)
+        payload = s.ScoreRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
             scored = scoring.score_upload(
@@ -45,4 +70,4 @@ class ScoreView(APIView):
             )
         except scoring.ScoreError as exc:
             raise ValidationError(exc.errors) from exc
-        return Response(ScoreResponseSerializer(scored).data, status=status.HTTP_200_OK)
+        return Response(s.ScoreResponseSerializer(scored).data, status=status.HTTP_200_OK)

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from atlas.runs import board as boards
+from atlas.results import aggregate
 from atlas.runs.models import Run, RunEvent, RunStatus
 
 RUNS_FILE = "runs.json"
@@ -69,7 +69,7 @@ def publish(dataset: str, directory: Path | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for stale in [*folder.glob("*.png"), *folder.glob("*.npy")]:
         stale.unlink()
-    runs = [run for row in boards.build(dataset).rows for run in row.runs]
+    runs = [run for row in aggregate.build(dataset).rows for run in row.runs]
     full = Run.objects.filter(pk__in=[run.pk for run in runs]).order_by("recipe", "seed")
     payload = {"dataset": dataset, "runs": [_published(run, folder) for run in full]}
     (folder / RUNS_FILE).write_text(json.dumps(payload, indent=1, ensure_ascii=False, allow_nan=False) + "\n")

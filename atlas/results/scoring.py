@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from atlas.runs import board as boards
+from atlas.results import aggregate, boards
+from atlas.results.metrics import Metric
 
 MAX_UPLOAD_BYTES = 1_000_000
 NPY_MAGIC = b"\x93NUMPY"
@@ -32,7 +33,7 @@ class ScoreError(ValueError):
 
 @dataclass(frozen=True)
 class Placement:
-    metric: boards.Metric
+    metric: Metric
     value: float
     rank: int  # 1 = best, among the board's rows with a value plus this upload
     of: int
@@ -51,7 +52,7 @@ def score_upload(dataset: str, data: bytes) -> Scored:
         raise ScoreError("dataset", f"No board for {dataset!r}. Valid values: {', '.join(SCORABLE)}.")
     samples = read_samples(dataset, data)
     metrics = _metrics(dataset, samples)
-    return Scored(dataset, len(samples), metrics, place(boards.build(dataset), metrics))
+    return Scored(dataset, len(samples), metrics, place(aggregate.build(dataset), metrics))
 
 
 def read_samples(dataset: str, data: bytes) -> np.ndarray:
@@ -97,7 +98,7 @@ def _metrics(dataset: str, samples: np.ndarray) -> dict[str, Any]:
     return evaluate.sample_metrics(datasets.load(dataset), torch.from_numpy(samples))
 
 
-def place(board: boards.Board, metrics: dict[str, Any]) -> list[Placement]:
+def place(board: aggregate.Board, metrics: dict[str, Any]) -> list[Placement]:
     """Where the upload would rank on each quality metric the board shows (ties share the better
     rank, as on the board); a row counts only when all its seeds are in."""
     upload = SimpleNamespace(metrics=metrics, result={})

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from atlas.runs.models import Run, RunStatus
 from tests.atlas.api.conftest import get_json, walk
+from tests.atlas.results import conftest as board_helpers
 
 _counter = itertools.count()
 NOW = timezone.now()
@@ -81,20 +82,64 @@ def test_runs_without_the_metric_rank_last(api):
     assert group["latest"]["id"] == str(missing.public_id) and group["latest"]["score"]["value"] is None
 
 
-def test_the_cross_family_comparison_on_one_dataset(api):
-    make_run(recipe="ddpm-2d", family="diffusion", sliced_wasserstein=0.05)
-    best_diffusion = make_run(recipe="ddim-2d", family="diffusion", sliced_wasserstein=0.04)
-    gan = make_run(recipe="gan-2d", family="gan", sliced_wasserstein=0.5)
-    vae = make_run(recipe="vae-2d", family="vae", sliced_wasserstein=0.1)
-    make_run(recipe="vae-2d", family="vae", dataset="moons", sliced_wasserstein=0.0001)
-    body = get_json(api, "/api/results/compare/?dataset=ring8")
-    assert body["dataset"] == "ring8" and body["metric"] == "sliced_wasserstein" and body["better"] == "lower"
+def test_the_cross_family_comparison_off_the_boards_ranks_each_familys_best_run(api):
+    make_run(recipe="ddpm-2d", family="diffusion", dataset="moons", sliced_wasserstein=0.05)
+    best_diffusion = make_run(recipe="ddim-2d", family="diffusion", dataset="moons", sliced_wasserstein=0.04)
+    gan = make_run(recipe="gan-2d", family="gan", dataset="moons", sliced_wasserstein=0.5)
+    vae = make_run(recipe="vae-2d", family="vae", dataset="moons", sliced_wasserstein=0.1)
+    make_run(recipe="vae-2d", family="vae", dataset="ring8", sliced_wasserstein=0.0001)
+    body = get_json(api, "/api/results/compare/?dataset=moons")
+    assert body["dataset"] == "moons" and body["metric"] == "sliced_wasserstein" and body["better"] == "lower"
+    assert body["ranked_from"] == "runs"
     assert [(e["rank"], e["family"]) for e in body["entries"]] == [(1, "diffusion"), (2, "vae"), (3, "gan")]
     assert [e["best"]["id"] for e in body["entries"]] == [
         str(r.public_id) for r in (best_diffusion, vae, gan)
     ]
-    assert body["entries"][0]["runs"] == 2
+    assert body["entries"][0]["runs"] == 2 and body["entries"][0]["row"] is None
     assert body["missing_families"] == ["flow", "ebm", "autoregressive"]
+
+
+def _board_runs() -> dict[str, list[Run]]:
+    """ring8 board runs: three complete rows, RealNVP with one seed (the best value, unranked)."""
+    values = {"vae": (0.3, 0.9), "gan": (0.1, 0.2), "diffusion": (0.2, 0.5), "realnvp": (0.01, 1.0)}
+    made: dict[str, list[Run]] = {}
+    for key, (w, recall) in values.items():
+        plan, planned_runs = board_helpers.planned("ring8", key)
+        seeds = planned_runs[:1] if key == "realnvp" else planned_runs
+        made[key] = [
+            board_helpers.make_run(
+                plan, run, metrics={"sliced_wasserstein": w + 0.01 * run.seed, "prdc": {"recall": recall}}
+            )
+            for run in seeds
+        ]
+    return made
+
+
+@pytest.mark.parametrize("metric", ["sliced_wasserstein", "recall"])
+def test_the_comparison_on_a_board_dataset_is_the_boards_ranking(api, metric):
+    made = _board_runs()
+    # a better run outside the board's configurations never enters the ranking
+    make_run(recipe="ddim-2d", family="diffusion", sliced_wasserstein=0.0001, prdc={"recall": 1.0})
+    board = get_json(api, "/results/ring8.json")
+    body = get_json(api, f"/api/results/compare/?dataset=ring8&metric={metric}")
+    assert body["ranked_from"] == "board" and body["metric"] == metric
+    keys = [e["row"]["key"] for e in body["entries"]]
+    assert (
+        keys
+        == board["rankings"][metric]
+        == (["gan", "diffusion", "vae"] if metric == "sliced_wasserstein" else ["vae", "diffusion", "gan"])
+    )
+    rows = {row["key"]: row for row in board["rows"]}
+    for entry in body["entries"]:
+        cell = rows[entry["row"]["key"]]["metrics"][metric]
+        assert (entry["rank"], entry["row"]["mean"], entry["row"]["std"]) == (
+            cell["rank"],
+            cell["mean"],
+            cell["std"],
+        )
+        assert entry["runs"] == 3 and entry["row"]["seeds"] == [0, 1, 2]
+        assert entry["best"]["id"] in {str(run.public_id) for run in made[entry["row"]["key"]]}
+    assert body["missing_families"] == ["flow", "ebm", "autoregressive"]  # RealNVP lacks two seeds
 
 
 def test_an_empty_comparison(api):
@@ -105,6 +150,7 @@ def test_an_empty_comparison(api):
         "better": "lower",
         "entries": [],
         "missing_families": ["vae", "gan", "diffusion", "flow", "ebm", "autoregressive"],
+        "ranked_from": "board",
     }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from atlas.runs import board as boards
+from atlas.results import boards
 from atlas.runs import services
 from atlas.runs.models import Run, RunStatus
 

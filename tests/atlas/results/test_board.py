@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
 import xml.etree.ElementTree as ET
 
 import pytest
+from scipy import stats
 
-from atlas.runs import board as boards
+from atlas.results import aggregate, boards
 from atlas.runs.models import RunStatus
 from tests.atlas.results.conftest import make_run, planned
 
@@ -50,7 +52,7 @@ def test_mean_and_sample_std_over_the_succeeded_seeds():
             run,
             metrics=sw(value, likelihood={"value": 2.5 + run.seed, "kind": "bound", "unit": "nats"}),
         )
-    board = boards.build("ring8")
+    board = aggregate.build("ring8")
     row = next(r for r in board.rows if r.key == "vae")
     cell = row.cells["sliced_wasserstein"]
     assert cell.stat.n == 3 and cell.stat.mean == pytest.approx(2.0) and cell.stat.std == pytest.approx(1.0)
@@ -72,7 +74,7 @@ def test_failed_active_other_config_and_other_version_runs_are_not_aggregated():
     make_run(plan, runs[0], metrics=sw(500.0), version="0ld0ld0ld0ld0ld0")  # same config, older code
     other, other_runs = planned("ring8", "gan", seeds=6)
     make_run(other, other_runs[5], metrics=sw(900.0))  # seed 5 is not on a 3-seed board
-    row = next(r for r in boards.build("ring8").rows if r.key == "gan")
+    row = next(r for r in aggregate.build("ring8").rows if r.key == "gan")
     cell = row.cells["sliced_wasserstein"]
     assert [s for s, _, _ in cell.stat.values] == [0, 1]
     assert cell.stat.mean == pytest.approx(2.0) and cell.stat.std == pytest.approx(math.sqrt(2))
@@ -83,7 +85,7 @@ def test_failed_active_other_config_and_other_version_runs_are_not_aggregated():
 def test_one_seed_has_no_std():
     plan, runs = planned("ring8", "diffusion")
     make_run(plan, runs[0], metrics=sw(0.25))
-    cell = next(r for r in boards.build("ring8").rows if r.key == "diffusion").cells["sliced_wasserstein"]
+    cell = next(r for r in aggregate.build("ring8").rows if r.key == "diffusion").cells["sliced_wasserstein"]
     assert cell.stat.std is None and cell.text == "0.25"
 
 
@@ -92,12 +94,12 @@ def test_an_entry_without_current_runs_falls_back_to_the_newest_older_version_ma
     make_run(plan, runs[0], metrics=sw(5.0), version="aaaaaaaaaaaaaaaa", minutes_ago=60)
     make_run(plan, runs[0], metrics=sw(1.0), version="bbbbbbbbbbbbbbbb", minutes_ago=5)
     make_run(plan, runs[1], metrics=sw(3.0), version="bbbbbbbbbbbbbbbb", minutes_ago=4)
-    row = next(r for r in boards.build("ring8").rows if r.key == "ebm")
+    row = next(r for r in aggregate.build("ring8").rows if r.key == "ebm")
     assert row.stale and row.code_versions == ["bbbbbbbbbbbbbbbb"]
     assert row.cells["sliced_wasserstein"].stat.mean == pytest.approx(2.0)
     # one current run replaces the stale ones
     make_run(plan, runs[2], metrics=sw(7.0))
-    row = next(r for r in boards.build("ring8").rows if r.key == "ebm")
+    row = next(r for r in aggregate.build("ring8").rows if r.key == "ebm")
     assert not row.stale and row.cells["sliced_wasserstein"].stat.mean == pytest.approx(7.0)
 
 
@@ -116,7 +118,7 @@ def test_a_family_without_a_recipe_shows_no_demo_yet(monkeypatch):
         ),
     )
     monkeypatch.setitem(boards.BOARDS, "ring8", spec)
-    rows = {r.key: r for r in boards.build("ring8").rows}
+    rows = {r.key: r for r in aggregate.build("ring8").rows}
     assert rows["vae"].has_demo and not rows["ghost"].has_demo and not rows["text"].has_demo
     assert rows["ghost"].plan.runs == ()
 
@@ -132,7 +134,7 @@ def _three_way(dataset: str = "ring8") -> None:
 
 def test_rankings_ties_and_how_they_disagree():
     _three_way()
-    board = boards.build("ring8")
+    board = aggregate.build("ring8")
     rank = {
         r.key: (r.cells["sliced_wasserstein"].rank, r.cells["recall"].rank, r.cells["mmd2"].rank)
         for r in board.filled
@@ -157,7 +159,7 @@ def test_reversed_rankings_are_reported_as_the_most_opposed_pair():
         plan, runs = planned("ring8", key)
         for run in runs:
             make_run(plan, run, metrics=sw(w, prdc={"recall": recall}))
-    board = boards.build("ring8")
+    board = aggregate.build("ring8")
     worst = board.most_disagreeing
     assert (worst.a.key, worst.b.key, worst.n) == ("sliced_wasserstein", "recall", 3)
     assert worst.tau == pytest.approx(-1.0)
@@ -177,7 +179,9 @@ def test_reversed_rankings_are_reported_as_the_most_opposed_pair():
     ],
 )
 def test_kendall_tau(x, y, tau):
-    assert boards.kendall_tau(x, y) == pytest.approx(tau)
+    assert aggregate.kendall_tau(x, y) == pytest.approx(tau)
+    reference = stats.kendalltau(x, y).statistic  # τ-b; NaN when a list is constant (we say 0)
+    assert aggregate.kendall_tau(x, y) == pytest.approx(0.0 if math.isnan(reference) else reference)
 
 
 def test_csv_and_json_downloads_parse_and_agree(client):
@@ -215,6 +219,20 @@ def test_plots_are_svg_rendered_on_the_server(client):
     bars = client.get("/results/ring8/sliced_wasserstein.svg").content.decode()
     assert "1. VAE" in bars and ("no demo yet" in bars or "no runs yet" in bars)
     assert "attachment" in client.get("/results/ring8/recall.svg?download=1")["Content-Disposition"]
+
+
+def test_chart_labels_are_escaped(client, monkeypatch):
+    """Labels reach the SVG through autoescaping templates: markup in a label stays text."""
+    label = 'VAE <script>alert("x")</script> & co'
+    spec = boards.BOARDS["ring8"]
+    entries = tuple(dataclasses.replace(e, label=label) if e.key == "vae" else e for e in spec.entries)
+    monkeypatch.setitem(boards.BOARDS, "ring8", dataclasses.replace(spec, entries=entries))
+    _three_way()
+    for name in ("sliced_wasserstein", "ranks"):
+        content = client.get(f"/results/ring8/{name}.svg").content.decode()
+        assert "<script" not in content and "&lt;script&gt;" in content
+        texts = [el.text for el in ET.fromstring(content).iter("{http://www.w3.org/2000/svg}text")]
+        assert (f"1. {label}" if name != "ranks" else label) in texts
 
 
 def test_board_page_sorts_by_each_metric_and_names_what_favours_whom(client):
@@ -259,7 +277,7 @@ def test_queries_are_bounded(client, django_assert_max_num_queries):
     plan, runs = planned("ring8", "ebm")
     make_run(plan, runs[0], metrics=sw(1.0), version="cccccccccccccccc")  # forces the stale query
     with django_assert_max_num_queries(2):
-        boards.build("ring8")
+        aggregate.build("ring8")
     with django_assert_max_num_queries(2):
         assert client.get("/results/ring8/?sort=mmd2").status_code == 200
     with django_assert_max_num_queries(2 * len(boards.BOARDS)):
@@ -273,7 +291,7 @@ def test_queries_are_bounded(client, django_assert_max_num_queries):
 def test_a_visitors_demo_run_never_enters_the_board():
     plan, runs = planned("ring8", "realnvp")
     make_run(plan, runs[0], metrics={"hq_fraction": 0.9}, on_board=False)
-    row = next(r for r in boards.build("ring8").rows if r.key == "realnvp")
+    row = next(r for r in aggregate.build("ring8").rows if r.key == "realnvp")
     assert row.runs == []
 
 
@@ -283,7 +301,7 @@ def test_a_row_missing_seeds_is_shown_but_not_ranked():
     for run in full_runs:
         make_run(full_plan, run, metrics={"hq_fraction": 0.5})
     make_run(part_plan, part_runs[0], metrics={"hq_fraction": 0.99})
-    rows = {r.key: r for r in boards.build("ring8").rows}
+    rows = {r.key: r for r in aggregate.build("ring8").rows}
     assert rows["diffusion"].cells["hq_fraction"].rank == 1
     assert rows["gan"].cells["hq_fraction"].stat.mean == 0.99
     assert rows["gan"].cells["hq_fraction"].rank is None and not rows["gan"].complete

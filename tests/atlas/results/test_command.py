@@ -7,8 +7,8 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from atlas.runs import board as boards
-from atlas.runs.management.commands import results as command
+from atlas.results import boards
+from atlas.results.management.commands import results as command
 from atlas.runs.models import Run, RunStatus
 from tests.atlas.results.conftest import make_run
 

@@ -7,8 +7,7 @@ import json
 import pytest
 from django.core.files.base import ContentFile
 
-from atlas.results import published
-from atlas.runs import board as boards
+from atlas.results import aggregate, published
 from atlas.runs.models import Run
 from tests.atlas.results.conftest import make_run, planned
 
@@ -29,7 +28,7 @@ def published_board(tmp_path):
 def test_it_loads_published_runs_into_an_empty_database(published_board):
     report = published.load(published_board)
     assert (report.loaded, report.kept) == (3, 0)
-    row = next(r for r in boards.build("ring8").rows if r.key == "diffusion")
+    row = next(r for r in aggregate.build("ring8").rows if r.key == "diffusion")
     assert row.complete and row.cells["hq_fraction"].stat.mean == pytest.approx(0.91)
     assert all(run.on_board for run in Run.objects.all())
     assert Run.objects.first().samples_png.read() == b"\x89PNG fake"

@@ -120,15 +120,17 @@ def test_it_rate_limits_uploads(monkeypatch):
 
 
 def test_it_places_an_upload_among_complete_rows_only(monkeypatch):
-    from atlas.runs import board as boards
+    from atlas.results import aggregate
 
-    board = boards.build("ring8")
+    board = aggregate.build("ring8")
     metric = board.metric("hq_fraction")
     complete, partial = board.rows[0], board.rows[1]
     for row, seeds in ((complete, [0, 1, 2]), (partial, [0])):
         row.runs = [object()] * len(seeds)
-        row.cells["hq_fraction"] = boards.Cell(metric, boards.Stat([(s, 0.9, "x") for s in seeds]))
-    monkeypatch.setattr(boards.Row, "missing_seeds", property(lambda row: [] if row is complete else [1, 2]))
+        row.cells["hq_fraction"] = aggregate.Cell(metric, aggregate.Stat([(s, 0.9, "x") for s in seeds]))
+    monkeypatch.setattr(
+        aggregate.Row, "missing_seeds", property(lambda row: [] if row is complete else [1, 2])
+    )
     placements = {p.metric.key: p for p in scoring.place(board, {"hq_fraction": 0.95})}
     assert (placements["hq_fraction"].rank, placements["hq_fraction"].of) == (1, 2)
 

@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from atlas.results import sweep
-from atlas.runs import board as boards
+from atlas.results import boards, sweep
 from atlas.runs import recipes
 
 

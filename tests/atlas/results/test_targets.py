@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from atlas.results import targets
-from atlas.runs import board as boards
+from atlas.results import aggregate, boards, targets
 from tests.atlas.results.conftest import make_run, planned
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +15,7 @@ def _judged(modes: int, hq: float) -> dict:
 
 
 def _checks(dataset: str = "ring8") -> dict[str, targets.TargetCheck]:
-    return {t.key: t for t in targets.check(boards.build(dataset))}
+    return {t.key: t for t in targets.check(aggregate.build(dataset))}
 
 
 def test_every_2d_board_model_has_a_target():

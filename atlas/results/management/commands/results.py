@@ -24,8 +24,7 @@ from collections import Counter
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections, connection
 
-from atlas.results import published, sweep
-from atlas.runs import board as boards
+from atlas.results import aggregate, boards, published, sweep
 from atlas.runs import execution, services
 from atlas.runs.models import TERMINAL_STATES, Run, RunStatus
 
@@ -234,7 +233,7 @@ class Command(BaseCommand):
 
     def _print_boards(self, datasets: list[str], seeds: int) -> None:
         for name in datasets:
-            board = boards.build(name, seeds)
+            board = aggregate.build(name, seeds)
             self.stdout.write(
                 f"\n{board.spec.title} ({name}), code {board.version}: "
                 f"{len(board.filled)}/{len(board.rows)} models, {board.runs_used} run(s)"
