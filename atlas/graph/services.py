@@ -3,8 +3,8 @@
 This module and its `layout` are the only ones of the site that import networkx. Everything
 is derived from the Node / Edge / LensValue tables and cached in-process under
 `ContentVersion.current_hash()`, so it is rebuilt after `manage.py content load` and never per
-request (each call costs one query for the hash). The layout is also kept in Django's cache, so
-every process of a deployment draws the same, stable map without recomputing it.
+request (each call costs one query for the hash). The layout is also kept in the site's versioned
+cache (atlas.core.cache), so every process of a deployment draws the same map without recomputing it.
 
 Layout (`atlas.graph.layout`): one band per family, lineage left to right by year, unifications
 as bridges between bands, a level of detail per node. Deterministic.
@@ -12,9 +12,7 @@ as bridges between bands, a level of detail per node. Deterministic.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import logging
 import math
 import threading
 from collections import defaultdict
@@ -24,14 +22,13 @@ from itertools import islice
 from typing import Any
 
 import networkx as nx
-from django.core.cache import cache
 
+from atlas.core import cache as site_cache
 from atlas.graph import layout as map_layout
 from atlas.graph.layout import HEIGHT, WIDTH, MapLayout
 from atlas.graph.models import ContentVersion, Edge, LensValue, Node
 
 Position = tuple[float, float]
-logger = logging.getLogger(__name__)
 
 LAYOUT_VERSION = "8"  # bump when the algorithm changes: it is part of the cache key
 # Cost of one hop in explained paths: substantive relations (lineage, unification, variant, fix)
@@ -305,21 +302,15 @@ def _hop(graph: nx.MultiDiGraph, best: nx.Graph, a: str, b: str) -> dict[str, st
 
 
 def _cached_layout(version: str, graph: nx.MultiDiGraph) -> MapLayout:
+    """The layout, through the site's one versioned cache (atlas.core.cache): computed once per
+    content version and shared by every process of a deployment."""
     fingerprint = hashlib.sha256(
         repr((sorted(graph.nodes), sorted(graph.edges(keys=True)))).encode()
     ).hexdigest()[:16]
-    key = f"graph-layout:{LAYOUT_VERSION}:{version}:{fingerprint}"
-    try:
-        stored = cache.get(key)
-    except Exception:  # the shared cache is an optimisation: without it, compute here
-        logger.warning("graph layout: cache unavailable, computing in-process", exc_info=True)
-        stored = None
-    if isinstance(stored, dict) and set(stored.get("positions", ())) == set(graph.nodes):
-        return MapLayout.from_dict(stored)
-    computed = compute_map(graph)
-    with contextlib.suppress(Exception):
-        cache.set(key, computed.as_dict(), timeout=None)
-    return computed
+    stored = site_cache.get_or_build(
+        "graph-layout", f"{LAYOUT_VERSION}:{version}", (fingerprint,), lambda: compute_map(graph).as_dict()
+    )
+    return MapLayout.from_dict(stored)
 
 
 def compute_map(graph: nx.MultiDiGraph) -> MapLayout:
