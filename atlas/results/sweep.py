@@ -303,7 +303,8 @@ def chosen(dataset: str, key: str, directory: Path | None = None) -> dict[str, A
     entry = (payload or {}).get("entries", {}).get(key)
     if not entry or not entry.get("chosen") or entry.get("space_digest") != space_digest(dataset, key):
         return None
-    return {**entry["chosen"]["params"], "steps": entry["chosen"]["steps"]}
+    best = entry["chosen"]
+    return {**best.get("resolved", best["params"]), "steps": best["steps"]}
 
 
 def summary(dataset: str) -> dict[str, Any] | None:
@@ -364,6 +365,7 @@ def run(
                     continue
                 started = time.perf_counter()
                 full = trial_config(model.recipe, model.base, config["params"], dataset, seed)
+                _resolve(config, full, model.recipe)
                 config["trials"].append(run_trial(model.recipe, full, budget_s))
                 config["score"] = score(config["trials"])
                 _finish_entry(payload["entries"][model.key], seeds)
@@ -373,7 +375,30 @@ def run(
                     f"{dataset} {model.key} config {index} seed {seed}: {trial['judgement']['diagnosis']}, "
                     f"{trial['steps']} steps, {time.perf_counter() - started:.1f} s"
                 )
+    for model in models:  # a finished sweep run again only completes its records
+        entry = payload["entries"][model.key]
+        for config in entry["configs"]:
+            if config["trials"]:
+                _resolve(
+                    config, trial_config(model.recipe, model.base, config["params"], dataset, 0), model.recipe
+                )
+        _finish_entry(entry, seeds)
+    _write(path, payload)
     return payload
+
+
+TRIAL_ONLY = ("dataset", "seed", "steps")  # what differs between a trial and the board's run
+
+
+def _resolve(config: dict[str, Any], full: dict[str, Any], recipe: recipes.Recipe) -> None:
+    """Record every parameter the configuration trains with (the recipe's defaults spelled out),
+    so the board runs exactly what was validated even if a recipe default changes later."""
+    resolved = {k: v for k, v in full.items() if k not in TRIAL_ONLY}
+    if config.setdefault("resolved", resolved) != resolved:
+        raise ValueError(
+            f"{recipe.slug} configuration {config['index']}: its trials ran with {config['resolved']}, "
+            f"the recipe now gives {resolved}; start the sweep of this model again"
+        )
 
 
 def _prepare_entry(payload: dict[str, Any], dataset: str, model: Model, configs: int) -> None:
@@ -399,7 +424,12 @@ def _finish_entry(entry: dict[str, Any], seeds: tuple[int, ...]) -> None:
     best = choose(entry["configs"], seeds)
     complete = all({t["seed"] for t in c["trials"]} >= set(seeds) for c in entry["configs"])
     entry["chosen"] = (
-        {"index": best["index"], "params": best["params"], "steps": best["score"]["median_steps"]}
+        {
+            "index": best["index"],
+            "params": best["params"],
+            "resolved": best.get("resolved", best["params"]),
+            "steps": best["score"]["median_steps"],
+        }
         if best is not None and complete
         else None
     )

@@ -153,3 +153,35 @@ def test_the_sweep_page_shows_every_configuration_and_marks_the_choice(client, t
     assert client.get("/results/ring8/sweep.json").json()["entries"]["gan"]["chosen"]["steps"] == 900
     assert client.get("/results/grid25/sweep/").status_code == 404
     assert client.get("/results/nope/sweep/").status_code == 404
+
+
+def test_the_choice_spells_out_the_defaults_it_was_validated_with(tmp_path, settings):
+    settings.ATLAS_RESULTS_DIR = tmp_path
+    model = _models("ring8")["autoregressive"]
+    entry = sweep.run("ring8", [model], configs=1, seeds=(100,), budget_s=0.1, log=lambda _: None)["entries"]
+    resolved = entry["autoregressive"]["chosen"]["resolved"]
+    defaults = model.recipe.validate({})[0]
+    assert (
+        resolved["bins"] == defaults["bins"]
+        and resolved["lr"] == defaults["lr"]
+        and resolved["stop"] == "budget"
+    )
+    assert not set(resolved) & set(sweep.TRIAL_ONLY)
+
+
+def test_the_board_runs_the_validated_values_not_todays_recipe_defaults(tmp_path, settings):
+    settings.ATLAS_RESULTS_DIR = tmp_path
+    chosen = {"index": 0, "params": {}, "resolved": {"bins": 128, "stop": "budget"}, "steps": 77}
+    _write_sweep(tmp_path, "ring8", "autoregressive", chosen)
+    run = {p.key: p for p in boards.plan(boards.BOARDS["ring8"], [0])}["autoregressive"].runs[0]
+    assert run.config["bins"] == 128 != recipes.get("ar-grid-2d").validate({})[0]["bins"]
+    assert run.config["steps"] == 77
+
+
+def test_resuming_after_a_recipe_default_changed_is_refused(tmp_path, settings, monkeypatch):
+    settings.ATLAS_RESULTS_DIR = tmp_path
+    model = _models("ring8")["autoregressive"]
+    sweep.run("ring8", [model], configs=1, seeds=(100,), budget_s=0.1, log=lambda _: None)
+    moved = sweep.Model(model.key, model.recipe, {**model.base, "bins": 64})
+    with pytest.raises(ValueError, match="start the sweep of this model again"):
+        sweep.run("ring8", [moved], configs=1, seeds=(100, 101), budget_s=0.1, log=lambda _: None)
