@@ -1,0 +1,55 @@
+"""The boards committed under results/ are what a fresh `make run` shows: complete, current, tuned.
+
+If a change to compute/ or to a board's configuration makes these fail, the boards must be measured
+again and republished (`results sweep`, `results report`, `results publish`; see the README)."""
+
+from __future__ import annotations
+
+import pytest
+
+from atlas.results import boards, published, sweep
+from atlas.results.aggregate import build
+
+pytestmark = pytest.mark.django_db
+POINTS = [name for name, spec in boards.BOARDS.items() if spec.kind == "points2d"]
+
+
+@pytest.fixture
+def loaded(media_root) -> None:  # noqa: ARG001 - artifacts are copied into the test's own folder
+    published.load()
+
+
+@pytest.mark.parametrize("dataset", sorted(boards.BOARDS))
+def test_every_model_of_every_board_has_all_its_seeds_under_the_current_code(loaded, dataset):
+    board = build(dataset)
+    assert [row.key for row in board.rows if not row.has_demo] == []
+    incomplete = {row.key: row.missing_seeds for row in board.rows if not row.complete}
+    assert incomplete == {}
+    assert [row.key for row in board.rows if row.stale] == []
+
+
+@pytest.mark.parametrize("dataset", POINTS)
+def test_every_2d_model_was_tuned_with_the_same_declared_effort(dataset):
+    payload = sweep.read(dataset)
+    assert payload is not None, f"{sweep.sweep_path(dataset)} is missing"
+    assert payload["protocol"]["budget_cpu_s"] == sweep.BUDGET_CPU_S
+    assert set(payload["entries"]) == set(sweep.SPACES)
+    for key, entry in payload["entries"].items():
+        assert entry["space_digest"] == sweep.space_digest(dataset, key), key
+        assert len(entry["configs"]) == sweep.CONFIGS, key
+        for config in entry["configs"]:
+            assert sorted(t["seed"] for t in config["trials"]) == list(sweep.VALIDATION_SEEDS), (
+                key,
+                config["index"],
+            )
+        assert entry["chosen"] == {**entry["chosen"], "index": sweep.choose(entry["configs"])["index"]}
+
+
+@pytest.mark.parametrize("dataset", POINTS)
+def test_the_published_2d_board_runs_are_the_sweeps_choices_on_the_report_seeds(loaded, dataset):
+    board = build(dataset)
+    for row in board.rows:
+        tuned = sweep.chosen(dataset, row.key)
+        assert tuned is not None, row.key
+        assert all(run.config["steps"] == tuned["steps"] for run in row.runs), row.key
+        assert sorted(run.seed for run in row.runs) == list(sweep.REPORT_SEEDS)
