@@ -69,6 +69,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--validation-seeds", type=int, nargs="+", default=list(sweep.VALIDATION_SEEDS), help="sweep"
         )
+        parser.add_argument(
+            "--threads", type=int, default=1, help="report: torch threads (the sweep always uses one)"
+        )
 
     def handle(
         self, *args, action: str, dataset: list[str] | None, seeds: int, wait: bool, **options
@@ -83,7 +86,8 @@ class Command(BaseCommand):
             self._publish(datasets) if action == "publish" else self._load()
             return
         if action in ("sweep", "report"):
-            torch_threads(1)  # the protocol's one thread, whatever this machine has
+            # The sweep's protocol is one thread; report runs may use more (digits, on an idle machine).
+            torch_threads(1 if action == "sweep" else max(1, options["threads"]))
             for name in datasets:
                 if action == "sweep":
                     self._sweep(name, options)
