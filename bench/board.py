@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 def setup(results: Path) -> None:
     os.environ["ATLAS_DATA_DIR"] = tempfile.mkdtemp(prefix="atlas-bench-board-")
+    os.environ.pop("DATABASE_URL", None)  # a throwaway SQLite, never the operator's database
     os.environ["ATLAS_RESULTS_DIR"] = str(results.resolve())
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atlas.settings.dev")
     import django
@@ -40,7 +41,8 @@ def print_points_board(dataset: str) -> None:
     board = aggregate.build(dataset)
     tuning = (sweep.summary(dataset) or {}).get("models", {})
     print(f"\n{board.spec.title} ({dataset}), code {board.version}")
-    print(f"  {'model':<16}{'modes':>14}{'HQ share':>18}{'verdict':>14}   sweep: configs/trials, CPU s, wall")
+    effort = "sweep: configs/trials, CPU s (training + judging), wall s"
+    print(f"  {'model':<16}{'modes':>14}{'HQ share':>18}{'verdict':>14}   {effort}")
     for check in targets.check(board):
         t = tuning.get(check.key, {})
         modes = f"{check.modes:.1f}" if check.modes is not None else "—"
