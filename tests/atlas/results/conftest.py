@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from django.utils import timezone
 
 from atlas.results import boards
@@ -13,6 +14,13 @@ from atlas.runs.models import Run, RunStatus
 
 # Imported fixtures are registered in this conftest, so they apply to this package only.
 from tests.atlas.fixtures import enqueued, media_root  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def no_published_boards(settings, tmp_path):
+    """Board tests plan from the recipes alone: the published sweeps (which change the boards'
+    configurations) and runs are read only by the tests that ask for them (test_published_real)."""
+    settings.ATLAS_RESULTS_DIR = tmp_path / "no-results"
 
 
 def planned(dataset: str, key: str, seeds: int = 3) -> tuple[boards.Plan, list[boards.PlannedRun]]:

@@ -14,6 +14,11 @@ pytestmark = pytest.mark.django_db
 POINTS = [name for name, spec in boards.BOARDS.items() if spec.kind == "points2d"]
 
 
+@pytest.fixture(autouse=True)
+def real_results(settings) -> None:
+    settings.ATLAS_RESULTS_DIR = settings.BASE_DIR / "results"  # what the repository holds
+
+
 @pytest.fixture
 def loaded(media_root) -> None:  # noqa: ARG001 - artifacts are copied into the test's own folder
     published.load()
