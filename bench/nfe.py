@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 import torch  # noqa: E402
 
-from atlas.results.sweep import CpuBudget  # noqa: E402  (plain Python: no Django needed)
+from atlas.results.sweep import train_for_cpu  # noqa: E402  (plain Python: no Django needed)
 from atlas.runs import recipes  # noqa: E402
-from compute import datasets, metrics, registry, trainer  # noqa: E402
+from compute import metrics  # noqa: E402
 
 RECIPES = ("ddpm-2d", "flow-matching-2d")
 N = 2000
@@ -34,11 +34,7 @@ N = 2000
 def trained(recipe: recipes.Recipe, dataset: str, seed: int, seconds: float):
     config, errors = recipe.validate({"dataset": dataset, "seed": seed, "stop": "budget"})
     assert not errors, errors
-    overrides, _ = recipe.split(config)
-    data = datasets.load(dataset, seed=seed)
-    model = registry.build(recipe.model, data.spec, seed=seed, device="cpu", **overrides)
-    budget = trainer.Budget(recipe.steps_max, seconds * 20)
-    trainer.train(model, data, budget=budget, callbacks=[CpuBudget(seconds)], seed=seed, preview_n=0)
+    model, data, _, _ = train_for_cpu(recipe, {**config, "steps": recipe.steps_max}, seconds)
     return model, data, config["sample_nfe"]
 
 

@@ -158,6 +158,11 @@ def space_digest(dataset: str, key: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def is_current(dataset: str, key: str, entry: dict[str, Any]) -> bool:
+    """Whether ``entry`` was swept under today's protocol and ``key``'s search space."""
+    return key in SPACES and entry.get("space_digest") == space_digest(dataset, key)
+
+
 def draw_configs(dataset: str, key: str, n: int = CONFIGS) -> list[dict[str, Any]]:
     """Configuration 0 is the recipe's defaults ({}); 1..n-1 are drawn from the model's space."""
     rng = random.Random(f"{dataset}/{key}")
@@ -193,15 +198,15 @@ def trial_config(
     return config
 
 
-def run_trial(recipe: recipes.Recipe, config: dict[str, Any], budget_s: float) -> dict[str, Any]:
-    """Train one configuration for ``budget_s`` of CPU time and judge its samples."""
-    from compute import datasets, evaluate, metrics, registry, trainer
+def train_for_cpu(recipe: recipes.Recipe, config: dict[str, Any], budget_s: float):
+    """(model, dataset, train result, CPU clock at the start): ``config`` (a canonical config of
+    ``recipe``) trained on the CPU until ``budget_s`` of CPU time or its steps run out."""
+    from compute import datasets, registry, trainer
 
     overrides, train = recipe.split(config)
     data = datasets.load(train["dataset"], seed=train["seed"])
     model = registry.build(recipe.model, data.spec, seed=train["seed"], device="cpu", **overrides)
     budget = CpuBudget(budget_s)
-    started = time.perf_counter()
     result = trainer.train(
         model,
         data,
@@ -210,14 +215,23 @@ def run_trial(recipe: recipes.Recipe, config: dict[str, Any], budget_s: float) -
         seed=train["seed"],
         preview_n=0,
     )
+    return model, data, result, budget.started
+
+
+def run_trial(recipe: recipes.Recipe, config: dict[str, Any], budget_s: float) -> dict[str, Any]:
+    """Train one configuration for ``budget_s`` of CPU time and judge its samples."""
+    from compute import evaluate, metrics
+
+    started = time.perf_counter()
+    model, data, result, cpu_started = train_for_cpu(recipe, config, budget_s)
     trained_s = time.perf_counter() - started
-    samples, _ = evaluate.draw(model, JUDGE_SAMPLES, seed=10_000 + train["seed"])
+    samples, _ = evaluate.draw(model, JUDGE_SAMPLES, seed=10_000 + config["seed"])
     judgement = metrics.judge_2d(samples, data).as_dict()
     return {
-        "seed": train["seed"],
+        "seed": config["seed"],
         "steps": result.steps,
         "stop_reason": result.stop_reason,
-        "cpu_s": round(time.process_time() - budget.started, 2),
+        "cpu_s": round(time.process_time() - cpu_started, 2),
         "wall_s": round(trained_s, 2),
         "judgement": {k: judgement[k] for k in JUDGED if k in judgement},
     }
@@ -272,6 +286,16 @@ def read(dataset: str, directory: Path | None = None) -> dict[str, Any] | None:
     return copy.deepcopy(_parsed(str(path), stamp, dataset))
 
 
+def _shared(dataset: str) -> dict[str, Any] | None:
+    """The parsed sweep itself, for readers that copy what they keep (the board reads the choice
+    of every model on each build: no deep copy of the whole file each time); None if absent or bad."""
+    path = sweep_path(dataset)
+    try:
+        return _parsed(str(path), path.stat().st_mtime_ns, dataset)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 @functools.lru_cache(maxsize=16)
 def _parsed(path: str, stamp: int, dataset: str) -> dict[str, Any]:
     """Parsed once per file version (the board reads the choice of every model on each build)."""
@@ -297,11 +321,11 @@ def chosen(dataset: str, key: str, directory: Path | None = None) -> dict[str, A
     """The board configuration a finished, current sweep chose for ``key``: its recipe parameters
     and fixed steps; None without one (the board then runs the recipe's defaults)."""
     try:
-        payload = read(dataset, directory)
+        payload = read(dataset, directory) if directory else _shared(dataset)
     except ValueError:
         return None
     entry = (payload or {}).get("entries", {}).get(key)
-    if not entry or not entry.get("chosen") or entry.get("space_digest") != space_digest(dataset, key):
+    if not entry or not entry.get("chosen") or not is_current(dataset, key, entry):
         return None
     best = entry["chosen"]
     return {**best.get("resolved", best["params"]), "steps": best["steps"]}
@@ -309,10 +333,7 @@ def chosen(dataset: str, key: str, directory: Path | None = None) -> dict[str, A
 
 def summary(dataset: str) -> dict[str, Any] | None:
     """Per model: the space, the chosen configuration and its validation score, the effort spent."""
-    try:
-        payload = read(dataset)
-    except ValueError:
-        return None
+    payload = _shared(dataset)
     if payload is None:
         return None
     models = {}
@@ -321,15 +342,15 @@ def summary(dataset: str) -> dict[str, Any] | None:
         best = entry.get("chosen")
         models[key] = {
             "recipe": entry.get("recipe"),
-            "current": entry.get("space_digest") == space_digest(dataset, key) if key in SPACES else False,
+            "current": is_current(dataset, key, entry),
             "configs": len(entry.get("configs", [])),
             "trials": len(trials),
             "cpu_s": round(sum(t.get("cpu_s", 0.0) for t in trials), 1),
             "wall_s": round(sum(t.get("wall_s", 0.0) for t in trials), 1),
-            "chosen": best,
-            "chosen_score": entry["configs"][best["index"]]["score"] if best else None,
+            "chosen": copy.deepcopy(best),
+            "chosen_score": dict(entry["configs"][best["index"]]["score"]) if best else None,
         }
-    return {"protocol": payload.get("protocol", {}), "models": models}
+    return {"protocol": dict(payload.get("protocol", {})), "models": models}
 
 
 @dataclass(frozen=True)

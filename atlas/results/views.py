@@ -167,7 +167,7 @@ def _sweep_model(dataset: str, key: str, entry: dict, labels: dict) -> dict:
         "recipe": entry.get("recipe"),
         "base": entry.get("base", {}),
         "space": entry.get("space", {}),
-        "current": key in sweep.SPACES and entry.get("space_digest") == sweep.space_digest(dataset, key),
+        "current": sweep.is_current(dataset, key, entry),
         "configs": configs,
         "chosen": chosen,
     }
