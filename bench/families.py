@@ -11,8 +11,11 @@ targets from the issue beside them. Misses are printed as misses.
     .venv/bin/python bench/families.py                  # defaults: 2-D 30 s, digits 120 s, 3 seeds
     .venv/bin/python bench/families.py --quick          # smoke run: seconds per model, 1 seed
     .venv/bin/python bench/families.py --models diffusion,flow-matching --datasets ring8 --device cuda
-    .venv/bin/python bench/families.py --models diffusion,flow-matching,ar-grid --datasets ring8,grid25 \
-        --threads 1,2 --seconds-2d 12 --eval-every 0.5          # time to quality, issue 15's table
+    .venv/bin/python bench/families.py --recipes ddpm-2d,flow-matching-2d,ar-grid-2d --datasets ring8,grid25 \
+        --threads 1,2 --seconds-2d 8 --eval-every 0.5           # the demos' time to quality (issue 15)
+
+--recipes trains each recipe's default configuration (what a visitor's Run button trains) instead of
+the models' own defaults; issue 15's targets apply to both.
 
 Time to threshold counts training only (the periodic evaluations are excluded) and is resolved
 to --eval-every seconds.
@@ -150,9 +153,17 @@ class Watch(Callback):
         return self.train_elapsed() >= self.budget_s
 
 
-def run_one(name: str, variant: str | None, data_name: str, seed: int, args: argparse.Namespace) -> Outcome:
+def run_one(
+    name: str,
+    variant: str | None,
+    data_name: str,
+    seed: int,
+    args: argparse.Namespace,
+    overrides: dict[str, Any] | None = None,
+) -> Outcome:
     data = datasets.load(data_name, seed=seed)
-    model = registry.build(name, data.spec, variant=variant, seed=seed, device=args.device)
+    config = {"variant": variant, **(overrides or {})}
+    model = registry.build(name, data.spec, seed=seed, device=args.device, **config)
     budget_s = args.seconds_digits if data.spec.kind == "image" else args.seconds_2d
     if data.spec.kind == "tokens":
         budget_s = args.seconds_text
@@ -206,12 +217,14 @@ def _threshold_cell(runs: list[Outcome], data: datasets.Dataset) -> str:
     return f"miss {len(runs) - len(hits)}/{len(runs)}{hit}"
 
 
-def summarise(name: str, variant: str | None, data_name: str, runs: list[Outcome]) -> dict[str, str]:
+def summarise(
+    name: str, variant: str | None, data_name: str, runs: list[Outcome], label: str = ""
+) -> dict[str, str]:
     data = datasets.load(data_name)
     ok = [r for r in runs if not r.error]
     m = [r.metrics for r in ok]
     row = {
-        "model": name,
+        "model": label or name,
         "variant": runs[0].variant,
         "data": data_name,
         "threads": str(runs[0].threads),
@@ -236,7 +249,9 @@ def summarise(name: str, variant: str | None, data_name: str, runs: list[Outcome
     lik = [x.get("likelihood", {}) for x in m]
     unit = f" {lik[0]['unit']} ({lik[0]['kind']})" if lik else ""
     row["NLL"] = _mean_std([x.get("value") for x in lik]) + unit
-    target = TARGETS.get((name, variant, data_name))
+    target = TARGETS.get((name, variant, data_name)) or (
+        TARGETS.get((name, None, data_name)) if label else None
+    )
     if target is None:
         row["target"] = ""
     else:
@@ -261,6 +276,7 @@ def print_table(rows: list[dict[str, str]]) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default=",".join(registry.names()), help="comma-separated registry names")
+    p.add_argument("--recipes", default=None, help="recipe slugs: train their default configurations instead")
     p.add_argument("--datasets", default="ring8,grid25,moons,digits", help="add 'text' for char-transformer")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--seconds-2d", type=float, default=30.0)
@@ -309,19 +325,39 @@ def main(argv: list[str] | None = None) -> int:
 def run_plan(
     args: argparse.Namespace, rows: list[dict[str, str]], raw: list[dict[str, Any]], skipped: list[str]
 ) -> None:
-    names = [m.strip() for m in args.models.split(",") if m.strip()]
     data_names = [d.strip() for d in args.datasets.split(",") if d.strip()]
-    for n in names:
-        registry.target(n)  # KeyError with the valid names for a typo
     for d in data_names:
         datasets.kind_of(d)
-    plan = [(n, None) for n in names] + [(n, v) for n, v in EXTRA_VARIANTS if n in names]
     print(
         f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()} "
         f"seeds={args.seeds} budgets: 2-D {args.seconds_2d:g} s, digits {args.seconds_digits:g} s"
     )
     print(f"threshold: {THRESHOLD}")
-    for name, variant in plan:
+    for item in recipe_plan(args) if args.recipes else model_plan(args, data_names, skipped):
+        for data_name in data_names if args.recipes else item.datasets:
+            if args.recipes and data_name not in item.datasets:
+                skipped.append(f"{item.label}: does not run on {data_name}")
+                continue
+            runs = [run_seed(item, data_name, seed, args) for seed in range(args.seeds)]
+            rows.append(summarise(item.name, item.variant, data_name, runs, label=item.label))
+            raw += [vars(r) for r in runs]
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    name: str  # registry name
+    variant: str | None
+    datasets: tuple[str, ...]
+    overrides: dict[str, Any] = field(default_factory=dict)
+    label: str = ""  # the recipe's slug when the item trains a recipe's defaults
+
+
+def model_plan(args: argparse.Namespace, data_names: list[str], skipped: list[str]) -> list[PlanItem]:
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    for n in names:
+        registry.target(n)  # KeyError with the valid names for a typo
+    items = []
+    for name, variant in [(n, None) for n in names] + [(n, v) for n, v in EXTRA_VARIANTS if n in names]:
         if not registry.is_available(name):
             skipped.append(f"{name}: module not available")
             continue
@@ -336,34 +372,48 @@ def run_plan(
         if not todo:
             skipped.append(f"{name}: supports {', '.join(kinds)}, none of {', '.join(data_names)}")
             continue
-        for data_name in todo:
-            runs = []
-            for seed in range(args.seeds):
-                t0 = time.perf_counter()
-                try:
-                    out = run_one(name, variant, data_name, seed, args)
-                except Exception as err:  # report and go on: one broken model must not hide the others
-                    out = Outcome(
-                        name,
-                        variant or "?",
-                        data_name,
-                        seed,
-                        0,
-                        0.0,
-                        0.0,
-                        None,
-                        {},
-                        error=f"{type(err).__name__}: {err}",
-                    )
-                runs.append(out)
-                print(
-                    f"  {name}/{out.variant} {data_name} seed {seed}: {out.steps} steps, "
-                    f"threshold {'-' if out.t_threshold is None else f'{out.t_threshold:.1f} s'}"
-                    f"{' ERROR ' + out.error if out.error else ''} ({time.perf_counter() - t0:.0f} s)",
-                    flush=True,
-                )
-            rows.append(summarise(name, variant, data_name, runs))
-            raw += [vars(r) for r in runs]
+        items.append(PlanItem(name, variant, tuple(todo)))
+    return items
+
+
+def recipe_plan(args: argparse.Namespace) -> list[PlanItem]:
+    """Each recipe's default configuration (the demo a visitor's Run button trains)."""
+    from atlas.runs import recipes  # plain Python: no Django settings needed
+
+    items = []
+    for slug in [r.strip() for r in args.recipes.split(",") if r.strip()]:
+        recipe = recipes.get(slug)
+        config, _ = recipe.validate({})
+        overrides, _ = recipe.split(config)
+        variant = overrides.pop("variant", None)
+        items.append(PlanItem(recipe.model, variant, recipe.datasets, overrides, label=slug))
+    return items
+
+
+def run_seed(item: PlanItem, data_name: str, seed: int, args: argparse.Namespace) -> Outcome:
+    t0 = time.perf_counter()
+    try:
+        out = run_one(item.name, item.variant, data_name, seed, args, item.overrides)
+    except Exception as err:  # report and go on: one broken model must not hide the others
+        out = Outcome(
+            item.name,
+            item.variant or "?",
+            data_name,
+            seed,
+            0,
+            0.0,
+            0.0,
+            None,
+            {},
+            error=f"{type(err).__name__}: {err}",
+        )
+    print(
+        f"  {item.label or item.name}/{out.variant} {data_name} seed {seed}: {out.steps} steps, "
+        f"threshold {'-' if out.t_threshold is None else f'{out.t_threshold:.1f} s'}"
+        f"{' ERROR ' + out.error if out.error else ''} ({time.perf_counter() - t0:.0f} s)",
+        flush=True,
+    )
+    return out
 
 
 if __name__ == "__main__":

@@ -226,6 +226,18 @@ def wall_cap(recipe: recipes.Recipe) -> float:
     return min(recipe.seconds_max, settings.ATLAS_RUN_MAX_SECONDS)
 
 
+def _train_seconds(recipe: recipes.Recipe, train_settings: dict[str, Any]) -> float:
+    """The training wall budget: the demo's seconds for a demo, never beyond the wall-time cap."""
+    return _binding_demo_s(recipe, train_settings) or wall_cap(recipe)
+
+
+def _binding_demo_s(recipe: recipes.Recipe, train_settings: dict[str, Any]) -> float | None:
+    """The demo's seconds when they end training before the wall-time cap would (reaching them is
+    a demo's normal end, succeeded; reaching the cap is timed_out)."""
+    demo = recipe.demo_budget_s(train_settings)
+    return demo if demo is not None and demo < wall_cap(recipe) else None
+
+
 def _timeout_reason(exc: Exception) -> str:
     from celery.exceptions import SoftTimeLimitExceeded
 
@@ -246,7 +258,7 @@ def _train_and_store(run, recipe, overrides, train_settings, beat: Heartbeat, le
     result = trainer.train(
         model,
         dataset,
-        budget=trainer.Budget(train_settings["steps"], wall_cap(recipe)),
+        budget=trainer.Budget(train_settings["steps"], _train_seconds(recipe, train_settings)),
         callbacks=[reporter, *quality],
         seed=train_settings["seed"],
         preview_n=PREVIEW_N[dataset.spec.kind],
@@ -257,14 +269,20 @@ def _train_and_store(run, recipe, overrides, train_settings, beat: Heartbeat, le
         return "lost"  # another attempt or the reaper owns the run now: write nothing
     if beat.interrupted:
         return _interrupt(run, lease, beat.interrupted, reporter.last_progress)
-    status, reason = _outcome(result, beat)
+    status, reason = _outcome(result, beat, _binding_demo_s(recipe, train_settings))
     if result.steps:  # the trained model's samples first: scoring (likelihoods, features) takes longer
         reporter.on_preview(
             result.steps, trainer.preview_samples(model, PREVIEW_N[dataset.spec.kind], run.seed)
         )
     reporter.announce("scoring")
     metrics = (
-        evaluate.evaluate(model, dataset, n=recipe.eval_samples, seed=train_settings["seed"])
+        evaluate.evaluate(
+            model,
+            dataset,
+            n=recipe.eval_samples,
+            seed=train_settings["seed"],
+            nll_n=recipe.nll_n(train_settings),
+        )
         if result.steps
         else {}
     )
@@ -325,11 +343,13 @@ def _quality_info(stop: QualityStop) -> dict[str, Any]:
     }
 
 
-def _outcome(result: trainer.TrainResult, beat: Heartbeat) -> tuple[str, str]:
+def _outcome(result: trainer.TrainResult, beat: Heartbeat, demo_s: float | None) -> tuple[str, str]:
     if beat.cap:
         return RunStatus.TIMED_OUT, beat.cap + "; partial metrics kept"
     if result.stop_reason == "cancelled":
         return RunStatus.CANCELLED, "cancelled while running; partial metrics kept"
+    if result.stop_reason == "time_budget" and demo_s is not None:
+        return RunStatus.SUCCEEDED, f"trained for the demo's {demo_s:g} s ({result.steps} steps)"
     if result.stop_reason == "time_budget":
         return RunStatus.TIMED_OUT, f"wall-time cap reached after {result.steps} steps; partial metrics kept"
     if result.stop_reason == "non_finite":

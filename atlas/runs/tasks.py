@@ -7,6 +7,10 @@ from __future__ import annotations
 import os
 import signal
 
+# Every 2-D run's first steps import these; loaded before the pool forks, the first demo of each
+# pool process does not pay for them (about 1.5 s of a 10-s demo, bench/demos.py).
+import ot  # noqa: F401  (POT, for the sliced Wasserstein distance: ~0.9 s to import)
+import torch._dynamo  # noqa: F401  (imported by the first optimizer a process builds: ~0.7 s)
 from billiard import process
 from celery import shared_task
 from celery.signals import worker_process_init, worker_shutting_down

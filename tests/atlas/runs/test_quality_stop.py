@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from atlas.runs import execution, services
+from atlas.runs import execution, recipes, services
 from atlas.runs.models import Run, RunStatus
 from compute import metrics, stopping
 
@@ -56,3 +56,43 @@ def test_a_demo_whose_quality_holds_twice_ends_converged(monkeypatch):
     assert len(history) == 2 and history[-1]["step"] <= run.result["steps"] <= history[-1]["step"] + 1
     assert run.result["steps"] < 5000 and "converged after" in run.status_reason
     assert run.result["quality"]["converged_at_step"] is not None
+
+
+def never_meets(monkeypatch) -> None:
+    real = metrics.judge_2d
+
+    def below_the_bar(samples, dataset):
+        return dataclasses.replace(real(samples, dataset), meets=False, diagnosis="noise")
+
+    monkeypatch.setattr(stopping.metrics, "judge_2d", below_the_bar)
+
+
+def with_demo_seconds(monkeypatch, seconds: float) -> None:
+    recipe = recipes.get("ar-grid-2d")
+    shorter = dataclasses.replace(recipe, demo_seconds=seconds)
+    monkeypatch.setattr(execution.recipes, "get", lambda slug: shorter if slug == recipe.slug else recipe)
+
+
+def test_a_demo_that_never_converges_ends_succeeded_after_its_demo_seconds(monkeypatch):
+    never_meets(monkeypatch)
+    with_demo_seconds(monkeypatch, 1.0)
+    run = execute(steps=20_000)
+    assert run.status == RunStatus.SUCCEEDED, run.status_reason
+    assert "trained for the demo's 1 s" in run.status_reason
+    assert run.result["stop_reason"] == "time_budget" and 0 < run.result["steps"] < 200_000
+    assert 1.0 <= run.result["wall_time_s"] < 3.0
+    assert run.metrics["likelihood"]["value"] is not None
+
+
+def test_a_board_run_ignores_the_demo_seconds(monkeypatch):
+    with_demo_seconds(monkeypatch, 0.01)
+    run = execute(steps=300, stop="budget")
+    assert run.status == RunStatus.SUCCEEDED and run.result["steps"] == 300
+
+
+def test_the_wall_time_cap_still_ends_a_demo_timed_out_when_it_comes_first(monkeypatch, settings):
+    never_meets(monkeypatch)
+    with_demo_seconds(monkeypatch, 30.0)
+    settings.ATLAS_RUN_MAX_SECONDS = 0.5
+    run = execute(steps=20_000)
+    assert run.status == RunStatus.TIMED_OUT and "wall-time cap" in run.status_reason
