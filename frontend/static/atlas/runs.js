@@ -226,14 +226,14 @@
   // (a short table grouped by what they say, with units, a one-line meaning each and the quality
   // bar's verdict in words); every other number is in the raw JSON, one click away.
   // The stopping rule's checks (compute.stopping.QualityStop): how quality evolved, check by check;
-  // the demo ends once the verdict-grade bar holds at two checks in a row.
+  // the demo ends once the verdict-grade bar holds at two checks in a row (or after its seconds).
   function qualityTable(state) {
     const box = state.panel.querySelector(".run-quality");
     const checks = state.quality;
     if (!checks.length) return;
     const table = headedTable(
       "quality-checks",
-      "Quality at each check (the run stops once the bar holds twice in a row)",
+      "Quality at each check (a demo stops once the bar holds twice in a row, or when its demo time is up)",
       ["Step", "Training s", "Modes held", "High-quality", "Weight TV", "Spread", "Bar"],
     );
     const body = document.createElement("tbody");
@@ -241,7 +241,7 @@
       const tr = document.createElement("tr");
       tr.append(
         cell("td", String(c.step)),
-        cell("td", fmt(c.train_s)),
+        cell("td", c.train_s.toFixed(1)),
         cell("td", `${c.modes_counted} of ${c.num_modes}`),
         cell("td", `${(100 * c.hq_fraction).toFixed(1)} %`),
         cell("td", fmt(c.hq_mode_tv)),
