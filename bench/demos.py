@@ -1,6 +1,7 @@
 """What a visitor's Run button costs: POST a recipe's default demo, wait for its end, time it.
 
     .venv/bin/python bench/demos.py [--only ddpm-2d,flow-matching-2d] [--kind points2d|image|all]
+    .venv/bin/python bench/demos.py --only ddpm-2d,flow-matching-2d,ar-grid-2d --dataset grid25
 
 Starts the real stack (Redis, one Celery worker with 2 pool processes, Daphne) exactly as
 `make run` does, then, one at a time so each run has the machine to itself, POSTs every recipe's
@@ -45,16 +46,17 @@ def kind_of(recipe: recipes.Recipe) -> str:
     )
 
 
-def demo(stack: RunningStack, recipe: recipes.Recipe, seed: int) -> dict:
+def demo(stack: RunningStack, recipe: recipes.Recipe, seed: int, dataset: str | None = None) -> dict:
     started = time.perf_counter()
-    run = request(stack, "/api/runs/", {"recipe": recipe.slug, "config": {"seed": seed}})
+    config = {"seed": seed, **({"dataset": dataset} if dataset else {})}
+    run = request(stack, "/api/runs/", {"recipe": recipe.slug, "config": config})
     while run["status"] not in TERMINAL:
         time.sleep(0.1)
         run = request(stack, f"/api/runs/{run['id']}/")
     return {"wall_s": time.perf_counter() - started, **run}
 
 
-def row(recipe: recipes.Recipe, run: dict) -> str:
+def row(recipe: recipes.Recipe, run: dict, dataset: str | None = None) -> str:
     kind = kind_of(recipe)
     target = TARGET_S.get(kind)
     result = run.get("result") or {}
@@ -67,7 +69,7 @@ def row(recipe: recipes.Recipe, run: dict) -> str:
     )
     judgement = (run.get("metrics") or {}).get("judgement") or {}
     return (
-        f"  {recipe.slug:<24}{recipe.datasets[0]:<8}{run['wall_s']:>7.1f} s  {run['status']:<10}"
+        f"  {recipe.slug:<24}{dataset or recipe.datasets[0]:<8}{run['wall_s']:>7.1f} s  {run['status']:<10}"
         f"{result.get('steps', '—'):>6} steps  {result.get('stop_reason', '—'):<12}"
         f"{(f'bar at {converged:.1f} s' if converged is not None else ''):<14}"
         f"{judgement.get('diagnosis', ''):<11}≤ {target or '—'} s {verdict}"
@@ -79,15 +81,18 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated recipe slugs")
     parser.add_argument("--kind", default="points2d", choices=["points2d", "image", "all"])
     parser.add_argument("--seed", type=int, default=424_242, help="a seed no cached run has")
+    parser.add_argument("--dataset", default=None, help="instead of each recipe's first dataset")
     args = parser.parse_args()
     chosen = [r for r in recipes.RECIPES if not args.only or r.slug in args.only.split(",")]
     chosen = [r for r in chosen if args.kind == "all" or kind_of(r) == args.kind]
+    chosen = [r for r in chosen if args.dataset is None or args.dataset in r.datasets]
     with tempfile.TemporaryDirectory() as tmp:
         stack = start_stack(Path(tmp), env=NO_CAPS)
         try:
             print(f"stack at {stack.url}; one demo at a time, default config, seed {args.seed}")
             for recipe in chosen:
-                print(row(recipe, demo(stack, recipe, args.seed)), flush=True)
+                run = demo(stack, recipe, args.seed, args.dataset)
+                print(row(recipe, run, args.dataset), flush=True)
         finally:
             stack.stop()
 
