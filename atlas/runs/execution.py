@@ -349,7 +349,10 @@ def _outcome(result: trainer.TrainResult, beat: Heartbeat, demo_s: float | None)
     if result.stop_reason == "cancelled":
         return RunStatus.CANCELLED, "cancelled while running; partial metrics kept"
     if result.stop_reason == "time_budget" and demo_s is not None:
-        return RunStatus.SUCCEEDED, f"trained for the demo's {demo_s:g} s ({result.steps} steps)"
+        return (
+            RunStatus.SUCCEEDED,
+            f"trained for the demo's {demo_s:g} s ({result.steps} steps); stop: budget trains every step",
+        )
     if result.stop_reason == "time_budget":
         return RunStatus.TIMED_OUT, f"wall-time cap reached after {result.steps} steps; partial metrics kept"
     if result.stop_reason == "non_finite":
