@@ -209,9 +209,8 @@ def test_a_demo_shows_its_quality_at_each_check(wide, site):
     )
     first = panel.locator("table.quality-checks tbody tr").first.inner_text()
     assert " of " in first and "%" in first
-    page.wait_for_function(
-        "() => document.querySelector('.run-panel[data-recipe=\"ar-grid-2d\"] table.metrics')", timeout=240_000
-    )
+    finished = "() => document.querySelector('.run-panel[data-recipe=\"ar-grid-2d\"] table.metrics')"
+    page.wait_for_function(finished, timeout=240_000)
     # The finished run's tables and figures fit the side column: nothing is cut off at its edge.
     side = page.locator(".node-side")
     assert side.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "the side column scrolls sideways"
