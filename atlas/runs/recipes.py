@@ -94,6 +94,11 @@ class Recipe:
     # A demo (``stop: converged``) trains at most this long (wall, quality checks included) and then
     # ends as succeeded: the visitor sees samples and metrics within seconds (issue 15's 10-s target).
     demo_seconds: float = DEMO_SECONDS_2D
+    # Where the fast demo defaults depart from the recipe's reference configuration (the one the
+    # experiments' "run it yourself" presets and the results board were built on), its values: a
+    # preset or a board entry names only what it changes and gets these for the rest.
+    reference: dict[str, Any] = field(default_factory=dict)
+    stop_default: str = "converged"  # a visitor's click is a demo; an experiment's preset trains its steps
     eval_samples: int = 2500
     requires_gpu: bool = False
 
@@ -143,7 +148,12 @@ class Recipe:
         )
         return (
             Param(
-                "stop", "choice", "converged", choices=("converged", "budget"), help=help_text, target="train"
+                "stop",
+                "choice",
+                self.stop_default,
+                choices=("converged", "budget"),
+                help=help_text,
+                target="train",
             ),
         )
 
@@ -305,6 +315,7 @@ RECIPES: tuple[Recipe, ...] = (
             batch_size(256),
         ),
         steps_default=20000,  # a demo ends after 5 s (about 3,500 steps on one thread) or converged
+        reference={"hidden": 256, "lr": 1e-3, "depth": 3, "ema": 0.995, "steps": 2500},
     ),
     Recipe(
         "wgan-gp-2d",
@@ -360,6 +371,7 @@ RECIPES: tuple[Recipe, ...] = (
             batch_size(256),
         ),
         steps_default=3000,
+        reference={"hidden": 256, "lr": 2e-3},
     ),
     Recipe(
         "ddim-2d",
@@ -376,6 +388,7 @@ RECIPES: tuple[Recipe, ...] = (
             hidden(64),  # the fast-converging network of ddpm-2d
         ),
         steps_default=3000,
+        reference={"hidden": 256, "lr": 3e-3},  # the model's own defaults
     ),
     Recipe(
         "cfg-digits",
@@ -391,7 +404,8 @@ RECIPES: tuple[Recipe, ...] = (
             Param("guidance", "float", 3.0, 0.0, 15.0, help="guidance weight w"),
             sample_nfe(50),
         ),
-        steps_default=2000,  # a demo within a minute on one worker thread (3,000: 64 s); the board: 3,000
+        steps_default=2000,  # a demo within a minute on one worker thread (3,000 took 64 s)
+        reference={"steps": 3000},
         steps_max=40000,
         seconds_max=180,
         eval_samples=500,
@@ -408,8 +422,9 @@ RECIPES: tuple[Recipe, ...] = (
             lr(1e-3),
         ),
         # 1,800 steps: POST -> succeeded within a minute on one worker thread (3,000 took 73 s,
-        # bench/demos.py --kind image); the digits board trains its 3,000 (atlas/results/boards.py).
+        # bench/demos.py --kind image); the digits board and the experiments' presets train 3,000.
         **{**DIGITS_CAPS, "steps_default": 1800, "seconds_max": 180},
+        reference={"steps": 3000},
     ),
     Recipe(
         "ar-grid-2d",
@@ -495,6 +510,7 @@ RECIPES: tuple[Recipe, ...] = (
             batch_size(256),
         ),
         steps_default=3000,
+        reference={"hidden": 256, "lr": 3e-3, "sample_nfe": 100},  # what the board's sweep started from
     ),
     Recipe(
         "rectified-flow-2d",
@@ -512,6 +528,7 @@ RECIPES: tuple[Recipe, ...] = (
             hidden(64),  # the fast-converging network of flow-matching-2d
         ),
         steps_default=3000,
+        reference={"hidden": 256, "lr": 3e-3},
     ),
     Recipe(
         "realnvp-2d",
@@ -586,6 +603,7 @@ RECIPES: tuple[Recipe, ...] = (
         # 1,800 steps keep the demo within a minute on one worker thread (2,500 took 68 s,
         # bench/demos.py --kind image); the digits board trains its 2,500.
         **{**DIGITS_CAPS, "steps_default": 1800, "seconds_max": 180},
+        reference={"steps": 2500},
     ),
 )
 
@@ -594,19 +612,23 @@ _BY_SLUG = {r.slug: r for r in RECIPES}
 
 def with_preset(recipe: Recipe, config: dict[str, Any], role: str = "") -> Recipe:
     """The recipe with ``config`` as its defaults (an experiment's reproduce / fix setting), still
-    editable and bounded like any run; ``config`` must validate against the recipe."""
+    editable and bounded like any run; ``config`` must validate against the recipe. What the preset
+    does not name comes from the recipe's reference configuration, not its fast demo defaults, and
+    the run trains the preset's steps (``stop: budget``): a reproduction, not a demo."""
     _, errors = recipe.validate(config)
     if errors:
         raise ValueError(f"{recipe.slug}: preset {config} does not validate: {errors}")
-    datasets = tuple(sorted(recipe.datasets, key=lambda d: d != config.get("dataset", recipe.datasets[0])))
-    params = tuple(replace(p, default=config.get(p.name, p.default)) for p in recipe.params)
+    preset = {**recipe.reference, **config}
+    datasets = tuple(sorted(recipe.datasets, key=lambda d: d != preset.get("dataset", recipe.datasets[0])))
+    params = tuple(replace(p, default=preset.get(p.name, p.default)) for p in recipe.params)
     title = f"{role.capitalize()}: {recipe.title}" if role else recipe.title
     return replace(
         recipe,
         title=title,
         datasets=datasets,
         params=params,
-        steps_default=config.get("steps", recipe.steps_default),
+        steps_default=preset.get("steps", recipe.steps_default),
+        stop_default=preset.get("stop", "budget"),
         fixed=dict(recipe.fixed),
     )
 

@@ -13,6 +13,7 @@ import pytest
 from scipy import stats
 
 from atlas.results import aggregate, boards
+from atlas.runs import recipes
 from atlas.runs.models import RunStatus
 from tests.atlas.results.conftest import make_run, planned
 
@@ -38,10 +39,23 @@ def test_plans_use_the_recipes_and_seeds_0_to_n_and_match_request_run_hashes():
 
     plan, runs = planned("ring8", "gan")
     assert plan.recipe.slug == "gan-2d" and [r.seed for r in runs] == [0, 1, 2]
-    raw = {"dataset": "ring8", "seed": 1, "variant": "non-saturating", "stop": "budget"}
+    raw = {
+        **plan.recipe.reference,
+        "dataset": "ring8",
+        "seed": 1,
+        "variant": "non-saturating",
+        "stop": "budget",
+    }
     config, errors = plan.recipe.validate(raw)
     assert not errors and runs[1].config == config  # board runs train their whole budget
     assert runs[1].config_hash == services.canonical_hash("gan-2d", config, boards.code_version())
+
+
+def test_a_board_trains_the_recipes_reference_configuration_not_the_fast_demo_defaults():
+    recipe = recipes.get("made-digits")
+    assert recipe.validate({})[0]["steps"] < recipe.reference["steps"]  # the demo trains fewer steps
+    [made] = [p for p in boards.plan(boards.BOARDS["digits"], [0]) if p.key == "autoregressive"]
+    assert made.runs[0].config["steps"] == recipe.reference["steps"]
 
 
 def test_mean_and_sample_std_over_the_succeeded_seeds():

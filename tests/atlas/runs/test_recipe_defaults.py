@@ -67,3 +67,23 @@ def test_the_fast_demo_defaults_meet_the_bar_within_a_few_thousand_steps(slug, s
 def test_the_same_steps_at_a_small_learning_rate_miss_the_bar(slug, steps) -> None:
     model, data = demo_model(slug, "grid25", steps, lr=1e-4)
     assert not judged(model, data).meets
+
+
+def test_an_experiments_preset_trains_the_reference_configuration_not_the_demo_defaults() -> None:
+    recipe = recipes.get("gan-2d")
+    preset = recipes.with_preset(recipe, {"variant": "minimax", "hidden": 128, "steps": 1500}, "reproduce")
+    config, errors = preset.validate({})
+    assert errors == {}
+    assert config["hidden"] == 128 and config["steps"] == 1500  # what the preset names
+    assert (config["lr"], config["depth"], config["ema"]) == (1e-3, 3, 0.995)  # the reference for the rest
+    assert config["stop"] == "budget"  # a reproduction trains its steps; it is not a demo
+    demo, _ = recipe.validate({})
+    assert (demo["lr"], demo["depth"], demo["stop"]) == (4e-3, 2, "converged")
+
+
+def test_a_preset_without_a_reference_keeps_the_recipe_defaults() -> None:
+    recipe = recipes.get("ebm-dsm-2d")
+    config, _ = recipes.with_preset(recipe, {"dataset": "ring8"}).validate({})
+    assert {k: v for k, v in config.items() if k != "stop"} == {
+        k: v for k, v in recipe.validate({"dataset": "ring8"})[0].items() if k != "stop"
+    }
