@@ -105,25 +105,12 @@ BOARDS: dict[str, BoardSpec] = {
                     "diffusion",
                     "diffusion",
                     "Diffusion (unguided)",
-                    (
-                        Candidate("ddpm-digits"),
-                        Candidate("cfg-digits", {"guidance": 0.0}),
-                    ),
+                    (Candidate("ddpm-digits"), Candidate("cfg-digits", {"guidance": 0.0})),
                 ),
-                Entry(
-                    "realnvp",
-                    "flow",
-                    "RealNVP",
-                    (Candidate("realnvp-digits"),),
-                ),
+                Entry("realnvp", "flow", "RealNVP", (Candidate("realnvp-digits"),)),
                 Entry("flow-matching", "flow", "Flow matching", (Candidate("flow-matching-digits"),)),
                 Entry("ebm", "ebm", "EBM", (Candidate("ebm-digits"),)),
-                Entry(
-                    "autoregressive",
-                    "autoregressive",
-                    "MADE",
-                    (Candidate("made-digits"),),
-                ),
+                Entry("autoregressive", "autoregressive", "MADE", (Candidate("made-digits"),)),
             ),
         ),
     )

@@ -226,11 +226,6 @@ def wall_cap(recipe: recipes.Recipe) -> float:
     return min(recipe.seconds_max, settings.ATLAS_RUN_MAX_SECONDS)
 
 
-def _train_seconds(recipe: recipes.Recipe, train_settings: dict[str, Any]) -> float:
-    """The training wall budget: the demo's seconds for a demo, never beyond the wall-time cap."""
-    return _binding_demo_s(recipe, train_settings) or wall_cap(recipe)
-
-
 def _binding_demo_s(recipe: recipes.Recipe, train_settings: dict[str, Any]) -> float | None:
     """The demo's seconds when they end training before the wall-time cap would (reaching them is
     a demo's normal end, succeeded; reaching the cap is timed_out)."""
@@ -255,10 +250,11 @@ def _train_and_store(run, recipe, overrides, train_settings, beat: Heartbeat, le
         live.publish(run.public_id, {"type": "density", **reporter.density})
         beat.push(preview={"density": reporter.density})
     quality = _quality_stop(model, dataset, train_settings, reporter)
+    demo_s = _binding_demo_s(recipe, train_settings)  # a demo's seconds, when they end it before the cap
     result = trainer.train(
         model,
         dataset,
-        budget=trainer.Budget(train_settings["steps"], _train_seconds(recipe, train_settings)),
+        budget=trainer.Budget(train_settings["steps"], demo_s or wall_cap(recipe)),
         callbacks=[reporter, *quality],
         seed=train_settings["seed"],
         preview_n=PREVIEW_N[dataset.spec.kind],
@@ -269,7 +265,7 @@ def _train_and_store(run, recipe, overrides, train_settings, beat: Heartbeat, le
         return "lost"  # another attempt or the reaper owns the run now: write nothing
     if beat.interrupted:
         return _interrupt(run, lease, beat.interrupted, reporter.last_progress)
-    status, reason = _outcome(result, beat, _binding_demo_s(recipe, train_settings))
+    status, reason = _outcome(result, beat, demo_s)
     if result.steps:  # the trained model's samples first: scoring (likelihoods, features) takes longer
         reporter.on_preview(
             result.steps, trainer.preview_samples(model, PREVIEW_N[dataset.spec.kind], run.seed)
