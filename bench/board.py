@@ -41,14 +41,15 @@ def print_points_board(dataset: str) -> None:
     board = aggregate.build(dataset)
     tuning = (sweep.summary(dataset) or {}).get("models", {})
     print(f"\n{board.spec.title} ({dataset}), code {board.version}")
-    effort = "sweep: configs/trials, CPU s (training + judging), wall s"
+    effort = "sweep: configs/finalists/trials, CPU s (training + judging), wall s"
     print(f"  {'model':<16}{'modes':>14}{'HQ share':>18}{'verdict':>14}   {effort}")
     for check in targets.check(board):
         t = tuning.get(check.key, {})
         modes = f"{check.modes:.1f}" if check.modes is not None else "—"
         hq = f"{100 * check.hq:.1f} %" if check.hq is not None else "—"
         effort = (
-            f"{t.get('configs', 0)}/{t.get('trials', 0)}, {t.get('cpu_s', 0):.0f}, {t.get('wall_s', 0):.0f}"
+            f"{t.get('configs', 0)}/{t.get('finalists', 0)}/{t.get('trials', 0)}, "
+            f"{t.get('cpu_s', 0):.0f}, {t.get('wall_s', 0):.0f}"
             f"  chose #{(t.get('chosen') or {}).get('index', '—')}"
             if t
             else "no sweep"

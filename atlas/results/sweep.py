@@ -15,9 +15,14 @@ The protocol, declared before any number was seen (``PROTOCOL``):
 - Selection score, lexicographic: (1) the number of validation seeds whose samples meet the bar;
   (2) the mean over those seeds of ``quality`` = modes counted / K × HQ share × (1 − mode-weight
   TV), each in [0, 1]. Ties go to the lower index (the defaults first).
+- Finals (successive halving: Jamieson & Talwalkar 2016; Li et al. 2018, Hyperband): the
+  ``FINALISTS`` = 3 best configurations by that score train again on the same validation seeds for
+  the full run budget, ``FINALS_BUDGET_CPU_S`` = 60 s of CPU time, and the same score picks the
+  winner among them. The short screen only decides which configurations earn the long budget, so a
+  family whose models need a minute to train is not judged by its first ten seconds.
 - The chosen configuration becomes the board's configuration, with ``steps`` fixed to the median
-  number of steps its validation trials reached within the budget; the board then reports it on
-  seeds 0, 1 and 2 only, through the ordinary run path.
+  number of steps its finals trials reached within the budget; the board then reports it on seeds
+  0, 1 and 2 only, through the ordinary run path.
 
 The sweep file (``results/boards/<dataset>/sweep.json``) holds every configuration, every trial
 and its scores; it is written after each trial, so an interrupted sweep resumes where it stopped.
@@ -46,6 +51,8 @@ CONFIGS = 12
 VALIDATION_SEEDS = (100, 101, 102)
 REPORT_SEEDS = (0, 1, 2)
 BUDGET_CPU_S = 10.0
+FINALISTS = 3
+FINALS_BUDGET_CPU_S = 60.0
 JUDGE_SAMPLES = 2000
 SWEEP_FILE = "sweep.json"
 SELECTION = (
@@ -148,6 +155,16 @@ def protocol() -> dict[str, Any]:
     }
 
 
+def finals_protocol(finalists: int = FINALISTS, budget_s: float = FINALS_BUDGET_CPU_S) -> dict[str, Any]:
+    return {
+        "finalists": finalists,
+        "budget": f"{budget_s:g} s of CPU time per trial on one thread",
+        "budget_cpu_s": budget_s,
+        "selection": f"the {finalists} best configurations of the screen by its score retrain on the "
+        "validation seeds for this budget; the same score chooses among them",
+    }
+
+
 def describe_space(space: Space) -> dict[str, str]:
     return {name: dist.describe() for name, dist in space.items()}
 
@@ -158,9 +175,21 @@ def space_digest(dataset: str, key: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def finals_digest(
+    dataset: str, key: str, finalists: int = FINALISTS, budget_s: float = FINALS_BUDGET_CPU_S
+) -> str:
+    """Changes whenever the screen or the finals' protocol does."""
+    text = json.dumps([space_digest(dataset, key), finals_protocol(finalists, budget_s)], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def is_current(dataset: str, key: str, entry: dict[str, Any]) -> bool:
-    """Whether ``entry`` was swept under today's protocol and ``key``'s search space."""
-    return key in SPACES and entry.get("space_digest") == space_digest(dataset, key)
+    """Whether ``entry`` was swept under today's protocol (screen and finals) and ``key``'s space."""
+    return (
+        key in SPACES
+        and entry.get("space_digest") == space_digest(dataset, key)
+        and (entry.get("finals") or {}).get("digest") == finals_digest(dataset, key)
+    )
 
 
 def draw_configs(dataset: str, key: str, n: int = CONFIGS) -> list[dict[str, Any]]:
@@ -260,13 +289,27 @@ def score(trials: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def judged_on(config: dict[str, Any], seeds: Iterable[int]) -> bool:
+    return {t["seed"] for t in config["trials"]} >= set(seeds)
+
+
+def ranked(configs: list[dict[str, Any]], seeds: Iterable[int] = VALIDATION_SEEDS) -> list[dict[str, Any]]:
+    """The configurations judged on every seed, best selection score first."""
+    complete = [c for c in configs if judged_on(c, seeds)]
+    return sorted(complete, key=lambda c: (-c["score"]["meets"], -c["score"]["quality"], c["index"]))
+
+
 def choose(configs: list[dict[str, Any]], seeds: Iterable[int] = VALIDATION_SEEDS) -> dict[str, Any] | None:
     """The configuration with the best selection score among those judged on every seed."""
-    wanted = set(seeds)
-    complete = [c for c in configs if {t["seed"] for t in c["trials"]} >= wanted]
-    if not complete:
-        return None
-    return max(complete, key=lambda c: (c["score"]["meets"], c["score"]["quality"], -c["index"]))
+    best = ranked(configs, seeds)
+    return best[0] if best else None
+
+
+def finalists(configs: list[dict[str, Any]], seeds: Iterable[int], n: int) -> list[int]:
+    """The indices of the ``n`` best screened configurations; [] until every one is screened."""
+    if not configs or not all(judged_on(c, seeds) for c in configs):
+        return []
+    return [c["index"] for c in ranked(configs, seeds)[:n]]
 
 
 # --- the sweep file ---------------------------------------------------------------------------------
@@ -338,17 +381,20 @@ def summary(dataset: str) -> dict[str, Any] | None:
         return None
     models = {}
     for key, entry in payload["entries"].items():
-        trials = [t for c in entry.get("configs", []) for t in c.get("trials", [])]
+        finals = (entry.get("finals") or {}).get("configs", [])
+        trials = [t for c in entry.get("configs", []) + finals for t in c.get("trials", [])]
         best = entry.get("chosen")
+        scored = {c["index"]: c["score"] for c in finals}
         models[key] = {
             "recipe": entry.get("recipe"),
             "current": is_current(dataset, key, entry),
             "configs": len(entry.get("configs", [])),
+            "finalists": len(finals),
             "trials": len(trials),
             "cpu_s": round(sum(t.get("cpu_s", 0.0) for t in trials), 1),
             "wall_s": round(sum(t.get("wall_s", 0.0) for t in trials), 1),
             "chosen": copy.deepcopy(best),
-            "chosen_score": dict(entry["configs"][best["index"]]["score"]) if best else None,
+            "chosen_score": dict(scored[best["index"]]) if best and best["index"] in scored else None,
         }
     return {"protocol": dict(payload.get("protocol", {})), "models": models}
 
@@ -367,38 +413,36 @@ def run(
     configs: int = CONFIGS,
     seeds: tuple[int, ...] = VALIDATION_SEEDS,
     budget_s: float = BUDGET_CPU_S,
+    finalists: int = FINALISTS,
+    finals_budget_s: float = FINALS_BUDGET_CPU_S,
     directory: Path | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run (or resume) the sweep of ``models`` on ``dataset``, round-robin over the models so that
-    any drift in the machine's speed falls on every family alike; write the file after each trial."""
+    """Run (or resume) the sweep of ``models`` on ``dataset``: the screen, then the finals, each
+    round-robin over the models so that any drift in the machine's speed falls on every family
+    alike; write the file after each trial."""
     path = sweep_path(dataset, directory)
     payload = read(dataset, directory) or {"dataset": dataset, "entries": {}}
     payload["protocol"] = {**protocol(), "configs": configs, "validation_seeds": list(seeds)}
     payload["protocol"]["budget_cpu_s"] = budget_s
+    payload["protocol"]["finals"] = finals_protocol(finalists, finals_budget_s)
+    stage = _Stage(dataset, path, payload, seeds, log)
     for model in models:
         _prepare_entry(payload, dataset, model, configs)
     for index in range(configs):
         for model in models:
-            config = payload["entries"][model.key]["configs"][index]
-            for seed in seeds:
-                if any(t["seed"] == seed for t in config["trials"]):
-                    continue
-                started = time.perf_counter()
-                full = trial_config(model.recipe, model.base, config["params"], dataset, seed)
-                _resolve(config, full, model.recipe)
-                config["trials"].append(run_trial(model.recipe, full, budget_s))
-                config["score"] = score(config["trials"])
-                _finish_entry(payload["entries"][model.key], seeds)
-                _write(path, payload)
-                trial = config["trials"][-1]
-                log(
-                    f"{dataset} {model.key} config {index} seed {seed}: {trial['judgement']['diagnosis']}, "
-                    f"{trial['steps']} steps, {time.perf_counter() - started:.1f} s"
-                )
+            stage.train(model, payload["entries"][model.key]["configs"][index], budget_s, "screen")
+    for model in models:
+        digest = finals_digest(dataset, model.key, finalists, finals_budget_s)
+        _prepare_finals(payload["entries"][model.key], seeds, finalists, digest)
+    for rank in range(finalists):
+        for model in models:
+            chosen_few = payload["entries"][model.key]["finals"]["configs"]
+            if rank < len(chosen_few):
+                stage.train(model, chosen_few[rank], finals_budget_s, "finals")
     for model in models:  # a finished sweep run again only completes its records
         entry = payload["entries"][model.key]
-        for config in entry["configs"]:
+        for config in entry["configs"] + entry["finals"]["configs"]:
             if config["trials"]:
                 _resolve(
                     config, trial_config(model.recipe, model.base, config["params"], dataset, 0), model.recipe
@@ -406,6 +450,35 @@ def run(
         _finish_entry(entry, seeds)
     _write(path, payload)
     return payload
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """Trains the missing trials of one configuration and writes the sweep after each."""
+
+    dataset: str
+    path: Path
+    payload: dict[str, Any]
+    seeds: tuple[int, ...]
+    log: Callable[[str], None]
+
+    def train(self, model: Model, config: dict[str, Any], budget_s: float, stage: str) -> None:
+        for seed in self.seeds:
+            if any(t["seed"] == seed for t in config["trials"]):
+                continue
+            started = time.perf_counter()
+            full = trial_config(model.recipe, model.base, config["params"], self.dataset, seed)
+            _resolve(config, full, model.recipe)
+            config["trials"].append(run_trial(model.recipe, full, budget_s))
+            config["score"] = score(config["trials"])
+            _finish_entry(self.payload["entries"][model.key], self.seeds)
+            _write(self.path, self.payload)
+            trial = config["trials"][-1]
+            self.log(
+                f"{self.dataset} {model.key} {stage} config {config['index']} seed {seed}: "
+                f"{trial['judgement']['diagnosis']}, {trial['steps']} steps, "
+                f"{time.perf_counter() - started:.1f} s"
+            )
 
 
 TRIAL_ONLY = ("dataset", "seed", "steps")  # what differs between a trial and the board's run
@@ -437,13 +510,30 @@ def _prepare_entry(payload: dict[str, Any], dataset: str, model: Model, configs:
     payload["entries"][model.key] = entry
 
 
+def _prepare_finals(entry: dict[str, Any], seeds: tuple[int, ...], n: int, digest: str) -> None:
+    """The finals of a screened model: its ``n`` best configurations, trials kept while current."""
+    finals = entry.get("finals") or {}
+    if finals.get("digest") != digest:
+        finals = {"digest": digest, "configs": []}
+    finals["finalists"] = min(n, len(entry["configs"]))
+    screened = {c["index"]: c for c in entry["configs"]}
+    have = {c["index"]: c for c in finals["configs"]}
+    finals["configs"] = [
+        have.get(i) or _empty(i, screened[i]["params"]) for i in finalists(entry["configs"], seeds, n)
+    ]
+    entry["finals"] = finals
+
+
 def _empty(index: int, params: dict[str, Any]) -> dict[str, Any]:
     return {"index": index, "params": params, "trials": [], "score": score([])}
 
 
 def _finish_entry(entry: dict[str, Any], seeds: tuple[int, ...]) -> None:
-    best = choose(entry["configs"], seeds)
-    complete = all({t["seed"] for t in c["trials"]} >= set(seeds) for c in entry["configs"])
+    """Choose among the finals once every finalist is judged on every seed; until then, nothing."""
+    finals = entry.get("finals") or {}
+    contenders = finals.get("configs", [])
+    done = bool(contenders) and len(contenders) == finals.get("finalists")
+    best = choose(contenders, seeds) if done and all(judged_on(c, seeds) for c in contenders) else None
     entry["chosen"] = (
         {
             "index": best["index"],
@@ -451,6 +541,6 @@ def _finish_entry(entry: dict[str, Any], seeds: tuple[int, ...]) -> None:
             "resolved": best.get("resolved", best["params"]),
             "steps": best["score"]["median_steps"],
         }
-        if best is not None and complete
+        if best is not None
         else None
     )

@@ -156,9 +156,9 @@ def sweep_page(request: HttpRequest, dataset: str) -> HttpResponse:
 def _sweep_model(dataset: str, key: str, entry: dict, labels: dict) -> dict:
     family, family_name, label = labels.get(key, ("", key, key))
     chosen = entry.get("chosen") or {}
-    configs = [
-        {**config, "chosen": config["index"] == chosen.get("index")} for config in entry.get("configs", [])
-    ]
+    finals = (entry.get("finals") or {}).get("configs", [])
+    picked = {config["index"] for config in finals}
+    configs = [{**config, "finalist": config["index"] in picked} for config in entry.get("configs", [])]
     return {
         "key": key,
         "family": family,
@@ -169,6 +169,7 @@ def _sweep_model(dataset: str, key: str, entry: dict, labels: dict) -> dict:
         "space": entry.get("space", {}),
         "current": sweep.is_current(dataset, key, entry),
         "configs": configs,
+        "finals": [{**config, "chosen": config["index"] == chosen.get("index")} for config in finals],
         "chosen": chosen,
     }
 

@@ -38,6 +38,7 @@ def test_every_2d_model_was_tuned_with_the_same_declared_effort(dataset):
     payload = sweep.read(dataset)
     assert payload is not None, f"{sweep.sweep_path(dataset)} is missing"
     assert payload["protocol"]["budget_cpu_s"] == sweep.BUDGET_CPU_S
+    assert payload["protocol"]["finals"] == sweep.finals_protocol()
     assert set(payload["entries"]) == set(sweep.SPACES)
     for key, entry in payload["entries"].items():
         assert entry["space_digest"] == sweep.space_digest(dataset, key), key
@@ -47,7 +48,17 @@ def test_every_2d_model_was_tuned_with_the_same_declared_effort(dataset):
                 key,
                 config["index"],
             )
-        assert entry["chosen"] == {**entry["chosen"], "index": sweep.choose(entry["configs"])["index"]}
+        finals = entry["finals"]
+        assert finals["digest"] == sweep.finals_digest(dataset, key), key
+        picked = sweep.finalists(entry["configs"], sweep.VALIDATION_SEEDS, sweep.FINALISTS)
+        assert [c["index"] for c in finals["configs"]] == picked, key
+        for config in finals["configs"]:
+            assert sorted(t["seed"] for t in config["trials"]) == list(sweep.VALIDATION_SEEDS), key
+            budget_cut = [t for t in config["trials"] if t["stop_reason"] == "cancelled"]
+            assert all(t["cpu_s"] >= sweep.FINALS_BUDGET_CPU_S for t in budget_cut), key
+        best = sweep.choose(finals["configs"])
+        steps = best["score"]["median_steps"]
+        assert entry["chosen"] == {**entry["chosen"], "index": best["index"], "steps": steps}
 
 
 @pytest.mark.parametrize("dataset", POINTS)

@@ -82,19 +82,87 @@ def test_quality_is_zero_without_modes_and_one_for_perfect_samples():
     assert sweep.quality(_judgement(True, modes=8, hq=1.0, tv=0.0)) == 1.0
 
 
-def test_a_smoke_sweep_writes_every_trial_chooses_and_resumes_without_redoing(tmp_path, settings):
+SMOKE = {"configs": 2, "seeds": (100,), "budget_s": 0.2, "finalists": 1, "finals_budget_s": 0.4}
+
+
+def test_a_smoke_sweep_writes_every_trial_chooses_in_the_finals_and_resumes_without_redoing(
+    tmp_path, settings
+):
     settings.ATLAS_RESULTS_DIR = tmp_path
     model = _models("ring8")["autoregressive"]
-    payload = sweep.run("ring8", [model], configs=2, seeds=(100,), budget_s=0.2, log=lambda _: None)
+    payload = sweep.run("ring8", [model], **SMOKE, log=lambda _: None)
     entry = payload["entries"]["autoregressive"]
     assert [len(c["trials"]) for c in entry["configs"]] == [1, 1]
-    assert entry["chosen"]["index"] in (0, 1) and entry["chosen"]["steps"] > 0
+    (final,) = entry["finals"]["configs"]
+    assert final["index"] == sweep.choose(entry["configs"], (100,))["index"]
+    assert final["trials"][0]["cpu_s"] >= 0.4 > entry["configs"][0]["trials"][0]["cpu_s"] >= 0.2
+    assert entry["chosen"]["index"] == final["index"]
+    assert entry["chosen"]["steps"] == final["trials"][0]["steps"]  # the finals' steps, not the screen's
     on_disk = json.loads(sweep.sweep_path("ring8").read_text())
     assert on_disk["entries"]["autoregressive"]["chosen"] == entry["chosen"]
     trial = entry["configs"][0]["trials"][0]
-    assert trial["cpu_s"] >= 0.2 and set(trial["judgement"]) >= {"meets", "diagnosis", "modes_counted"}
-    again = sweep.run("ring8", [model], configs=2, seeds=(100,), budget_s=0.2, log=pytest.fail)
+    assert set(trial["judgement"]) >= {"meets", "diagnosis", "modes_counted"}
+    again = sweep.run("ring8", [model], **SMOKE, log=pytest.fail)
     assert again["entries"]["autoregressive"]["configs"] == entry["configs"]
+    assert again["entries"]["autoregressive"]["finals"] == entry["finals"]
+
+
+def _canned_trial(quality_at: dict[tuple[float, float], float]):
+    """A stand-in for run_trial: the HQ share each (lr, budget) pair scores, no training."""
+
+    def trial(recipe, config, budget_s):
+        hq = quality_at[(config["lr"], budget_s)]
+        return {
+            "seed": config["seed"],
+            "steps": int(budget_s * 100),
+            "cpu_s": budget_s,
+            "wall_s": budget_s,
+            "stop_reason": "cancelled",
+            "judgement": _judgement(False, hq=hq),
+        }
+
+    return trial
+
+
+def test_the_finals_retrain_the_best_screened_configs_longer_and_their_winner_is_chosen(
+    tmp_path, settings, monkeypatch
+):
+    settings.ATLAS_RESULTS_DIR = tmp_path
+    model = _models("ring8")["autoregressive"]
+    lrs = [
+        sweep.trial_config(model.recipe, model.base, p, "ring8", 0)["lr"]
+        for p in sweep.draw_configs("ring8", "autoregressive", 3)
+    ]
+    # the screen ranks config 0 > 1 > 2; with the long budget config 1 overtakes config 0
+    quality_at = {
+        (lrs[0], 1.0): 0.9,
+        (lrs[1], 1.0): 0.8,
+        (lrs[2], 1.0): 0.1,
+        (lrs[0], 5.0): 0.91,
+        (lrs[1], 5.0): 0.99,
+    }
+    monkeypatch.setattr(sweep, "run_trial", _canned_trial(quality_at))
+    payload = sweep.run(
+        "ring8",
+        [model],
+        configs=3,
+        seeds=(100, 101),
+        budget_s=1.0,
+        finalists=2,
+        finals_budget_s=5.0,
+        log=lambda _: None,
+    )
+    entry = payload["entries"]["autoregressive"]
+    assert [c["index"] for c in entry["finals"]["configs"]] == [0, 1]
+    assert sweep.choose(entry["configs"], (100, 101))["index"] == 0  # the screen alone would pick 0
+    assert entry["chosen"]["index"] == 1 and entry["chosen"]["steps"] == 500
+
+
+def test_no_config_reaches_the_finals_before_every_config_is_screened():
+    screened = [_config(i, [_judgement(True, hq=0.5 + i / 10)] * 3) for i in range(3)]
+    assert sweep.finalists(screened, (100, 101, 102), 2) == [2, 1]
+    unfinished = screened + [_config(3, [_judgement(True)] * 2)]
+    assert sweep.finalists(unfinished, (100, 101, 102), 2) == []
 
 
 def _write_sweep(tmp_path, dataset: str, key: str, chosen: dict, digest: str | None = None) -> None:
@@ -104,6 +172,10 @@ def _write_sweep(tmp_path, dataset: str, key: str, chosen: dict, digest: str | N
         "recipe": "x",
         "space_digest": digest or sweep.space_digest(dataset, key),
         "configs": [_config(chosen["index"], [_judgement(True)] * 3)],
+        "finals": {
+            "digest": sweep.finals_digest(dataset, key),
+            "configs": [_config(chosen["index"], [_judgement(True)] * 3)],
+        },
         "chosen": chosen,
     }
     path.write_text(json.dumps({"dataset": dataset, "protocol": sweep.protocol(), "entries": {key: entry}}))
@@ -129,6 +201,23 @@ def test_a_choice_made_under_another_protocol_or_space_is_ignored(tmp_path, sett
     assert plan.runs[0].config["bins"] == recipes.get("ar-grid-2d").validate({})[0]["bins"]
 
 
+def test_a_choice_made_before_the_finals_or_under_other_finals_is_ignored(tmp_path, settings):
+    settings.ATLAS_RESULTS_DIR = tmp_path
+    chosen = {"index": 4, "params": {"bins": 256}, "steps": 1234}
+    _write_sweep(tmp_path, "grid25", "autoregressive", chosen)
+    assert sweep.chosen("grid25", "autoregressive")["bins"] == 256
+    path = sweep.sweep_path("grid25")
+    payload = json.loads(path.read_text())
+    payload["entries"]["autoregressive"]["finals"]["digest"] = sweep.finals_digest(
+        "grid25", "autoregressive", budget_s=sweep.FINALS_BUDGET_CPU_S / 2
+    )
+    path.write_text(json.dumps(payload))
+    assert sweep.chosen("grid25", "autoregressive") is None
+    del payload["entries"]["autoregressive"]["finals"]
+    path.write_text(json.dumps(payload))
+    assert sweep.chosen("grid25", "autoregressive") is None
+
+
 def test_a_malformed_sweep_file_names_itself(tmp_path, settings):
     settings.ATLAS_RESULTS_DIR = tmp_path
     path = tmp_path / "boards" / "ring8" / sweep.SWEEP_FILE
@@ -147,6 +236,7 @@ def test_the_sweep_page_shows_every_configuration_and_marks_the_choice(client, t
     assert page.status_code == 200
     html = page.content.decode()
     assert 'id="sweep-gan"' in html and "chosen configuration" in html and "the recipe's defaults" in html
+    assert "finals-table" in html and "→ finals" in html
     assert client.get("/results/ring8/sweep.json").json()["entries"]["gan"]["chosen"]["steps"] == 900
     assert client.get("/results/grid25/sweep/").status_code == 404
     assert client.get("/results/nope/sweep/").status_code == 404
@@ -155,7 +245,9 @@ def test_the_sweep_page_shows_every_configuration_and_marks_the_choice(client, t
 def test_the_choice_spells_out_the_defaults_it_was_validated_with(tmp_path, settings):
     settings.ATLAS_RESULTS_DIR = tmp_path
     model = _models("ring8")["autoregressive"]
-    entry = sweep.run("ring8", [model], configs=1, seeds=(100,), budget_s=0.1, log=lambda _: None)["entries"]
+    entry = sweep.run(
+        "ring8", [model], configs=1, seeds=(100,), budget_s=0.1, finals_budget_s=0.1, log=lambda _: None
+    )["entries"]
     resolved = entry["autoregressive"]["chosen"]["resolved"]
     defaults = model.recipe.validate({})[0]
     assert (
@@ -178,7 +270,17 @@ def test_the_board_runs_the_validated_values_not_todays_recipe_defaults(tmp_path
 def test_resuming_after_a_recipe_default_changed_is_refused(tmp_path, settings, monkeypatch):
     settings.ATLAS_RESULTS_DIR = tmp_path
     model = _models("ring8")["autoregressive"]
-    sweep.run("ring8", [model], configs=1, seeds=(100,), budget_s=0.1, log=lambda _: None)
+    sweep.run(
+        "ring8", [model], configs=1, seeds=(100,), budget_s=0.1, finals_budget_s=0.1, log=lambda _: None
+    )
     moved = sweep.Model(model.key, model.recipe, {**model.base, "bins": 64})
     with pytest.raises(ValueError, match="start the sweep of this model again"):
-        sweep.run("ring8", [moved], configs=1, seeds=(100, 101), budget_s=0.1, log=lambda _: None)
+        sweep.run(
+            "ring8",
+            [moved],
+            configs=1,
+            seeds=(100, 101),
+            budget_s=0.1,
+            finals_budget_s=0.1,
+            log=lambda _: None,
+        )

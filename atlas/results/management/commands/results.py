@@ -67,6 +67,15 @@ class Command(BaseCommand):
             "--budget", type=float, default=sweep.BUDGET_CPU_S, help="sweep: CPU seconds per trial"
         )
         parser.add_argument(
+            "--finalists", type=int, default=sweep.FINALISTS, help="sweep: configurations in the finals"
+        )
+        parser.add_argument(
+            "--finals-budget",
+            type=float,
+            default=sweep.FINALS_BUDGET_CPU_S,
+            help="sweep: CPU seconds per finals trial",
+        )
+        parser.add_argument(
             "--validation-seeds", type=int, nargs="+", default=list(sweep.VALIDATION_SEEDS), help="sweep"
         )
         parser.add_argument(
@@ -157,6 +166,8 @@ class Command(BaseCommand):
             configs=options["configs"],
             seeds=tuple(options["validation_seeds"]),
             budget_s=options["budget"],
+            finalists=options["finalists"],
+            finals_budget_s=options["finals_budget"],
             log=self.stdout.write,
         )
 
