@@ -35,10 +35,8 @@ def demo(slug: str, data: str, device: str, quality_every: float) -> dict:
     """One default demo of ``slug`` on ``data``: wall seconds from building the model to metrics."""
     recipe = recipes.get(slug)
     config, _ = recipe.validate({"dataset": data, "seed": 1})
-    overrides, settings = recipe.split(config)
     started = time.perf_counter()
-    dataset = datasets.load(data, seed=1)
-    model = registry.build(recipe.model, dataset.spec, seed=1, device=device, **overrides)
+    model, dataset, settings = recipe.build(config, device=device)
     stop = QualityStop(model, dataset, seed=1, every_s=quality_every)
     budget = trainer.Budget(settings["steps"], recipe.demo_budget_s(settings))
     result = trainer.train(model, dataset, budget=budget, callbacks=[stop], seed=1, preview_n=0)

@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 import torch  # noqa: E402
 
 from atlas.runs import recipes  # noqa: E402  (plain dataclasses: no Django needed)
-from compute import datasets, registry  # noqa: E402
 from compute.evaluate import evaluate  # noqa: E402
 from compute.trainer import Budget, train  # noqa: E402
 
@@ -39,9 +38,7 @@ def measure(recipe: recipes.Recipe, seconds: float) -> tuple[str, float, float, 
     """(dataset, steps/s, evaluation seconds, projected seconds of the default run)."""
     config, errors = recipe.validate({})
     assert not errors, errors
-    overrides, settings = recipe.split(config)
-    data = datasets.load(settings["dataset"], seed=0)
-    model = registry.build(recipe.model, data.spec, seed=0, **overrides)
+    model, data, settings = recipe.build(config)
     result = train(model, data, budget=Budget(steps=settings["steps"], seconds=seconds), seed=0, preview_n=0)
     start = time.perf_counter()
     evaluate(model, data, n=recipe.eval_samples, seed=0)

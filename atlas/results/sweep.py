@@ -230,11 +230,9 @@ def trial_config(
 def train_for_cpu(recipe: recipes.Recipe, config: dict[str, Any], budget_s: float):
     """(model, dataset, train result, CPU clock at the start): ``config`` (a canonical config of
     ``recipe``) trained on the CPU until ``budget_s`` of CPU time or its steps run out."""
-    from compute import datasets, registry, trainer
+    from compute import trainer
 
-    overrides, train = recipe.split(config)
-    data = datasets.load(train["dataset"], seed=train["seed"])
-    model = registry.build(recipe.model, data.spec, seed=train["seed"], device="cpu", **overrides)
+    model, data, train = recipe.build(config)
     budget = CpuBudget(budget_s)
     result = trainer.train(
         model,

@@ -24,7 +24,7 @@ from django.db import close_old_connections, connection
 
 from atlas.runs import live, recipes, services
 from atlas.runs.models import Run, RunStatus
-from compute import datasets, evaluate, plots, registry, trainer
+from compute import datasets, evaluate, plots, trainer
 from compute.stopping import QualityCheck, QualityStop
 from compute.version import code_version
 
@@ -184,12 +184,11 @@ def execute(lease: services.Lease) -> str:
     """Train, evaluate and store one run; returns the final status (or "lost")."""
     run = Run.objects.get(pk=lease.run_id)
     recipe = recipes.get(run.recipe)
-    overrides, train_settings = recipe.split(run.config)
     beat = Heartbeat(lease)
     beat.start()
     try:
         with _interrupted_by_shutdown(beat):
-            return _train_and_store(run, recipe, overrides, train_settings, beat, lease)
+            return _train_and_store(run, recipe, beat, lease)
     except Exception as exc:
         log.exception("run %s failed", run.pk)
         reason = _timeout_reason(exc) or f"{type(exc).__name__}: {exc}"
@@ -239,12 +238,8 @@ def _timeout_reason(exc: Exception) -> str:
     return "the worker's time limit was reached" if isinstance(exc, SoftTimeLimitExceeded) else ""
 
 
-def _train_and_store(run, recipe, overrides, train_settings, beat: Heartbeat, lease: services.Lease) -> str:
-    dataset = datasets.load(train_settings["dataset"], seed=train_settings["seed"])
-    device = trainer.pick_device()
-    model = registry.build(
-        recipe.model, dataset.spec, seed=train_settings["seed"], device=device, **overrides
-    )
+def _train_and_store(run, recipe, beat: Heartbeat, lease: services.Lease) -> str:
+    model, dataset, train_settings = recipe.build(run.config, device=trainer.pick_device())
     reporter = LiveReporter(run, dataset, beat, train_settings["steps"])
     if reporter.density is not None:
         live.publish(run.public_id, {"type": "density", **reporter.density})

@@ -193,6 +193,16 @@ class Recipe:
         overrides = {**self.fixed, **{k: v for k, v in config.items() if targets[k] == "config"}}
         return overrides, {k: v for k, v in config.items() if targets[k] == "train"}
 
+    def build(self, config: dict[str, Any], device: str = "cpu") -> tuple[Any, Any, dict[str, Any]]:
+        """(model, dataset, trainer settings) of a canonical config: the dataset drawn with the
+        config's seed and the untrained model, seeded alike, on ``device``."""
+        from compute import datasets, registry  # torch stays out of the web process until a run needs it
+
+        overrides, train = self.split(config)
+        data = datasets.load(train["dataset"], seed=train["seed"])
+        model = registry.build(self.model, data.spec, seed=train["seed"], device=device, **overrides)
+        return model, data, train
+
 
 def is_demo(train_settings: dict[str, Any]) -> bool:
     """A visitor's demo (stops when converged or after its seconds), not a board run."""

@@ -94,7 +94,9 @@ def test_an_exception_fails_the_run_with_its_reason(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("the model exploded")
 
-    monkeypatch.setattr(execution.registry, "build", broken)
+    from compute import registry
+
+    monkeypatch.setattr(registry, "build", broken)
     assert execution.execute(lease) == RunStatus.FAILED
     run.refresh_from_db()
     assert run.status_reason == "RuntimeError: the model exploded"

@@ -26,9 +26,7 @@ def demo_model(slug: str, dataset: str, steps: int, **change):
     recipe = recipes.get(slug)
     config, errors = recipe.validate({"dataset": dataset, **change})
     assert errors == {}
-    overrides, _ = recipe.split(config)
-    data = datasets.load(dataset, seed=0)
-    model = registry.build(recipe.model, data.spec, seed=0, **overrides)
+    model, data, _ = recipe.build(config)
     with torch_threads(1):
         trainer.train(model, data, budget=trainer.Budget(steps), seed=0, preview_n=0)
     return model, data
