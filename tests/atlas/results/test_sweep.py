@@ -85,12 +85,17 @@ def test_quality_is_zero_without_modes_and_one_for_perfect_samples():
 SMOKE = {"configs": 2, "seeds": (100,), "budget_s": 0.2, "finalists": 1, "finals_budget_s": 0.4}
 
 
+def _smoke(model: sweep.Model, **changes) -> dict:
+    """A sweep of ``model`` on ring8 at the smoke scale (``SMOKE``, with ``changes``), silent."""
+    return sweep.run("ring8", [model], **{**SMOKE, **changes}, log=lambda _: None)
+
+
 def test_a_smoke_sweep_writes_every_trial_chooses_in_the_finals_and_resumes_without_redoing(
     tmp_path, settings
 ):
     settings.ATLAS_RESULTS_DIR = tmp_path
     model = _models("ring8")["autoregressive"]
-    payload = sweep.run("ring8", [model], **SMOKE, log=lambda _: None)
+    payload = _smoke(model)
     entry = payload["entries"]["autoregressive"]
     assert [len(c["trials"]) for c in entry["configs"]] == [1, 1]
     (final,) = entry["finals"]["configs"]
@@ -142,16 +147,7 @@ def test_the_finals_retrain_the_best_screened_configs_longer_and_their_winner_is
         (lrs[1], 5.0): 0.99,
     }
     monkeypatch.setattr(sweep, "run_trial", _canned_trial(quality_at))
-    payload = sweep.run(
-        "ring8",
-        [model],
-        configs=3,
-        seeds=(100, 101),
-        budget_s=1.0,
-        finalists=2,
-        finals_budget_s=5.0,
-        log=lambda _: None,
-    )
+    payload = _smoke(model, configs=3, seeds=(100, 101), budget_s=1.0, finalists=2, finals_budget_s=5.0)
     entry = payload["entries"]["autoregressive"]
     assert [c["index"] for c in entry["finals"]["configs"]] == [0, 1]
     assert sweep.choose(entry["configs"], (100, 101))["index"] == 0  # the screen alone would pick 0
@@ -245,9 +241,7 @@ def test_the_sweep_page_shows_every_configuration_and_marks_the_choice(client, t
 def test_the_choice_spells_out_the_defaults_it_was_validated_with(tmp_path, settings):
     settings.ATLAS_RESULTS_DIR = tmp_path
     model = _models("ring8")["autoregressive"]
-    entry = sweep.run(
-        "ring8", [model], configs=1, seeds=(100,), budget_s=0.1, finals_budget_s=0.1, log=lambda _: None
-    )["entries"]
+    entry = _smoke(model, configs=1)["entries"]
     resolved = entry["autoregressive"]["chosen"]["resolved"]
     defaults = model.recipe.validate({})[0]
     assert (
@@ -270,17 +264,7 @@ def test_the_board_runs_the_validated_values_not_todays_recipe_defaults(tmp_path
 def test_resuming_after_a_recipe_default_changed_is_refused(tmp_path, settings, monkeypatch):
     settings.ATLAS_RESULTS_DIR = tmp_path
     model = _models("ring8")["autoregressive"]
-    sweep.run(
-        "ring8", [model], configs=1, seeds=(100,), budget_s=0.1, finals_budget_s=0.1, log=lambda _: None
-    )
+    _smoke(model, configs=1)
     moved = sweep.Model(model.key, model.recipe, {**model.base, "bins": 64})
     with pytest.raises(ValueError, match="start the sweep of this model again"):
-        sweep.run(
-            "ring8",
-            [moved],
-            configs=1,
-            seeds=(100, 101),
-            budget_s=0.1,
-            finals_budget_s=0.1,
-            log=lambda _: None,
-        )
+        _smoke(moved, configs=1, seeds=(100, 101))
