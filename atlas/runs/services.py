@@ -312,22 +312,28 @@ def interrupt(lease: Lease, reason: str, **fields: Any) -> bool:
 def resume_interrupted() -> int:
     """Re-queue every interrupted run (one whose cancel was asked for ends cancelled instead).
     An interruption does not use up one of the run's attempts: its cap grows by one."""
-    count = 0
-    for run in Run.objects.filter(status=RunStatus.INTERRUPTED).only("pk", "queue", "cancel_requested"):
-        if run.cancel_requested:
-            transition(run.pk, RunStatus.CANCELLED, "cancelled while interrupted", from_states=(run.status,))
-            continue
-        if transition(
-            run.pk,
-            RunStatus.QUEUED,
-            "re-queued after an interruption",
-            from_states=(RunStatus.INTERRUPTED,),
-            max_attempts=F("max_attempts") + 1,
-            heartbeat_at=timezone.now(),  # on a queued run: when it was last sent
-        ):
-            enqueue(run)
-            count += 1
-    return count
+    runs = Run.objects.filter(status=RunStatus.INTERRUPTED).only("pk", "queue", "cancel_requested")
+    return sum(requeue_interrupted(run) for run in runs)
+
+
+def requeue_interrupted(run: Run, *, send: bool = True) -> bool:
+    """Queue one interrupted run again (its attempt cap grows by one), or end it cancelled if its
+    cancel was asked for. ``send``: enqueue it for a worker; a caller that runs it in its own
+    process (`manage.py results report`) takes the lease itself instead."""
+    if run.cancel_requested:
+        transition(run.pk, RunStatus.CANCELLED, "cancelled while interrupted", from_states=(run.status,))
+        return False
+    requeued = transition(
+        run.pk,
+        RunStatus.QUEUED,
+        "re-queued after an interruption",
+        from_states=(RunStatus.INTERRUPTED,),
+        max_attempts=F("max_attempts") + 1,
+        heartbeat_at=timezone.now(),  # on a queued run: when it was last sent
+    )
+    if requeued and send:
+        enqueue(run)
+    return requeued
 
 
 def recover_orphans(*, everything: bool = False) -> int:

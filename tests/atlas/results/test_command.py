@@ -94,3 +94,16 @@ def test_status_requests_nothing():
 def test_bad_seed_counts_are_refused():
     with pytest.raises(CommandError):
         run_command("refresh", "--seeds", "0")
+
+
+def test_report_trains_an_interrupted_board_run_again_instead_of_skipping_it(monkeypatch):
+    # A report stopped by its operator (SIGTERM) leaves its run interrupted, lease token and all.
+    plan = {p.key: p for p in boards.plan(boards.BOARDS["ring8"], [0])}["autoregressive"]
+    stopped = make_run(plan, plan.runs[0], status=RunStatus.INTERRUPTED)
+    Run.objects.filter(pk=stopped.pk).update(lease_token="the-stopped-report", max_attempts=1, attempts=1)
+    leased = []
+    monkeypatch.setattr(command.execution, "execute", lambda lease: leased.append(lease) or "succeeded")
+    out = run_command("report", "--dataset", "ring8", "--seeds", "1", "--model", "autoregressive")
+    assert [lease.run_id for lease in leased] == [stopped.pk]
+    assert "seed 0: succeeded" in out and "held" not in out
+    assert Run.objects.get(pk=stopped.pk).max_attempts == 2  # an interruption costs no attempt

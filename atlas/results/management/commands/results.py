@@ -182,6 +182,8 @@ class Command(BaseCommand):
             if run.status not in (RunStatus.QUEUED, RunStatus.INTERRUPTED):
                 self.stdout.write(f"  {dataset} {tagged.recipe} seed {tagged.planned.seed}: {run.status}")
                 continue
+            if run.status == RunStatus.INTERRUPTED:  # a stopped report or worker: train it again here
+                services.requeue_interrupted(run, send=False)
             lease, why = services.acquire(run.pk, worker="results-report")
             status = execution.execute(lease) if lease else f"skipped ({why})"
             self.stdout.write(f"  {dataset} {tagged.recipe} seed {tagged.planned.seed}: {status}")
