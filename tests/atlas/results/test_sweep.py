@@ -272,7 +272,8 @@ def test_resuming_after_a_recipe_default_changed_is_refused(tmp_path, settings, 
 
 def test_a_board_run_has_room_to_train_what_its_finals_reached_before_its_wall_cap():
     # The finals measure CPU time on an idle thread; a worker adds previews and heartbeats, and a
-    # board run at 60 s of wall time timed out at 13,300 of its 16,500 DDPM steps (measured).
+    # board run at 60 s of wall time timed out at 13,300 of its 16,500 DDPM steps, and one at a 90-s
+    # cap finished at 89.6 s (measured, two reports running at once).
     for dataset in ("ring8", "grid25"):
         for model in _models(dataset).values():
-            assert execution.wall_cap(model.recipe) >= 1.4 * sweep.FINALS_BUDGET_CPU_S, model.recipe.slug
+            assert execution.wall_cap(model.recipe) >= 1.75 * sweep.FINALS_BUDGET_CPU_S, model.recipe.slug
