@@ -143,13 +143,17 @@ SPACES: dict[str, Space] = {
 }
 
 
+def cpu_budget(seconds: float) -> dict[str, Any]:
+    """A stage's trial budget, for the reader and for the machine."""
+    return {"budget": f"{seconds:g} s of CPU time per trial on one thread", "budget_cpu_s": seconds}
+
+
 def protocol() -> dict[str, Any]:
     return {
         "configs": CONFIGS,
         "validation_seeds": list(VALIDATION_SEEDS),
         "report_seeds": list(REPORT_SEEDS),
-        "budget": f"{BUDGET_CPU_S:g} s of CPU time per trial on one thread",
-        "budget_cpu_s": BUDGET_CPU_S,
+        **cpu_budget(BUDGET_CPU_S),
         "judge": f"compute.metrics.judge_2d on {JUDGE_SAMPLES} samples (noise seed 10,000 + seed)",
         "selection": SELECTION,
     }
@@ -158,8 +162,7 @@ def protocol() -> dict[str, Any]:
 def finals_protocol(finalists: int = FINALISTS, budget_s: float = FINALS_BUDGET_CPU_S) -> dict[str, Any]:
     return {
         "finalists": finalists,
-        "budget": f"{budget_s:g} s of CPU time per trial on one thread",
-        "budget_cpu_s": budget_s,
+        **cpu_budget(budget_s),
         "selection": f"the {finalists} best configurations of the screen by its score retrain on the "
         "validation seeds for this budget; the same score chooses among them",
     }
@@ -421,8 +424,12 @@ def run(
     alike; write the file after each trial."""
     path = sweep_path(dataset, directory)
     payload = read(dataset, directory) or {"dataset": dataset, "entries": {}}
-    payload["protocol"] = {**protocol(), "configs": configs, "validation_seeds": list(seeds)}
-    payload["protocol"]["budget_cpu_s"] = budget_s
+    payload["protocol"] = {
+        **protocol(),
+        "configs": configs,
+        "validation_seeds": list(seeds),
+        **cpu_budget(budget_s),  # a smoke sweep's file states the budget it really ran
+    }
     payload["protocol"]["finals"] = finals_protocol(finalists, finals_budget_s)
     stage = _Stage(dataset, path, payload, seeds, log)
     for model in models:
