@@ -1,4 +1,4 @@
-"""Equal-effort tuning of the 2-D board models (Lucic et al. 2018, "Are GANs Created Equal?";
+"""Equal-effort tuning of the board models (Lucic et al. 2018, "Are GANs Created Equal?";
 Melis et al. 2018): the same search effort for every family, selection on seeds the board never
 reports, the whole sweep published.
 
@@ -10,11 +10,16 @@ The protocol, declared before any number was seen (``PROTOCOL``):
 - Every configuration trains once per validation seed (100, 101, 102) for the same budget: 10 s
   of CPU time on one thread (``CpuBudget``; CPU time, not wall time, so a busy machine does not
   shorten one model's budget more than another's).
-- Each trial is judged by the verdict-grade 2-D criterion (``compute.metrics.judge_2d``) on 2,000
-  samples drawn with noise of their own (seed 10,000 + seed, as the demos' stopping rule does).
-- Selection score, lexicographic: (1) the number of validation seeds whose samples meet the bar;
-  (2) the mean over those seeds of ``quality`` = modes counted / K × HQ share × (1 − mode-weight
-  TV), each in [0, 1]. Ties go to the lower index (the defaults first).
+- On the 2-D boards each trial is judged by the verdict-grade 2-D criterion
+  (``compute.metrics.judge_2d``) on 2,000 samples drawn with noise of their own (seed 10,000 + seed,
+  as the demos' stopping rule does). Selection score, lexicographic: (1) the number of validation
+  seeds whose samples meet the bar; (2) the mean over those seeds of ``quality`` = modes counted / K
+  × HQ share × (1 − mode-weight TV), each in [0, 1]. Ties go to the lower index (the defaults first).
+- On the digits board each trial draws 1,000 samples (the same noise seeds) and is judged by the
+  board's own digit metrics (``compute.evaluate.image_sample_metrics``). Selection score: the mean
+  over the validation seeds of the Fréchet distance in the digit feature space, lower first; ties go
+  to the lower index. Digits have no modes to count, and the Fréchet distance is the one board metric
+  that weighs fidelity and coverage together (precision and recall are recorded beside it).
 - Finals (successive halving: Jamieson & Talwalkar 2016; Li et al. 2018, Hyperband): the
   ``FINALISTS`` = 3 best configurations by that score train again on the same validation seeds for
   the full run budget, ``FINALS_BUDGET_CPU_S`` = 60 s of CPU time, and the same score picks the
@@ -26,11 +31,14 @@ The protocol, declared before any number was seen (``PROTOCOL``):
 
 The sweep file (``results/boards/<dataset>/sweep.json``) holds every configuration, every trial
 and its scores; it is written after each trial, so an interrupted sweep resumes where it stopped.
+Processes that sweep different models of one board may run side by side: each writes only its own
+models' entries, under a file lock.
 """
 
 from __future__ import annotations
 
 import copy
+import fcntl
 import functools
 import hashlib
 import json
@@ -54,10 +62,15 @@ BUDGET_CPU_S = 10.0
 FINALISTS = 3
 FINALS_BUDGET_CPU_S = 60.0
 JUDGE_SAMPLES = 2000
+IMAGE_JUDGE_SAMPLES = 1000  # the digits board's own sample count
 SWEEP_FILE = "sweep.json"
 SELECTION = (
     "lexicographic: (1) validation seeds meeting the verdict-grade bar (judge_2d); (2) mean of "
     "modes counted / K × HQ share × (1 − mode-weight TV); ties to the lower index"
+)
+IMAGE_SELECTION = (
+    "the mean over the validation seeds of the Fréchet distance in the digit feature space, lower "
+    "first; ties to the lower index"
 )
 
 
@@ -142,20 +155,91 @@ SPACES: dict[str, Space] = {
     },
 }
 
+IMAGE_WIDTHS = Choice((128, 256, 512, 1024))
+IMAGE_CHANNELS = Choice((8, 16, 32))  # the small U-Nets' and coupling nets' base channels
+IMAGE_BATCHES = Choice((64, 128, 256))
+
+# The search space of each digits board model, declared like the 2-D ones: step size, network size
+# and batch for all, plus each family's own knobs.
+IMAGE_SPACES: dict[str, Space] = {
+    "vae": {
+        "lr": LogUniform(3e-4, 1e-2),
+        "hidden": IMAGE_WIDTHS,
+        "depth": Choice((1, 2, 3)),
+        "latent_dim": Choice((8, 16, 32)),
+        "batch_size": IMAGE_BATCHES,
+    },
+    "gan": {
+        "lr": LogUniform(5e-5, 2e-3),
+        "hidden": IMAGE_WIDTHS,
+        "variant": Choice(("non-saturating", "wgan-gp")),
+        "ema": Choice((0.0, 0.99, 0.995, 0.999)),
+        "batch_size": IMAGE_BATCHES,
+    },
+    "diffusion": {
+        "lr": LogUniform(5e-4, 1e-2),
+        "channels": IMAGE_CHANNELS,
+        "sample_nfe": Choice((25, 50, 100)),
+        "batch_size": IMAGE_BATCHES,
+    },
+    "realnvp": {
+        "lr": LogUniform(3e-4, 1e-2),
+        "channels": IMAGE_CHANNELS,
+        "couplings": Choice((4, 8, 12)),
+        "batch_size": IMAGE_BATCHES,
+    },
+    "flow-matching": {
+        "lr": LogUniform(5e-4, 1e-2),
+        "channels": IMAGE_CHANNELS,
+        "sampler": Choice(("euler", "heun")),
+        "sample_nfe": Choice((20, 40, 80)),
+        "batch_size": IMAGE_BATCHES,
+    },
+    "ebm": {
+        "lr": LogUniform(3e-4, 1e-2),
+        "hidden": IMAGE_WIDTHS,
+        "dsm_levels": Choice((4, 8, 16)),
+        "batch_size": IMAGE_BATCHES,
+    },
+    "autoregressive": {
+        "lr": LogUniform(3e-4, 1e-2),
+        "hidden": Choice((256, 512, 768, 1024)),
+        "variant": Choice(("order-agnostic", "natural")),
+        "batch_size": IMAGE_BATCHES,
+    },
+}
+
+
+def kind_of(dataset: str) -> str:
+    """The board's data kind: "points2d" (judged by modes and HQ share) or "image" (digits)."""
+    return "points2d" if dataset in recipes.POINTS2D else "image"
+
+
+def spaces(dataset: str) -> dict[str, Space]:
+    """The search spaces of ``dataset``'s board models (key -> space)."""
+    return SPACES if kind_of(dataset) == "points2d" else IMAGE_SPACES
+
 
 def cpu_budget(seconds: float) -> dict[str, Any]:
     """A stage's trial budget, for the reader and for the machine."""
     return {"budget": f"{seconds:g} s of CPU time per trial on one thread", "budget_cpu_s": seconds}
 
 
-def protocol() -> dict[str, Any]:
+def protocol(dataset: str = "ring8") -> dict[str, Any]:
+    if kind_of(dataset) == "points2d":
+        judge, selection = f"compute.metrics.judge_2d on {JUDGE_SAMPLES} samples", SELECTION
+    else:
+        judge, selection = (
+            f"compute.evaluate.image_sample_metrics on {IMAGE_JUDGE_SAMPLES} samples",
+            IMAGE_SELECTION,
+        )
     return {
         "configs": CONFIGS,
         "validation_seeds": list(VALIDATION_SEEDS),
         "report_seeds": list(REPORT_SEEDS),
         **cpu_budget(BUDGET_CPU_S),
-        "judge": f"compute.metrics.judge_2d on {JUDGE_SAMPLES} samples (noise seed 10,000 + seed)",
-        "selection": SELECTION,
+        "judge": f"{judge} (noise seed 10,000 + seed)",
+        "selection": selection,
     }
 
 
@@ -174,7 +258,7 @@ def describe_space(space: Space) -> dict[str, str]:
 
 def space_digest(dataset: str, key: str) -> str:
     """Changes whenever the protocol or the model's space does: a stale sweep is then redone."""
-    text = json.dumps([dataset, key, protocol(), describe_space(SPACES[key])], sort_keys=True)
+    text = json.dumps([dataset, key, protocol(dataset), describe_space(spaces(dataset)[key])], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -189,7 +273,7 @@ def finals_digest(
 def is_current(dataset: str, key: str, entry: dict[str, Any]) -> bool:
     """Whether ``entry`` was swept under today's protocol (screen and finals) and ``key``'s space."""
     return (
-        key in SPACES
+        key in spaces(dataset)
         and entry.get("space_digest") == space_digest(dataset, key)
         and (entry.get("finals") or {}).get("digest") == finals_digest(dataset, key)
     )
@@ -198,7 +282,7 @@ def is_current(dataset: str, key: str, entry: dict[str, Any]) -> bool:
 def draw_configs(dataset: str, key: str, n: int = CONFIGS) -> list[dict[str, Any]]:
     """Configuration 0 is the recipe's defaults ({}); 1..n-1 are drawn from the model's space."""
     rng = random.Random(f"{dataset}/{key}")
-    space = SPACES[key]
+    space = spaces(dataset)[key]
     return [{}] + [{name: space[name].draw(rng) for name in sorted(space)} for _ in range(n - 1)]
 
 
@@ -250,24 +334,49 @@ def train_for_cpu(recipe: recipes.Recipe, config: dict[str, Any], budget_s: floa
 
 def run_trial(recipe: recipes.Recipe, config: dict[str, Any], budget_s: float) -> dict[str, Any]:
     """Train one configuration for ``budget_s`` of CPU time and judge its samples."""
-    from compute import evaluate, metrics
-
     started = time.perf_counter()
     model, data, result, cpu_started = train_for_cpu(recipe, config, budget_s)
     trained_s = time.perf_counter() - started
-    samples, _ = evaluate.draw(model, JUDGE_SAMPLES, seed=10_000 + config["seed"])
-    judgement = metrics.judge_2d(samples, data).as_dict()
+    judgement = judge(model, data, config["dataset"], seed=10_000 + config["seed"])
     return {
         "seed": config["seed"],
         "steps": result.steps,
         "stop_reason": result.stop_reason,
         "cpu_s": round(time.process_time() - cpu_started, 2),
         "wall_s": round(trained_s, 2),
-        "judgement": {k: judgement[k] for k in JUDGED if k in judgement},
+        "judgement": judgement,
     }
 
 
 JUDGED = ("meets", "diagnosis", "modes_counted", "num_modes", "hq_fraction", "hq_mode_tv", "spread_ratio")
+IMAGE_JUDGED = ("frechet_distance", "kid", "precision", "recall", "classes_covered", "class_tv")
+
+
+def judge(model: Any, data: Any, dataset: str, seed: int) -> dict[str, Any]:
+    """The judgement of a trained trial's samples: the 2-D verdict, or the digits board's metrics."""
+    from compute import evaluate, metrics
+
+    if kind_of(dataset) == "points2d":
+        samples, _ = evaluate.draw(model, JUDGE_SAMPLES, seed=seed)
+        judgement = metrics.judge_2d(samples, data).as_dict()
+        return {k: judgement[k] for k in JUDGED if k in judgement}
+    samples, _ = evaluate.draw(model, IMAGE_JUDGE_SAMPLES, seed=seed)
+    found = evaluate.image_sample_metrics(data, samples)
+    found.update(found.pop("prdc"))
+    return {k: _finite(found[k]) for k in IMAGE_JUDGED}
+
+
+def _finite(value: float) -> float | None:
+    """Rounded for the file; None where a diverged model's samples gave no finite number."""
+    return round(float(value), 4) if math.isfinite(value) else None
+
+
+def describe(judgement: dict[str, Any]) -> str:
+    """One trial's judgement in a few words, for the log."""
+    if "diagnosis" in judgement:
+        return judgement["diagnosis"]
+    found = judgement
+    return f"FD {found['frechet_distance']}, precision {found['precision']}, recall {found['recall']}"
 
 
 # --- scores and the choice --------------------------------------------------------------------------
@@ -279,7 +388,10 @@ def quality(judgement: dict[str, Any]) -> float:
     return share * judgement["hq_fraction"] * max(0.0, 1.0 - judgement["hq_mode_tv"])
 
 
-def score(trials: list[dict[str, Any]]) -> dict[str, Any]:
+def score(trials: list[dict[str, Any]], kind: str = "points2d") -> dict[str, Any]:
+    """The selection score of a configuration's trials (and the means shown beside it)."""
+    if kind == "image":
+        return image_score(trials)
     judged = [t["judgement"] for t in trials]
     return {
         "meets": sum(bool(j["meets"]) for j in judged),
@@ -290,6 +402,32 @@ def score(trials: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def image_score(trials: list[dict[str, Any]]) -> dict[str, Any]:
+    """Digits: the mean Fréchet distance (a trial without a finite one counts as infinitely far)."""
+    judged = [t["judgement"] for t in trials]
+
+    def mean(key: str) -> float | None:
+        values = [j[key] for j in judged]
+        return round(statistics.fmean(values), 4) if values and None not in values else None
+
+    return {
+        "frechet_distance": mean("frechet_distance"),
+        "precision": mean("precision"),
+        "recall": mean("recall"),
+        "classes_covered": mean("classes_covered"),
+        "median_steps": int(statistics.median(t["steps"] for t in trials)) if trials else 0,
+    }
+
+
+def rank_key(config: dict[str, Any]) -> tuple:
+    """Best first: the digits score (a Fréchet distance, lower is better) or the 2-D one."""
+    found = config["score"]
+    if "frechet_distance" in found:
+        distance = found["frechet_distance"]
+        return (math.inf if distance is None else distance, config["index"])
+    return (-found["meets"], -found["quality"], config["index"])
+
+
 def judged_on(config: dict[str, Any], seeds: Iterable[int]) -> bool:
     return {t["seed"] for t in config["trials"]} >= set(seeds)
 
@@ -297,7 +435,7 @@ def judged_on(config: dict[str, Any], seeds: Iterable[int]) -> bool:
 def ranked(configs: list[dict[str, Any]], seeds: Iterable[int] = VALIDATION_SEEDS) -> list[dict[str, Any]]:
     """The configurations judged on every seed, best selection score first."""
     complete = [c for c in configs if judged_on(c, seeds)]
-    return sorted(complete, key=lambda c: (-c["score"]["meets"], -c["score"]["quality"], c["index"]))
+    return sorted(complete, key=rank_key)
 
 
 def choose(configs: list[dict[str, Any]], seeds: Iterable[int] = VALIDATION_SEEDS) -> dict[str, Any] | None:
@@ -354,11 +492,18 @@ def _parsed(path: str, stamp: int, dataset: str) -> dict[str, Any]:
     return payload
 
 
-def _write(path: Path, payload: dict[str, Any]) -> None:
+def _write(path: Path, payload: dict[str, Any], keys: Iterable[str]) -> None:
+    """Write ``payload``'s entries ``keys`` into the file, keeping every other model's entry as the
+    file now holds it: processes sweeping different models of one board write side by side."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(payload, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
-    partial.replace(path)  # atomic: a reader never sees half a file
+    with open(path.with_suffix(".json.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        on_disk = json.loads(path.read_text()) if path.exists() else {}
+        entries = {**on_disk.get("entries", {}), **{key: payload["entries"][key] for key in keys}}
+        merged = {**payload, "entries": entries}
+        partial = path.with_suffix(".json.partial")
+        partial.write_text(json.dumps(merged, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
+        partial.replace(path)  # atomic: a reader never sees half a file
 
 
 def chosen(dataset: str, key: str, directory: Path | None = None) -> dict[str, Any] | None:
@@ -425,13 +570,13 @@ def run(
     path = sweep_path(dataset, directory)
     payload = read(dataset, directory) or {"dataset": dataset, "entries": {}}
     payload["protocol"] = {
-        **protocol(),
+        **protocol(dataset),
         "configs": configs,
         "validation_seeds": list(seeds),
         **cpu_budget(budget_s),  # a smoke sweep's file states the budget it really ran
     }
     payload["protocol"]["finals"] = finals_protocol(finalists, finals_budget_s)
-    stage = _Stage(dataset, path, payload, seeds, log)
+    stage = _Stage(dataset, path, payload, seeds, tuple(m.key for m in models), log)
     for model in models:
         _prepare_entry(payload, dataset, model, configs)
     for index in range(configs):
@@ -439,7 +584,7 @@ def run(
             stage.train(model, payload["entries"][model.key]["configs"][index], budget_s, "screen")
     for model in models:
         digest = finals_digest(dataset, model.key, finalists, finals_budget_s)
-        _prepare_finals(payload["entries"][model.key], seeds, finalists, digest)
+        _prepare_finals(payload["entries"][model.key], seeds, finalists, digest, kind_of(dataset))
     for rank in range(finalists):
         for model in models:
             chosen_few = payload["entries"][model.key]["finals"]["configs"]
@@ -453,7 +598,7 @@ def run(
                     config, trial_config(model.recipe, model.base, config["params"], dataset, 0), model.recipe
                 )
         _finish_entry(entry, seeds)
-    _write(path, payload)
+    _write(path, payload, stage.keys)
     return payload
 
 
@@ -465,6 +610,7 @@ class _Stage:
     path: Path
     payload: dict[str, Any]
     seeds: tuple[int, ...]
+    keys: tuple[str, ...]  # the models this process sweeps: the only entries it writes
     log: Callable[[str], None]
 
     def train(self, model: Model, config: dict[str, Any], budget_s: float, stage: str) -> None:
@@ -475,13 +621,13 @@ class _Stage:
             full = trial_config(model.recipe, model.base, config["params"], self.dataset, seed)
             _resolve(config, full, model.recipe)
             config["trials"].append(run_trial(model.recipe, full, budget_s))
-            config["score"] = score(config["trials"])
+            config["score"] = score(config["trials"], kind_of(self.dataset))
             _finish_entry(self.payload["entries"][model.key], self.seeds)
-            _write(self.path, self.payload)
+            _write(self.path, self.payload, self.keys)
             trial = config["trials"][-1]
             self.log(
                 f"{self.dataset} {model.key} {stage} config {config['index']} seed {seed}: "
-                f"{trial['judgement']['diagnosis']}, {trial['steps']} steps, "
+                f"{describe(trial['judgement'])}, {trial['steps']} steps, "
                 f"{time.perf_counter() - started:.1f} s"
             )
 
@@ -505,17 +651,17 @@ def _prepare_entry(payload: dict[str, Any], dataset: str, model: Model, configs:
     entry = payload["entries"].get(model.key)
     if entry is None or entry.get("space_digest") != digest or entry.get("recipe") != model.recipe.slug:
         entry = {"recipe": model.recipe.slug, "base": model.base, "space_digest": digest, "configs": []}
-    entry["space"] = describe_space(SPACES[model.key])
+    entry["space"] = describe_space(spaces(dataset)[model.key])
     drawn = draw_configs(dataset, model.key, configs)
     have = {c["index"]: c for c in entry["configs"]}
     entry["configs"] = [
-        have.get(i) if have.get(i, {}).get("params") == params else _empty(i, params)
+        have.get(i) if have.get(i, {}).get("params") == params else _empty(i, params, kind_of(dataset))
         for i, params in enumerate(drawn)
     ]
     payload["entries"][model.key] = entry
 
 
-def _prepare_finals(entry: dict[str, Any], seeds: tuple[int, ...], n: int, digest: str) -> None:
+def _prepare_finals(entry: dict[str, Any], seeds: tuple[int, ...], n: int, digest: str, kind: str) -> None:
     """The finals of a screened model: its ``n`` best configurations, trials kept while current."""
     finals = entry.get("finals") or {}
     if finals.get("digest") != digest:
@@ -524,13 +670,13 @@ def _prepare_finals(entry: dict[str, Any], seeds: tuple[int, ...], n: int, diges
     screened = {c["index"]: c for c in entry["configs"]}
     have = {c["index"]: c for c in finals["configs"]}
     finals["configs"] = [
-        have.get(i) or _empty(i, screened[i]["params"]) for i in finalists(entry["configs"], seeds, n)
+        have.get(i) or _empty(i, screened[i]["params"], kind) for i in finalists(entry["configs"], seeds, n)
     ]
     entry["finals"] = finals
 
 
-def _empty(index: int, params: dict[str, Any]) -> dict[str, Any]:
-    return {"index": index, "params": params, "trials": [], "score": score([])}
+def _empty(index: int, params: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {"index": index, "params": params, "trials": [], "score": score([], kind)}
 
 
 def _finish_entry(entry: dict[str, Any], seeds: tuple[int, ...]) -> None:

@@ -237,6 +237,14 @@ def batch_size(default: int = 256) -> Param:
     return Param("batch_size", "int", default, 16, 4096, help="examples per optimisation step")
 
 
+def channels(default: int) -> Param:
+    return Param("channels", "int", default, 4, 64, help="base channels of the convolutional networks")
+
+
+def ema(default: float) -> Param:
+    return Param("ema", "float", default, 0.0, 0.9999, help="EMA decay of the generator's weights (0: none)")
+
+
 def beta(help: str = "KL weight β") -> Param:
     return Param("beta", "float", 4.0, 0.0, 20.0, help=help)
 
@@ -245,8 +253,9 @@ def free_bits(help: str = "λ, nats per latent dimension") -> Param:
     return Param("free_bits", "float", 0.25, 0.0, 4.0, help=help)
 
 
-# Digits runs are slower per step than 2-D ones and score on fewer samples.
-DIGITS_CAPS: dict[str, Any] = {"steps_default": 3000, "seconds_max": 120, "eval_samples": 1000}
+# Digits runs are slower per step than 2-D ones and score on fewer samples. The board's runs train the
+# steps their sweep's finals reached in 60 s of one-thread CPU time; the cap leaves room for previews.
+DIGITS_CAPS: dict[str, Any] = {"steps_default": 3000, "seconds_max": 180, "eval_samples": 1000}
 
 
 RECIPES: tuple[Recipe, ...] = (
@@ -284,7 +293,14 @@ RECIPES: tuple[Recipe, ...] = (
         ("digits",),
         "The KL term weighted by β: larger β gives smoother, more factorised latents and blurrier samples.",
         fixed={"variant": "beta"},
-        params=(beta(), lr(1e-3)),
+        params=(
+            beta(),
+            lr(1e-3),
+            hidden(256),
+            depth(2, "hidden layers of the encoder and decoder MLPs"),
+            Param("latent_dim", "int", 16, 1, 64, help="latent dimensions"),
+            batch_size(256),
+        ),
         **DIGITS_CAPS,
     ),
     Recipe(
@@ -413,10 +429,13 @@ RECIPES: tuple[Recipe, ...] = (
         "A class-conditional diffusion model with label dropout, sampled with guidance weight w.",
         # A 16-channel U-Net on batches of 128: ~35 steps/s on 2 idle cores, 3000 steps in ~90 s (the
         # 32-channel default on batches of 256 manages ~10 steps/s and would hit the cap).
-        fixed={"sampler": "ddim", "channels": 16, "batch_size": 128},
+        fixed={"sampler": "ddim"},
         params=(
             Param("guidance", "float", 3.0, 0.0, 15.0, help="guidance weight w"),
             sample_nfe(50),
+            lr(3e-3),
+            channels(16),
+            batch_size(128),
         ),
         steps_default=2000,  # a demo within a minute on one worker thread (3,000 took 64 s)
         reference={"steps": 3000},
@@ -434,6 +453,8 @@ RECIPES: tuple[Recipe, ...] = (
         params=(
             variant("order-agnostic", ("order-agnostic", "natural"), "mask ordering"),
             lr(1e-3),
+            hidden(768),
+            batch_size(128),
         ),
         # 1,800 steps: POST -> succeeded within a minute on one worker thread (3,000 took 73 s,
         # bench/demos.py --kind image); the digits board and the experiments' presets train 3,000.
@@ -573,6 +594,8 @@ RECIPES: tuple[Recipe, ...] = (
             variant("wgan-gp", ("non-saturating", "wgan-gp"), "adversarial objective"),
             hidden(256),
             Param("lr", "float", 2e-4, 1e-5, 1e-2, help="Adam learning rate of G and D"),
+            ema(0.995),
+            batch_size(256),
         ),
         # 5 critic steps per generator step: about 7 generator steps/s on one busy core.
         **{**DIGITS_CAPS, "steps_default": 600, "seconds_max": 180},
@@ -585,11 +608,13 @@ RECIPES: tuple[Recipe, ...] = (
         ("digits",),
         "A small U-Net regresses the straight-path velocity; samples integrate the ODE. Its bits/dim come "
         "from the change-of-variables integral with a Hutchinson trace estimate (an estimate).",
-        fixed={"variant": "cfm", "channels": 16, "batch_size": 128},
+        fixed={"variant": "cfm"},
         params=(
             Param("sampler", "choice", "heun", choices=("euler", "heun"), help="ODE solver"),
             sample_nfe(40),
             lr(2e-3),
+            channels(16),
+            batch_size(128),
         ),
         **{**DIGITS_CAPS, "steps_default": 1500, "seconds_max": 180},
     ),
@@ -602,7 +627,12 @@ RECIPES: tuple[Recipe, ...] = (
         "An energy MLP trained by multi-level denoising score matching and sampled by annealed Langevin "
         "dynamics. Its normaliser is intractable in 64 dimensions, so it reports no likelihood.",
         fixed={"variant": "dsm"},
-        params=(hidden(256), lr(1e-3)),
+        params=(
+            hidden(256),
+            lr(1e-3),
+            Param("dsm_levels", "int", 8, 1, 32, help="noise levels of denoising score matching"),
+            batch_size(256),
+        ),
         **{**DIGITS_CAPS, "steps_default": 6000},
     ),
     Recipe(
@@ -612,8 +642,12 @@ RECIPES: tuple[Recipe, ...] = (
         "realnvp",
         ("digits",),
         "A convolutional coupling flow on dequantised digits; its bits/dim bound the discrete likelihood.",
-        fixed={"channels": 16, "batch_size": 128},  # ~29 steps/s on 2 idle cores (32 channels: ~5)
-        params=(lr(1e-3),),
+        params=(
+            lr(1e-3),
+            channels(16),  # ~29 steps/s on 2 idle cores (32 channels: ~5)
+            Param("couplings", "int", 8, 2, 16, help="coupling layers"),
+            batch_size(128),
+        ),
         # 1,800 steps keep the demo within a minute on one worker thread (2,500 took 68 s,
         # bench/demos.py --kind image); the digits board trains its 2,500.
         **{**DIGITS_CAPS, "steps_default": 1800, "seconds_max": 180},

@@ -11,7 +11,7 @@ from atlas.results import boards, published, sweep
 from atlas.results.aggregate import build
 
 pytestmark = pytest.mark.django_db
-POINTS = [name for name, spec in boards.BOARDS.items() if spec.kind == "points2d"]
+BOARDS = sorted(boards.BOARDS)
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,7 @@ def loaded(media_root) -> None:  # noqa: ARG001 - artifacts are copied into the 
     published.load()
 
 
-@pytest.mark.parametrize("dataset", sorted(boards.BOARDS))
+@pytest.mark.parametrize("dataset", BOARDS)
 def test_every_model_of_every_board_has_all_its_seeds_under_the_current_code(loaded, dataset):
     board = build(dataset)
     assert [row.key for row in board.rows if not row.has_demo] == []
@@ -33,13 +33,18 @@ def test_every_model_of_every_board_has_all_its_seeds_under_the_current_code(loa
     assert [row.key for row in board.rows if row.stale] == []
 
 
-@pytest.mark.parametrize("dataset", POINTS)
-def test_every_2d_model_was_tuned_with_the_same_declared_effort(dataset):
+@pytest.mark.parametrize("dataset", BOARDS)
+def test_every_board_model_was_tuned_with_the_same_declared_effort(dataset):
     payload = sweep.read(dataset)
     assert payload is not None, f"{sweep.sweep_path(dataset)} is missing"
     assert payload["protocol"]["budget_cpu_s"] == sweep.BUDGET_CPU_S
     assert payload["protocol"]["finals"] == sweep.finals_protocol()
-    assert set(payload["entries"]) == set(sweep.SPACES)
+    assert payload["protocol"]["judge"] == sweep.protocol(dataset)["judge"]
+    assert (
+        set(payload["entries"])
+        == set(sweep.spaces(dataset))
+        == {e.key for e in boards.BOARDS[dataset].entries}
+    )
     for key, entry in payload["entries"].items():
         assert entry["space_digest"] == sweep.space_digest(dataset, key), key
         assert len(entry["configs"]) == sweep.CONFIGS, key
@@ -61,11 +66,11 @@ def test_every_2d_model_was_tuned_with_the_same_declared_effort(dataset):
         assert entry["chosen"] == {**entry["chosen"], "index": best["index"], "steps": steps}
 
 
-@pytest.mark.parametrize("dataset", POINTS)
-def test_the_published_2d_board_runs_are_the_sweeps_choices_on_the_report_seeds(loaded, dataset):
+@pytest.mark.parametrize("dataset", BOARDS)
+def test_the_published_board_runs_are_the_sweeps_choices_on_the_report_seeds(loaded, dataset):
     board = build(dataset)
     for row in board.rows:
         tuned = sweep.chosen(dataset, row.key)
         assert tuned is not None, row.key
-        assert all(run.config["steps"] == tuned["steps"] for run in row.runs), row.key
+        assert all(run.config[k] == v for run in row.runs for k, v in tuned.items()), row.key
         assert sorted(run.seed for run in row.runs) == list(sweep.REPORT_SEEDS)

@@ -1,4 +1,4 @@
-"""The equal-effort sweep: the same declared effort for every 2-D board model, a choice that only
+"""The equal-effort sweep: the same declared effort for every board model, a choice that only
 validation seeds decide, and a board that runs what the sweep chose."""
 
 from __future__ import annotations
@@ -38,20 +38,23 @@ def _config(index: int, judgements: list[dict], seeds=(100, 101, 102)) -> dict:
     return {"index": index, "params": {"lr": index}, "trials": trials, "score": sweep.score(trials)}
 
 
-def test_every_2d_board_model_has_a_search_space_and_the_same_number_of_configs():
-    for dataset in ("ring8", "grid25"):
+BOARDS = ("ring8", "grid25", "digits")
+
+
+def test_every_board_model_has_a_search_space_and_the_same_number_of_configs():
+    for dataset in BOARDS:
         models = _models(dataset)
-        assert set(models) == set(sweep.SPACES)
+        assert set(models) == set(sweep.spaces(dataset))
         counts = {key: len(sweep.draw_configs(dataset, key)) for key in models}
         assert set(counts.values()) == {sweep.CONFIGS} and sweep.CONFIGS >= 12
 
 
 def test_every_drawn_config_is_a_valid_run_of_the_models_recipe():
-    for dataset in ("ring8", "grid25"):
+    for dataset in BOARDS:
         for key, model in _models(dataset).items():
             for params in sweep.draw_configs(dataset, key):
                 config = sweep.trial_config(model.recipe, model.base, params, dataset, 100)
-                assert config["stop"] == "budget" and config["steps"] == model.recipe.steps_max
+                assert config.get("stop", "budget") == "budget" and config["steps"] == model.recipe.steps_max
                 assert set(params) <= set(config)
 
 
@@ -75,6 +78,62 @@ def test_equal_scores_go_to_the_lower_index_and_incomplete_configs_are_never_cho
     incomplete = _config(0, [_judgement(True, hq=1.0, tv=0.0)] * 2)
     assert sweep.choose([incomplete, a])["index"] == 3
     assert sweep.choose([incomplete]) is None
+
+
+def _image_config(index: int, distances: list[float | None]) -> dict:
+    judged = [
+        {"frechet_distance": d, "precision": 0.5, "recall": 0.5, "classes_covered": 1.0} for d in distances
+    ]
+    trials = [{"seed": 100 + i, "steps": 10, "judgement": j} for i, j in enumerate(judged)]
+    return {"index": index, "params": {}, "trials": trials, "score": sweep.score(trials, "image")}
+
+
+def test_on_digits_the_lowest_mean_frechet_distance_wins_and_a_diverged_trial_loses():
+    close, far = _image_config(2, [1.0, 1.2, 1.1]), _image_config(0, [0.5, 0.6, 3.0])
+    assert sweep.choose([far, close])["index"] == 2  # means 1.1 vs 1.37: not the best single seed
+    diverged = _image_config(1, [0.1, None, 0.1])
+    assert diverged["score"]["frechet_distance"] is None
+    assert [c["index"] for c in sweep.ranked([diverged, far, close])] == [2, 0, 1]
+    assert sweep.choose([_image_config(3, [1.0] * 3), _image_config(1, [1.0] * 3)])["index"] == 1
+
+
+def test_the_digits_sweep_is_judged_by_the_boards_digit_metrics_and_the_2d_protocol_is_unchanged():
+    assert sweep.kind_of("digits") == "image" and sweep.kind_of("grid25") == "points2d"
+    assert "image_sample_metrics" in sweep.protocol("digits")["judge"]
+    assert "judge_2d" in sweep.protocol("ring8")["judge"]
+    # the published 2-D sweeps were drawn under this digest: a digits change must not move it
+    assert sweep.space_digest("ring8", "gan") == "41932addd8139813"
+    assert sweep.space_digest("digits", "gan") != sweep.space_digest("ring8", "gan")
+
+
+def test_processes_sweeping_different_models_of_one_board_keep_each_others_entries(tmp_path, settings):
+    settings.ATLAS_RESULTS_DIR = tmp_path
+    path = sweep.sweep_path("digits")
+    first = {
+        "dataset": "digits",
+        "protocol": {},
+        "entries": {"vae": {"configs": [1]}, "gan": {"configs": []}},
+    }
+    second = {
+        "dataset": "digits",
+        "protocol": {},
+        "entries": {"vae": {"configs": []}, "gan": {"configs": [2]}},
+    }
+    sweep._write(path, first, ["vae"])
+    sweep._write(path, second, ["gan"])  # its stale copy of "vae" is not written over the first's
+    assert json.loads(path.read_text())["entries"] == {"vae": {"configs": [1]}, "gan": {"configs": [2]}}
+
+
+def test_a_smoke_sweep_of_a_digits_model_chooses_by_its_frechet_distance(tmp_path, settings):
+    settings.ATLAS_RESULTS_DIR = tmp_path
+    model = _models("digits")["vae"]
+    payload = sweep.run("digits", [model], **SMOKE, log=lambda _: None)
+    entry = payload["entries"]["vae"]
+    trial = entry["configs"][0]["trials"][0]
+    assert set(trial["judgement"]) == set(sweep.IMAGE_JUDGED)
+    assert trial["judgement"]["frechet_distance"] > 0
+    assert entry["chosen"]["index"] == sweep.choose(entry["configs"], (100,))["index"]
+    assert entry["chosen"]["steps"] == entry["finals"]["configs"][0]["trials"][0]["steps"]
 
 
 def test_quality_is_zero_without_modes_and_one_for_perfect_samples():
@@ -274,6 +333,6 @@ def test_a_board_run_has_room_to_train_what_its_finals_reached_before_its_wall_c
     # The finals measure CPU time on an idle thread; a worker adds previews and heartbeats, and a
     # board run at 60 s of wall time timed out at 13,300 of its 16,500 DDPM steps, and one at a 90-s
     # cap finished at 89.6 s (measured, two reports running at once).
-    for dataset in ("ring8", "grid25"):
+    for dataset in BOARDS:
         for model in _models(dataset).values():
             assert execution.wall_cap(model.recipe) >= 1.75 * sweep.FINALS_BUDGET_CPU_S, model.recipe.slug

@@ -5,7 +5,7 @@ identical run (same recipe, config, seed and code version) that is queued, runni
 reused, anything else is queued on Celery like a click on a Run button. `--wait` polls until the
 requested runs end (re-requesting those the global cap deferred) and prints the board.
 status: print the boards as they stand, requesting nothing.
-sweep: the equal-effort tuning of the 2-D board models (atlas/results/sweep.py), in this process,
+sweep: the equal-effort tuning of the board models (atlas/results/sweep.py), in this process,
 written to results/boards/<dataset>/sweep.json after each trial (an interrupted sweep resumes);
 report: run the board's configurations (the sweep's choices) on the report seeds in this process,
 through the ordinary run path (request, lease, execute), for a machine without a running worker.
@@ -158,7 +158,7 @@ class Command(BaseCommand):
     def _sweep(self, dataset: str, options: dict) -> None:
         models = _sweep_models(dataset, options["model"])
         if not models:
-            self.stdout.write(f"{dataset}: no 2-D board model to sweep")
+            self.stdout.write(f"{dataset}: no board model to sweep")
             return
         sweep.run(
             dataset,
@@ -281,13 +281,11 @@ def torch_threads(n: int) -> None:
 
 
 def _sweep_models(dataset: str, only: list[str] | None) -> list[sweep.Model]:
-    """The board's 2-D entries with a recipe, each with its board overrides (variant, stop)."""
+    """The board's entries with a recipe and a search space, each with its board overrides."""
     spec = boards.BOARDS[dataset]
-    if spec.kind != "points2d":
-        return []
     models = []
     for entry in spec.entries:
-        if (only and entry.key not in only) or entry.key not in sweep.SPACES:
+        if (only and entry.key not in only) or entry.key not in sweep.spaces(dataset):
             continue
         recipe, overrides = boards.resolve_candidate(entry, dataset)
         if recipe is not None:
