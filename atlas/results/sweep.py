@@ -225,7 +225,7 @@ def cpu_budget(seconds: float) -> dict[str, Any]:
     return {"budget": f"{seconds:g} s of CPU time per trial on one thread", "budget_cpu_s": seconds}
 
 
-def protocol(dataset: str = "ring8") -> dict[str, Any]:
+def protocol(dataset: str) -> dict[str, Any]:
     if kind_of(dataset) == "points2d":
         judge, selection = f"compute.metrics.judge_2d on {JUDGE_SAMPLES} samples", SELECTION
     else:

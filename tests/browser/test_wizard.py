@@ -128,14 +128,18 @@ def test_the_results_board_sorts_by_a_metric(page, site):
     shot(page, "4-board")
 
 
-def test_a_board_row_links_to_the_finals_that_chose_its_configuration(page, site):
-    page.goto(f"{site.url}/results/grid25/")
+@pytest.mark.parametrize(
+    ("dataset", "score"), [("grid25", "Seeds at the bar"), ("digits", "Fréchet distance")]
+)
+def test_a_board_row_links_to_the_finals_that_chose_its_configuration(page, site, dataset, score):
+    page.goto(f"{site.url}/results/{dataset}/")
     page.locator("#board-table tbody tr a", has_text=re.compile(r"^tuned: config")).first.click()
-    page.wait_for_url(re.compile(r"/results/grid25/sweep/#sweep-"))
+    page.wait_for_url(re.compile(rf"/results/{dataset}/sweep/#sweep-"))
     section = page.locator(f"section#{page.url.rsplit('#', 1)[1]}")
     finals = section.locator("table.finals-table tbody tr")
     assert finals.count() == 3
     assert section.locator("table.finals-table tr.chosen").count() == 1
+    assert section.locator("table.finals-table thead th", has_text=score).count() == 1
     assert section.locator("table.sweep-table:not(.finals-table) tbody tr").count() == 12
     assert section.get_by_text("→ finals").count() == 3
-    shot(page, "5-sweep-finals")
+    shot(page, f"5-sweep-finals-{dataset}")

@@ -233,7 +233,9 @@ def _write_sweep(tmp_path, dataset: str, key: str, chosen: dict, digest: str | N
         },
         "chosen": chosen,
     }
-    path.write_text(json.dumps({"dataset": dataset, "protocol": sweep.protocol(), "entries": {key: entry}}))
+    path.write_text(
+        json.dumps({"dataset": dataset, "protocol": sweep.protocol(dataset), "entries": {key: entry}})
+    )
 
 
 def test_the_board_runs_the_configuration_the_sweep_chose(tmp_path, settings):
@@ -336,3 +338,29 @@ def test_a_board_run_has_room_to_train_what_its_finals_reached_before_its_wall_c
     for dataset in BOARDS:
         for model in _models(dataset).values():
             assert execution.wall_cap(model.recipe) >= 1.75 * sweep.FINALS_BUDGET_CPU_S, model.recipe.slug
+
+
+@pytest.mark.django_db
+def test_the_digits_sweep_page_shows_each_configurations_frechet_distance(client, tmp_path, settings):
+    settings.ATLAS_RESULTS_DIR = tmp_path
+    path = sweep.sweep_path("digits")
+    path.parent.mkdir(parents=True)
+    finalist = _image_config(5, [0.8125, 0.9, 1.0])
+    entry = {
+        "recipe": "made-digits",
+        "space_digest": sweep.space_digest("digits", "autoregressive"),
+        "configs": [_image_config(i, [3.0 + i] * 3) for i in range(5)] + [finalist],
+        "finals": {"digest": sweep.finals_digest("digits", "autoregressive"), "configs": [finalist]},
+        "chosen": {"index": 5, "params": {}, "steps": 321},
+    }
+    payload = {
+        "dataset": "digits",
+        "protocol": sweep.protocol("digits"),
+        "entries": {"autoregressive": entry},
+    }
+    path.write_text(json.dumps(payload))
+    html = client.get("/results/digits/sweep/").content.decode()
+    assert "Fréchet distance" in html and "Seeds at the bar" not in html
+    assert "0.81 (10)" in html and "image_sample_metrics" in html  # a trial's own distance, the judge
+    board = client.get("/results/digits/").content.decode()
+    assert 'id="tuning-heading"' in board and "Fréchet distance in the digit feature space" in board
