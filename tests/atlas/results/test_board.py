@@ -34,6 +34,13 @@ def test_the_standard_boards_cover_the_required_datasets_and_every_family():
         assert flows == ["realnvp", "flow-matching"]
 
 
+def test_every_model_of_a_board_is_scored_on_the_same_number_of_samples():
+    # sample-based distances (Fréchet, MMD, precision/recall) shift with the sample count
+    for spec in boards.BOARDS.values():
+        counts = {p.key: p.recipe.eval_samples for p in boards.plan(spec, [0]) if p.recipe}
+        assert len(set(counts.values())) == 1, (spec.dataset, counts)
+
+
 def test_plans_use_the_recipes_and_seeds_0_to_n_and_match_request_run_hashes():
     from atlas.runs import services
 
