@@ -166,7 +166,8 @@ def _sweep_model(dataset: str, key: str, entry: dict, labels: dict) -> dict:
         "family_name": family_name,
         "label": label,
         "recipe": entry.get("recipe"),
-        "base": entry.get("base", {}),
+        # the board's fixed overrides; steps are the trial's budget's and then the finals' to set
+        "base": {k: v for k, v in entry.get("base", {}).items() if k not in sweep.TRIAL_ONLY},
         "space": entry.get("space", {}),
         "current": sweep.is_current(dataset, key, entry),
         "configs": configs,
