@@ -375,8 +375,8 @@ def describe(judgement: dict[str, Any]) -> str:
     """One trial's judgement in a few words, for the log."""
     if "diagnosis" in judgement:
         return judgement["diagnosis"]
-    found = judgement
-    return f"FD {found['frechet_distance']}, precision {found['precision']}, recall {found['recall']}"
+    distance, precision, recall = (judgement[k] for k in ("frechet_distance", "precision", "recall"))
+    return f"FD {distance}, precision {precision}, recall {recall}"
 
 
 # --- scores and the choice --------------------------------------------------------------------------

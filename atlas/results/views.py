@@ -146,7 +146,6 @@ def sweep_page(request: HttpRequest, dataset: str) -> HttpResponse:
     context = {
         "spec": boards.BOARDS[dataset],
         "dataset": dataset,
-        "kind": sweep.kind_of(dataset),  # which judge scored the trials, and so which columns
         "protocol": payload.get("protocol", {}),
         "models": models,
         "targets": {t.key: t for t in targets.check(board)},

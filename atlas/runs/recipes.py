@@ -242,7 +242,15 @@ def channels(default: int) -> Param:
 
 
 def ema(default: float) -> Param:
-    return Param("ema", "float", default, 0.0, 0.9999, help="EMA decay of the generator's weights (0: none)")
+    return Param("ema", "float", default, 0.0, 0.9999, help="EMA decay of G's sampling weights (0: off)")
+
+
+def dsm_levels(default: int = 8) -> Param:
+    return Param("dsm_levels", "int", default, 1, 32, help="noise levels from σ_min to σ_max")
+
+
+def couplings(default: int, maximum: int) -> Param:
+    return Param("couplings", "int", default, 2, maximum, help="coupling layers")
 
 
 def beta(help: str = "KL weight β") -> Param:
@@ -341,7 +349,7 @@ RECIPES: tuple[Recipe, ...] = (
             hidden(64),
             Param("lr", "float", 4e-3, 1e-5, 1e-1, help="Adam learning rate of G (and of D)"),
             depth(2, "hidden layers of G and of D"),
-            Param("ema", "float", 0.99, 0.0, 0.9999, help="EMA decay of G's sampling weights (0: off)"),
+            ema(0.99),
             batch_size(256),
         ),
         steps_default=20000,  # a demo ends after 5 s (about 3,500 steps on one thread) or converged
@@ -491,7 +499,7 @@ RECIPES: tuple[Recipe, ...] = (
             hidden(128),
             lr(1e-3),
             Param("dsm_sigma_min", "float", 0.02, 0.001, 1.0, help="smallest noise level σ_min"),
-            Param("dsm_levels", "int", 8, 1, 32, help="noise levels from σ_min to σ_max"),
+            dsm_levels(8),
             batch_size(256),
         ),
         steps_default=3000,
@@ -577,7 +585,7 @@ RECIPES: tuple[Recipe, ...] = (
         "one network pass per sample. The additive variant is NICE.",
         params=(
             variant("affine", ("affine", "additive"), "coupling type"),
-            Param("couplings", "int", 8, 2, 32, help="coupling layers"),
+            couplings(8, 32),
             hidden(128),
             lr(1e-3),
             batch_size(256),
@@ -632,7 +640,7 @@ RECIPES: tuple[Recipe, ...] = (
         params=(
             hidden(256),
             lr(1e-3),
-            Param("dsm_levels", "int", 8, 1, 32, help="noise levels of denoising score matching"),
+            dsm_levels(8),
             batch_size(256),
         ),
         **{**DIGITS_CAPS, "steps_default": 6000},
@@ -647,7 +655,7 @@ RECIPES: tuple[Recipe, ...] = (
         params=(
             lr(1e-3),
             channels(16),  # ~29 steps/s on 2 idle cores (32 channels: ~5)
-            Param("couplings", "int", 8, 2, 16, help="coupling layers"),
+            couplings(8, 16),
             batch_size(128),
         ),
         # 1,800 steps keep the demo within a minute on one worker thread (2,500 took 68 s,
